@@ -1,0 +1,17 @@
+// The public API: one function to resolve a request, one to compile the trust list once.
+export { resolveClientAddress } from "./resolve.js";
+export type {
+  Basis,
+  ClientAddress,
+  Diagnostic,
+  DiagnosticCode,
+  Hop,
+  HopSource,
+  LocalityChecks,
+  ResolveOptions,
+  Verdict,
+} from "./resolve.js";
+export { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
+export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
+export type { ForwardingHeader } from "./entries.js";
+export type { HeadersInput } from "./headers.js";
