@@ -110,12 +110,11 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
         continue;
       }
       v6.push(range);
-      if (range.prefix === 0) {
-        warn("trusts-everyone", `trustedProxies[${index}] "${entry}" trusts every client: any client can then claim any address, loopback included`);
-      } else if (range.prefix <= 96 && inPrefix(MAPPED_BLOCK, range.network, range.prefix)) {
+      if (range.prefix <= 96 && inPrefix(MAPPED_BLOCK, range.network, range.prefix)) {
         // IPv4 clients are matched as IPv4, so a range holding every mapped address must trust all of IPv4.
         v4.push([0, 0xffffffff]);
-        warn("trusts-everyone", `trustedProxies[${index}] "${entry}" contains ::ffff:0:0/96, so it trusts every IPv4 client: any of them can then claim any address`);
+        const whom = range.prefix === 0 ? "every client" : "every IPv4 client (it contains ::ffff:0:0/96)";
+        warn("trusts-everyone", `trustedProxies[${index}] "${entry}" trusts ${whom}: any client can then claim any address, loopback included`);
       }
     }
   });

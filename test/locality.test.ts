@@ -1,0 +1,105 @@
+import { describe, expect, it } from "vitest";
+import { namesThisMachine, originIsThisMachine } from "../src/locality.js";
+
+describe("Host names this machine", () => {
+  it.each([
+    "localhost",
+    "LOCALHOST",
+    "localhost:18789",
+    "dashboard.localhost",
+    "a.b.localhost:443",
+    "Dashboard.LocalHost",
+    "127.0.0.1",
+    "127.0.0.1:18789",
+    "127.8.9.10:80",
+    "[::1]",
+    "[::1]:18789",
+    "[0:0:0:0:0:0:0:1]",
+    "[::ffff:127.0.0.1]:18789",
+    "[::ffff:7f00:1]",
+  ])("accepts %j", (host) => {
+    expect(namesThisMachine(host, [])).toBe(true);
+  });
+
+  it.each([
+    "localhost.evil.example",
+    "localhost.evil.example:18789",
+    "evil.example",
+    "rebind.evil.example:18789",
+    "notlocalhost",
+    "localhost.",
+    ".localhost",
+    "a..localhost",
+    "-a.localhost",
+    "a_b.localhost",
+    "localhost:",
+    "localhost:99999",
+    "localhost:18789:1",
+    "localhost:abc",
+    "127.1",
+    "0177.0.0.1",
+    "2130706433",
+    "0.0.0.0",
+    "0.0.0.0:18789",
+    "172.18.0.2:18789",
+    "::1",
+    "[::1",
+    "[::1]x",
+    "[::1]:",
+    "[::1%lo]",
+    "[::127.0.0.1]",
+    "[64:ff9b::7f00:1]",
+    "user@localhost",
+    "localhost/path",
+    "localhost, evil.example",
+    " localhost",
+    "",
+    `${"a.".repeat(200)}localhost`,
+  ])("rejects %j", (host) => {
+    expect(namesThisMachine(host, [])).toBe(false);
+  });
+
+  it("accepts a name from localHosts, case-insensitively, with any port", () => {
+    expect(namesThisMachine("MyHost:18789", ["myhost"])).toBe(true);
+    expect(namesThisMachine("myhost", ["MYHOST"])).toBe(true);
+    expect(namesThisMachine("myhost.evil.example", ["myhost"])).toBe(false);
+    expect(namesThisMachine("otherhost", ["myhost"])).toBe(false);
+  });
+
+  it("accepts an address listed in localHosts, IPv6 in brackets", () => {
+    expect(namesThisMachine("192.168.1.5:18789", ["192.168.1.5"])).toBe(true);
+    expect(namesThisMachine("[fd18::2]:18789", ["[fd18::2]"])).toBe(true);
+    expect(namesThisMachine("192.168.1.6", ["192.168.1.5"])).toBe(false);
+  });
+});
+
+describe("Origin names this machine", () => {
+  it.each(["http://127.0.0.1:18789", "http://localhost:18789", "https://localhost", "HTTP://LOCALHOST", "http://[::1]:18789", "http://app.localhost"])(
+    "accepts %j",
+    (origin) => {
+      expect(originIsThisMachine(origin, [])).toBe(true);
+    },
+  );
+
+  it.each([
+    "null",
+    "",
+    "https://evil.example",
+    "http://localhost.evil.example",
+    "ws://localhost:18789",
+    "file://",
+    "chrome-extension://abcdef",
+    "http://localhost:18789/",
+    "http://localhost/path",
+    "http:/localhost",
+    "localhost",
+    "http://127.0.0.1:18789, https://evil.example",
+    "http://user@localhost",
+  ])("rejects %j", (origin) => {
+    expect(originIsThisMachine(origin, [])).toBe(false);
+  });
+
+  it("accepts an origin whose host is in localHosts", () => {
+    expect(originIsThisMachine("http://myhost:18789", ["myhost"])).toBe(true);
+  });
+});

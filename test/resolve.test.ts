@@ -1,0 +1,417 @@
+import { describe, expect, it } from "vitest";
+import {
+  type ClientAddress,
+  type ResolveOptions,
+  TrustedProxiesError,
+  compileTrustedProxies,
+  resolveClientAddress,
+} from "../src/index.js";
+
+type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveOptions["header"]];
+
+// The issue's table, row for row.
+const TABLE: Row[] = [
+  ["127.0.0.1", { host: "127.0.0.1:18789" }, [], "127.0.0.1", true],
+  ["::ffff:127.0.0.1", { host: "localhost" }, [], "127.0.0.1", true],
+  ["127.0.0.1", { host: "127.0.0.1:18789", origin: "https://evil.example" }, [], "127.0.0.1", false],
+  ["127.0.0.1", { host: "rebind.evil.example:18789" }, [], "127.0.0.1", false],
+  ["172.18.0.1", { host: "127.0.0.1:18789", origin: "http://127.0.0.1:18789" }, [], "172.18.0.1", false],
+  ["172.18.0.1", { host: "127.0.0.1:18789", origin: "http://127.0.0.1:18789" }, ["172.18.0.0/16"], "172.18.0.1", true],
+  ["::ffff:172.18.0.1", { host: "localhost:18789" }, ["172.18.0.1"], "172.18.0.1", true],
+  ["172.18.0.1", { host: "gateway.example.com" }, ["172.18.0.1"], "172.18.0.1", false],
+  ["172.18.0.1", { host: "127.0.0.1:18789", origin: "https://evil.example" }, ["172.18.0.1"], "172.18.0.1", false],
+  ["172.18.0.1", { host: "127.0.0.1:18789", forwarded: "for=203.0.113.7" }, ["172.18.0.1"], "172.18.0.1", false],
+  ["172.18.0.1", { "x-forwarded-for": "203.0.113.7", host: "127.0.0.1:18789" }, ["172.18.0.0/16"], "203.0.113.7", false],
+  ["127.0.0.1", { "x-forwarded-for": "203.0.113.7", host: "localhost" }, [], "127.0.0.1", false],
+  ["127.0.0.1", { "x-forwarded-for": "127.0.0.1", host: "localhost" }, ["loopback"], "127.0.0.1", true],
+  ["203.0.113.9", { "x-forwarded-for": "127.0.0.1", host: "localhost" }, ["172.18.0.0/16"], "203.0.113.9", false],
+  ["172.18.0.1", { "x-forwarded-for": "127.0.0.1, 198.51.100.4" }, ["172.18.0.0/16"], "198.51.100.4", false],
+  ["10.0.0.2", { "x-forwarded-for": "198.51.100.4, 10.0.0.3" }, ["10.0.0.0/8"], "198.51.100.4", false],
+  ["172.18.0.1", { forwarded: 'for="[2001:db8::1]:4711";proto=https' }, ["172.18.0.0/16"], "2001:db8::1", false, "forwarded"],
+  ["172.18.0.1", { "x-forwarded-for": "203.0.113.7, unknown" }, ["172.18.0.0/16"], null, false],
+  ["172.18.0.1", { "x-forwarded-for": "198.51.100.4:5678" }, ["172.18.0.0/16"], "198.51.100.4", false],
+  ["10.0.0.2", { "x-forwarded-for": "0177.0.0.1", host: "localhost" }, ["10.0.0.0/8"], null, false],
+  ["10.1.2.3", { host: "localhost" }, ["::ffff:10.0.0.0/104"], "10.1.2.3", true],
+  [undefined, { host: "localhost" }, ["loopback"], null, false],
+];
+
+const resolve = (remoteAddress: string | undefined, headers: Record<string, string>, trustedProxies: string[] = [], extra: Partial<ResolveOptions> = {}) =>
+  resolveClientAddress({ remoteAddress, headers, trustedProxies, ...extra });
+
+const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);
+
+describe("the issue's table", () => {
+  it.each(TABLE)("peer %s, headers %j, trusting %j → %s, local %s", (peer, headers, trusted, address, local, header) => {
+    const result = resolve(peer, headers, trusted, header ? { header } : {});
+    expect(result.address).toBe(address);
+    expect(result.loopbackEquivalent).toBe(local);
+    // Every `false` names the condition that failed.
+    if (!local) expect(result.diagnostics.length).toBeGreaterThan(0);
+  });
+});
+
+describe("rule 1: an untrusted peer is the client", () => {
+  it("ignores the forwarding headers of an untrusted peer and says so", () => {
+    const result = resolve("203.0.113.9", { "x-forwarded-for": "127.0.0.1", host: "localhost" }, ["172.18.0.1"]);
+    expect(result.address).toBe("203.0.113.9");
+    expect(result.hops).toEqual([{ address: "203.0.113.9", trusted: false, source: "socket" }]);
+    expect(codes(result)).toContain("untrusted-forwarding-header");
+  });
+
+  it("names the peer to add when a Docker bridge gateway is not trusted", () => {
+    const result = resolve("172.18.0.1", { host: "127.0.0.1:18789" });
+    expect(result.basis).toBe("socket:remote-client");
+    expect(result.checks).toEqual({ client: false, forwarding: true, host: true, origin: true });
+    const diagnostic = result.diagnostics.find((d) => d.code === "client-not-loopback");
+    expect(diagnostic?.message).toContain('"172.18.0.1"');
+  });
+});
+
+describe("rule 2: a trusted peer's header is walked right to left", () => {
+  const trusted = ["172.18.0.0/16", "10.0.0.0/8"];
+
+  it("takes the first untrusted entry from the right, and lists the hops nearest first", () => {
+    const result = resolve("172.18.0.1", { "x-forwarded-for": "192.0.2.1, 198.51.100.4, 10.0.0.3", host: "localhost" }, trusted);
+    expect(result.address).toBe("198.51.100.4");
+    expect(result.basis).toBe("x-forwarded-for:remote-client");
+    expect(result.hops).toEqual([
+      { address: "172.18.0.1", trusted: true, source: "socket" },
+      { address: "10.0.0.3", trusted: true, source: "x-forwarded-for" },
+      { address: "198.51.100.4", trusted: false, source: "x-forwarded-for" },
+    ]);
+  });
+
+  it("never reads what the client wrote left of the stopping point, garbage or loopback", () => {
+    for (const left of ["127.0.0.1", "unknown", "0177.0.0.1", "\"junk", "x".repeat(10_000), ""]) {
+      const result = resolve("172.18.0.1", { "x-forwarded-for": `${left}, 198.51.100.4`, host: "localhost" }, trusted);
+      expect(result.address).toBe("198.51.100.4");
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.hops).toHaveLength(2);
+    }
+  });
+
+  it("takes the leftmost entry when every entry is trusted, and counts that path as trusted", () => {
+    const result = resolve("172.18.0.1", { "x-forwarded-for": "10.0.0.7, 10.0.0.3", host: "localhost" }, trusted);
+    expect(result.address).toBe("10.0.0.7");
+    expect(result.loopbackEquivalent).toBe(true);
+    expect(result.basis).toBe("x-forwarded-for:trusted-path");
+  });
+
+  it("believes a loopback client named by a trusted proxy on this host", () => {
+    const result = resolve("127.0.0.1", { "x-forwarded-for": "127.0.0.1", host: "localhost" }, ["loopback"]);
+    expect(result.basis).toBe("x-forwarded-for:loopback");
+    expect(result.loopbackEquivalent).toBe(true);
+  });
+
+  it("does not believe a forged X-Forwarded-For: 127.0.0.1 left of the address the proxy saw", () => {
+    // The client forged 127.0.0.1; the proxy appended what it saw.
+    const result = resolve("127.0.0.1", { "x-forwarded-for": "127.0.0.1, 203.0.113.7", host: "localhost" }, ["loopback"]);
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  it("uses the socket peer when a trusted proxy sends no forwarding header", () => {
+    const result = resolve("172.18.0.1", { host: "localhost" }, trusted);
+    expect(result.basis).toBe("socket:trusted-path");
+    expect(result.hops).toHaveLength(1);
+  });
+
+  it("reads only the believed header: X-Real-IP", () => {
+    const result = resolve("127.0.0.1", { "x-real-ip": "203.0.113.7", host: "localhost" }, ["loopback"], { header: "x-real-ip" });
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.basis).toBe("x-real-ip:remote-client");
+  });
+
+  it("treats repeated X-Real-IP lines (joined with a comma) as no address", () => {
+    const result = resolveClientAddress({
+      remoteAddress: "127.0.0.1",
+      headers: ["Host", "localhost", "X-Real-IP", "127.0.0.1", "X-Real-IP", "203.0.113.7"],
+      trustedProxies: ["loopback"],
+      header: "x-real-ip",
+    });
+    expect(result.address).toBeNull();
+    expect(result.basis).toBe("x-real-ip:invalid-entry");
+  });
+
+  it("reads Forwarded with quoting, ports, case and several elements", () => {
+    const result = resolve(
+      "172.18.0.1",
+      { forwarded: 'for=192.0.2.43, FOR="[2001:db8:cafe::17]:4711";proto=https;by=203.0.113.43, for=10.0.0.3', host: "localhost" },
+      trusted,
+      { header: "forwarded" },
+    );
+    expect(result.address).toBe("2001:db8:cafe::17");
+    expect(result.hops.map((hop) => hop.address)).toEqual(["172.18.0.1", "10.0.0.3", "2001:db8:cafe::17"]);
+  });
+
+  it("reads a quoted Forwarded value holding a comma without splitting it", () => {
+    const result = resolve("172.18.0.1", { forwarded: 'for=198.51.100.4;host="a,b.example"', host: "localhost" }, trusted, { header: "forwarded" });
+    expect(result.address).toBe("198.51.100.4");
+  });
+
+  it("stops at obfuscated and unknown Forwarded nodes: null, not local", () => {
+    for (const node of ["_hidden", "unknown", '"_abc:_port"']) {
+      const result = resolve("172.18.0.1", { forwarded: `for=${node}`, host: "localhost" }, trusted, { header: "forwarded" });
+      expect(result.address).toBeNull();
+      expect(result.basis).toBe("forwarded:invalid-entry");
+    }
+  });
+
+  it("turns a Forwarded parse error into a diagnostic, fail closed", () => {
+    for (const value of ['for="198.51.100.4', "for", "for=1.2.3.4;;", "=x", 'for=198.51.100.4 "x"', "for=192.0.2.1;by"]) {
+      const result = resolve("172.18.0.1", { forwarded: value, host: "localhost" }, trusted, { header: "forwarded" });
+      expect(result.address).toBeNull();
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("forwarded:malformed-header");
+      expect(codes(result)).toContain("malformed-header");
+    }
+  });
+
+  it("stops at a Forwarded element without for=", () => {
+    const result = resolve("172.18.0.1", { forwarded: "for=198.51.100.4, proto=https", host: "localhost" }, trusted, { header: "forwarded" });
+    expect(result.address).toBeNull();
+    expect(result.basis).toBe("forwarded:malformed-header");
+  });
+});
+
+describe("rule 3: strict addresses", () => {
+  it.each(["unknown", "_hidden", "127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "", "127.0.0.1 127.0.0.2", "::127.0.0.1%"])(
+    "stops at X-Forwarded-For entry %j: null, not local",
+    (entry) => {
+      const result = resolve("127.0.0.1", { "x-forwarded-for": entry, host: "localhost" }, ["loopback"]);
+      expect(result.address).toBeNull();
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("x-forwarded-for:invalid-entry");
+      expect(result.hops.at(-1)).toMatchObject({ address: null, raw: entry.trim(), trusted: false });
+    },
+  );
+
+  it("stops at an empty entry between commas rather than skipping it", () => {
+    const result = resolve("172.18.0.1", { "x-forwarded-for": "198.51.100.4,,10.0.0.3", host: "localhost" }, ["172.18.0.0/16", "10.0.0.0/8"]);
+    expect(result.address).toBeNull();
+  });
+
+  it("shows IPv4-mapped IPv6 as IPv4 and IPv6 in RFC 5952 form, without port or zone", () => {
+    expect(resolve("::FFFF:172.18.0.1", {}).address).toBe("172.18.0.1");
+    expect(resolve("2001:DB8:0:0:0:0:0:1", {}).address).toBe("2001:db8::1");
+    expect(resolve("fe80::1%eth0", {}).address).toBe("fe80::1");
+    expect(resolve("172.18.0.1", { "x-forwarded-for": "[2001:db8::a]:443" }, ["172.18.0.1"]).address).toBe("2001:db8::a");
+  });
+
+  it("does not take IPv4-compatible ::127.0.0.1 or NAT64 64:ff9b::7f00:1 for loopback", () => {
+    for (const peer of ["::127.0.0.1", "64:ff9b::7f00:1"]) {
+      const result = resolve(peer, { host: "localhost" });
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("socket:remote-client");
+    }
+  });
+
+  it("takes ::1 and mapped loopback peers for loopback", () => {
+    expect(resolve("::1", { host: "[::1]:18789" }).basis).toBe("socket:loopback");
+    expect(resolve("::ffff:127.0.0.1", { host: "localhost" }).basis).toBe("socket:loopback");
+  });
+});
+
+describe("rule 4: locality", () => {
+  it("a: a remote client through trusted hops is not local", () => {
+    const result = resolve("172.18.0.1", { "x-forwarded-for": "203.0.113.7", host: "localhost" }, ["172.18.0.1"]);
+    expect(result.checks.client).toBe(false);
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  it("a: a trusted NAT gateway with nothing forwarded is local (the Docker case)", () => {
+    const result = resolve("172.18.0.1", { host: "localhost:18789" }, ["172.18.0.1"]);
+    expect(result.basis).toBe("socket:trusted-path");
+    expect(result.loopbackEquivalent).toBe(true);
+  });
+
+  it("b: an undeclared reverse proxy on this host (loopback peer with X-Forwarded-For) makes nobody local", () => {
+    for (const [name, value] of [["x-forwarded-for", "203.0.113.7"], ["forwarded", "for=203.0.113.7"], ["x-real-ip", "203.0.113.7"], ["x-forwarded-for", ""]] as const) {
+      const result = resolve("127.0.0.1", { [name]: value, host: "localhost" });
+      expect(result.address).toBe("127.0.0.1");
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("socket:unread-forwarding-header");
+      const diagnostic = result.diagnostics.find((d) => d.code === "untrusted-forwarding-header");
+      expect(diagnostic?.message).toMatch(/add "127\.0\.0\.1" to trustedProxies/);
+    }
+  });
+
+  it("b: a second forwarding header from a trusted proxy is a hop the walk cannot see", () => {
+    const result = resolve("127.0.0.1", { "x-forwarded-for": "127.0.0.1", "x-real-ip": "203.0.113.7", host: "localhost" }, ["loopback"]);
+    expect(result.address).toBe("127.0.0.1");
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("x-forwarded-for:unread-forwarding-header");
+    expect(result.diagnostics.find((d) => d.code === "unbelieved-forwarding-header")?.message).toContain('header: "x-real-ip"');
+  });
+
+  it("b: believing Forwarded, an X-Forwarded-For beside it fails the check", () => {
+    const result = resolve("127.0.0.1", { forwarded: "for=127.0.0.1", "x-forwarded-for": "203.0.113.7", host: "localhost" }, ["loopback"], { header: "forwarded" });
+    expect(result.address).toBe("127.0.0.1");
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  it("c: a missing Host is not local", () => {
+    const result = resolve("127.0.0.1", {});
+    expect(result.basis).toBe("socket:host-not-local");
+    expect(codes(result)).toEqual(["host-missing"]);
+  });
+
+  it("c: a Host that merely contains localhost or a loopback address is not local", () => {
+    for (const host of ["localhost.evil.example", "127.0.0.1.evil.example", "evil.example:127", "127.1"]) {
+      expect(resolve("127.0.0.1", { host }).loopbackEquivalent).toBe(false);
+    }
+  });
+
+  it("c: a name from localHosts is local", () => {
+    expect(resolve("127.0.0.1", { host: "mybox:18789" }, [], { localHosts: ["MyBox"] }).loopbackEquivalent).toBe(true);
+    expect(resolve("127.0.0.1", { host: "mybox:18789" }).loopbackEquivalent).toBe(false);
+  });
+
+  it("d: Origin null or non-http(s) is not local", () => {
+    for (const origin of ["null", "file://", "chrome-extension://abc", ""]) {
+      const result = resolve("127.0.0.1", { host: "localhost", origin });
+      expect(result.basis).toBe("socket:origin-not-local");
+    }
+  });
+
+  it("reports every failing condition, not only the first", () => {
+    const result = resolve("172.18.0.1", { host: "evil.example", origin: "https://evil.example", "x-real-ip": "1.2.3.4" });
+    expect(result.checks).toEqual({ client: false, forwarding: false, host: false, origin: false });
+    expect(codes(result).sort()).toEqual(["client-not-loopback", "host-not-local", "origin-not-local", "untrusted-forwarding-header"]);
+    expect(result.basis).toBe("socket:remote-client");
+  });
+});
+
+describe("rule 5: fail closed, never throw", () => {
+  it.each([undefined, "", "garbage", "127.0.0.1:80", "[::1]", "localhost", 42, null, {}])("peer %j gives null, not local", (peer) => {
+    const result = resolveClientAddress({ remoteAddress: peer as string | undefined, headers: { host: "localhost" }, trustedProxies: ["loopback"] });
+    expect(result.address).toBeNull();
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("socket:invalid-peer");
+    expect(codes(result)).toContain("invalid-peer");
+  });
+
+  it("survives headers of every odd shape", () => {
+    const shapes: unknown[] = [
+      undefined,
+      null,
+      "host: localhost",
+      42,
+      { host: 42 },
+      { host: ["localhost", "evil.example"] },
+      { host: [] },
+      { host: [1] },
+      { "x-forwarded-for": { toString: () => { throw new Error("boom"); } }, host: "localhost" },
+      ["Host"],
+      ["Host", 1, "X-Forwarded-For"],
+      [1, 2, 3],
+      { get: () => { throw new Error("boom"); } },
+      Object.create(null),
+      { __proto__: { host: "localhost" } },
+      { constructor: "x", __proto__: null },
+    ];
+    for (const headers of shapes) {
+      for (const remoteAddress of ["127.0.0.1", "172.18.0.1"]) {
+        const result = resolveClientAddress({ remoteAddress, headers: headers as Record<string, string>, trustedProxies: ["loopback", "172.18.0.1"] });
+        expect(typeof result.loopbackEquivalent).toBe("boolean");
+      }
+    }
+  });
+
+  it("does not count a non-text Host as local", () => {
+    expect(resolve("127.0.0.1", { host: 42 as unknown as string }).loopbackEquivalent).toBe(false);
+    expect(resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host: ["localhost", "evil.example"] } }).loopbackEquivalent).toBe(false);
+  });
+
+  it("fails closed on a non-text believed header from a trusted proxy", () => {
+    const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": 7 as unknown as string }, trustedProxies: ["loopback"] });
+    expect(result.address).toBeNull();
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+});
+
+describe("rule 6: configuration", () => {
+  it("throws TrustedProxiesError for a bad raw list, naming the entry", () => {
+    expect(() => resolve("127.0.0.1", {}, ["loopback", "10.0.0.0/33"])).toThrow(TrustedProxiesError);
+    expect(() => resolve("127.0.0.1", {}, ["loopback", "10.0.0.0/33"])).toThrow(/trustedProxies\[1\]/);
+  });
+
+  it("accepts a compiled list and a raw one alike", () => {
+    const compiled = compileTrustedProxies(["172.18.0.1"]);
+    const raw = ["172.18.0.1"];
+    for (const trustedProxies of [compiled, raw, raw]) {
+      expect(resolveClientAddress({ remoteAddress: "172.18.0.1", headers: { host: "localhost" }, trustedProxies }).loopbackEquivalent).toBe(true);
+    }
+  });
+
+  it("throws TypeError on bad options", () => {
+    expect(() => resolve("127.0.0.1", {}, [], { header: "x-client-ip" as "x-real-ip" })).toThrow(TypeError);
+    expect(() => resolve("127.0.0.1", {}, [], { maxHops: -1 })).toThrow(TypeError);
+    expect(() => resolve("127.0.0.1", {}, [], { maxHops: 1.5 })).toThrow(TypeError);
+    expect(() => resolve("127.0.0.1", {}, [], { localHosts: "mybox" as unknown as string[] })).toThrow(TypeError);
+  });
+});
+
+describe("rule 7: repeated lines and bounded cost", () => {
+  it("joins repeated header lines in order", () => {
+    const result = resolveClientAddress({
+      remoteAddress: "10.0.0.2",
+      headers: ["Host", "localhost", "X-Forwarded-For", "198.51.100.4", "x-forwarded-for", "10.0.0.3"],
+      trustedProxies: ["10.0.0.0/8"],
+    });
+    expect(result.address).toBe("198.51.100.4");
+    expect(result.hops.map((hop) => hop.address)).toEqual(["10.0.0.2", "10.0.0.3", "198.51.100.4"]);
+  });
+
+  it("gives the same answer for Node headers, rawHeaders and WHATWG Headers", () => {
+    const raw = ["Host", "localhost:18789", "X-Forwarded-For", "203.0.113.7", "X-Forwarded-For", "10.0.0.3", "Origin", "http://localhost:18789"];
+    const node = { host: "localhost:18789", "x-forwarded-for": "203.0.113.7, 10.0.0.3", origin: "http://localhost:18789" };
+    const whatwg = new Headers();
+    for (let i = 0; i < raw.length; i += 2) whatwg.append(raw[i]!, raw[i + 1]!);
+    const answers = [raw, node, whatwg].map((headers) =>
+      resolveClientAddress({ remoteAddress: "10.0.0.2", headers, trustedProxies: ["10.0.0.0/8"] }),
+    );
+    expect(answers[1]).toEqual(answers[0]);
+    expect(answers[2]).toEqual(answers[0]);
+    expect(answers[0]!.address).toBe("203.0.113.7");
+  });
+
+  it("does not read X_Forwarded_For or other look-alike names", () => {
+    const result = resolveClientAddress({
+      remoteAddress: "127.0.0.1",
+      headers: ["Host", "localhost", "X_Forwarded_For", "203.0.113.7", "X-Forwarded-For-Evil", "203.0.113.7"],
+      trustedProxies: ["loopback"],
+    });
+    expect(result.basis).toBe("socket:loopback");
+  });
+
+  it("stops after maxHops trusted entries: null, not local", () => {
+    const chain = (n: number) => Array.from({ length: n }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(", ");
+    const atLimit = resolve("10.0.0.1", { "x-forwarded-for": chain(64), host: "localhost" }, ["10.0.0.0/8"]);
+    expect(atLimit.address).toBe("10.0.0.0");
+    const past = resolve("10.0.0.1", { "x-forwarded-for": chain(65), host: "localhost" }, ["10.0.0.0/8"]);
+    expect(past.address).toBeNull();
+    expect(past.basis).toBe("x-forwarded-for:hop-limit");
+    expect(past.hops).toHaveLength(65);
+    const small = resolve("10.0.0.1", { "x-forwarded-for": chain(3), host: "localhost" }, ["10.0.0.0/8"], { maxHops: 2 });
+    expect(small.basis).toBe("x-forwarded-for:hop-limit");
+    expect(resolve("10.0.0.1", { "x-forwarded-for": "10.0.0.9" }, ["10.0.0.0/8"], { maxHops: 0 }).address).toBeNull();
+  });
+
+  it("examines at most maxHops entries of a megabyte header", () => {
+    const huge = `${"10.1.1.1, ".repeat(100_000)}10.1.1.1`;
+    const result = resolve("10.0.0.1", { "x-forwarded-for": huge, host: "localhost" }, ["10.0.0.0/8"]);
+    expect(result.address).toBeNull();
+    expect(result.hops.length).toBe(65);
+  });
+
+  it("rejects a single megabyte-long entry without reading all of it", () => {
+    for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"] as const) {
+      const result = resolve("127.0.0.1", { [header]: `for=${"1".repeat(1 << 20)}`, host: "localhost" }, ["loopback"], { header });
+      expect(result.address).toBeNull();
+      expect(result.loopbackEquivalent).toBe(false);
+      const last = result.hops.at(-1)!;
+      expect(last.address === null && last.raw.length).toBeLessThan(64);
+    }
+  });
+});

@@ -1,0 +1,182 @@
+import { describe, expect, it } from "vitest";
+import { parseIp } from "../src/address.js";
+import { TrustedProxiesError, compileTrustedProxies } from "../src/trust.js";
+
+const trusts = (list: string[], address: string) => compileTrustedProxies(list).trusts(parseIp(address)!);
+
+describe("trusted proxies: matching", () => {
+  it("matches single addresses and nothing next to them", () => {
+    expect(trusts(["172.18.0.1"], "172.18.0.1")).toBe(true);
+    expect(trusts(["172.18.0.1"], "172.18.0.2")).toBe(false);
+    expect(trusts(["172.18.0.1"], "172.18.0.0")).toBe(false);
+    expect(trusts(["2001:db8::1"], "2001:db8::1")).toBe(true);
+    expect(trusts(["2001:db8::1"], "2001:db8::2")).toBe(false);
+  });
+
+  it("matches CIDR ranges at their edges and not past them", () => {
+    const list = ["10.0.0.0/8", "172.16.0.0/12", "2001:db8:1::/48"];
+    expect(trusts(list, "10.0.0.0")).toBe(true);
+    expect(trusts(list, "10.255.255.255")).toBe(true);
+    expect(trusts(list, "11.0.0.0")).toBe(false);
+    expect(trusts(list, "9.255.255.255")).toBe(false);
+    expect(trusts(list, "172.31.255.255")).toBe(true);
+    expect(trusts(list, "172.32.0.0")).toBe(false);
+    expect(trusts(list, "2001:db8:1:ffff::1")).toBe(true);
+    expect(trusts(list, "2001:db8:2::1")).toBe(false);
+  });
+
+  it("matches odd prefix lengths inside a 16-bit group", () => {
+    expect(trusts(["2001:db8::/35"], "2001:db8:1fff::1")).toBe(true);
+    expect(trusts(["2001:db8::/35"], "2001:db8:2000::1")).toBe(false);
+    expect(trusts(["192.0.2.128/25"], "192.0.2.127")).toBe(false);
+    expect(trusts(["192.0.2.128/25"], "192.0.2.255")).toBe(true);
+  });
+
+  it("matches an IPv4 CIDR against the IPv4-mapped form of an address", () => {
+    expect(trusts(["172.18.0.0/16"], "::ffff:172.18.0.1")).toBe(true);
+    expect(trusts(["172.18.0.0/16"], "::ffff:172.19.0.1")).toBe(false);
+  });
+
+  it("matches a mapped CIDR (::ffff:10.0.0.0/104) against plain IPv4 10.1.2.3", () => {
+    expect(trusts(["::ffff:10.0.0.0/104"], "10.1.2.3")).toBe(true);
+    expect(trusts(["::ffff:10.0.0.0/104"], "11.1.2.3")).toBe(false);
+    expect(trusts(["::ffff:172.18.0.1"], "172.18.0.1")).toBe(true);
+  });
+
+  it("does not treat IPv4-compatible ::a.b.c.d as IPv4", () => {
+    expect(trusts(["127.0.0.0/8"], "::127.0.0.1")).toBe(false);
+    expect(trusts(["::127.0.0.1"], "127.0.0.1")).toBe(false);
+  });
+
+  it("expands the presets with proxy-addr's ranges", () => {
+    expect(trusts(["loopback"], "127.0.0.1")).toBe(true);
+    expect(trusts(["loopback"], "::1")).toBe(true);
+    expect(trusts(["loopback"], "::ffff:127.0.0.1")).toBe(true);
+    expect(trusts(["loopback"], "128.0.0.1")).toBe(false);
+    expect(trusts(["linklocal"], "169.254.1.1")).toBe(true);
+    expect(trusts(["linklocal"], "fe80::1")).toBe(true);
+    expect(trusts(["linklocal"], "169.253.1.1")).toBe(false);
+    expect(trusts(["uniquelocal"], "10.1.1.1")).toBe(true);
+    expect(trusts(["uniquelocal"], "172.20.0.1")).toBe(true);
+    expect(trusts(["uniquelocal"], "192.168.1.1")).toBe(true);
+    expect(trusts(["uniquelocal"], "fd18::2")).toBe(true);
+    expect(trusts(["uniquelocal"], "203.0.113.1")).toBe(false);
+    expect(compileTrustedProxies(["loopback"]).diagnostics).toEqual([]);
+  });
+
+  it("trusts nothing with an empty list", () => {
+    expect(trusts([], "127.0.0.1")).toBe(false);
+    expect(trusts([], "::1")).toBe(false);
+  });
+
+  it("finds the right range among many overlapping and adjacent ones", () => {
+    const list = ["10.0.0.0/24", "10.0.1.0/24", "10.0.0.128/25", "10.0.3.5", "192.0.2.0/24"];
+    expect(trusts(list, "10.0.1.255")).toBe(true);
+    expect(trusts(list, "10.0.2.0")).toBe(false);
+    expect(trusts(list, "10.0.3.5")).toBe(true);
+    expect(trusts(list, "10.0.3.4")).toBe(false);
+    expect(trusts(list, "192.0.2.77")).toBe(true);
+    expect(trusts(list, "0.0.0.0")).toBe(false);
+    expect(trusts(list, "255.255.255.255")).toBe(false);
+  });
+});
+
+describe("trusted proxies: configuration errors", () => {
+  it.each([
+    ["10.0.0.300"],
+    ["127.1"],
+    ["0177.0.0.1"],
+    ["10.0.0.0/33"],
+    ["2001:db8::/129"],
+    ["10.0.0.0/"],
+    ["10.0.0.0/8/8"],
+    ["10.0.0.0/-1"],
+    ["10.0.0.0/08"],
+    ["10.0.0.0/255.0.0.0"],
+    ["fe80::1%eth0"],
+    ["localhost"],
+    ["Loopback"],
+    ["*"],
+    [""],
+    ["172.18.0.1:80"],
+  ])("throws TrustedProxiesError naming %j and its index", (entry) => {
+    let error: unknown;
+    try {
+      compileTrustedProxies(["10.0.0.1", entry]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(TrustedProxiesError);
+    const typed = error as TrustedProxiesError;
+    expect(typed.index).toBe(1);
+    expect(typed.entry).toBe(entry);
+    expect(typed.message).toContain(`trustedProxies[1] "${entry}"`);
+  });
+
+  it("says to use a prefix length when given a netmask", () => {
+    expect(() => compileTrustedProxies(["10.0.0.0/255.0.0.0"])).toThrow(/prefix length/);
+  });
+
+  it("rejects entries that are not strings, and a list that is not an array", () => {
+    expect(() => compileTrustedProxies([42 as unknown as string])).toThrow(TrustedProxiesError);
+    expect(() => compileTrustedProxies("172.18.0.1" as unknown as string[])).toThrow(/must be an array/);
+    expect(() => compileTrustedProxies(null as unknown as string[])).toThrow(TrustedProxiesError);
+  });
+
+  it("tolerates surrounding spaces, as in a comma-separated setting", () => {
+    expect(trusts([" 172.18.0.1 "], "172.18.0.1")).toBe(true);
+  });
+});
+
+describe("trusted proxies: diagnostics", () => {
+  it("warns that 0.0.0.0/0 lets any client spoof its address", () => {
+    const compiled = compileTrustedProxies(["0.0.0.0/0"]);
+    expect(compiled.diagnostics.map((d) => d.code)).toEqual(["trusts-everyone"]);
+    expect(compiled.diagnostics[0]!.message).toMatch(/any client/);
+    expect(compiled.trusts(parseIp("203.0.113.9")!)).toBe(true);
+  });
+
+  it("warns that ::/0 trusts everyone, IPv4 clients included", () => {
+    const compiled = compileTrustedProxies(["::/0"]);
+    expect(compiled.diagnostics.map((d) => d.code)).toContain("trusts-everyone");
+    expect(compiled.trusts(parseIp("203.0.113.9")!)).toBe(true);
+    expect(compiled.trusts(parseIp("2001:db8::9")!)).toBe(true);
+  });
+
+  it("warns when an IPv6 range holds the whole mapped block and so every IPv4 client (::/64, ::ffff:0:0/96)", () => {
+    for (const entry of ["::/64", "::/80", "::ffff:0:0/96", "::ffff:0.0.0.0/96"]) {
+      const compiled = compileTrustedProxies([entry]);
+      expect(compiled.diagnostics.map((d) => d.code)).toEqual(["trusts-everyone"]);
+      expect(compiled.trusts(parseIp("203.0.113.9")!)).toBe(true);
+    }
+  });
+
+  it("does not warn for an IPv6 range that misses the mapped block", () => {
+    const compiled = compileTrustedProxies(["::/96", "2001:db8::/32", "::ffff:10.0.0.0/104"]);
+    expect(compiled.diagnostics).toEqual([]);
+    expect(compiled.trusts(parseIp("203.0.113.9")!)).toBe(false);
+  });
+
+  it("names the range really trusted when a CIDR has host bits set", () => {
+    const compiled = compileTrustedProxies(["172.18.0.1/16"]);
+    expect(compiled.diagnostics).toHaveLength(1);
+    expect(compiled.diagnostics[0]).toMatchObject({ code: "host-bits-set", entry: "172.18.0.1/16", index: 0 });
+    expect(compiled.diagnostics[0]!.message).toContain("172.18.0.0/16");
+    expect(compiled.ranges).toEqual(["172.18.0.0/16"]);
+    expect(compiled.trusts(parseIp("172.18.200.3")!)).toBe(true);
+  });
+
+  it("names mapped ranges by the IPv4 range they trust", () => {
+    const compiled = compileTrustedProxies(["::ffff:10.0.0.1/104", "::ffff:172.18.0.1"]);
+    expect(compiled.ranges).toEqual(["10.0.0.0/8", "172.18.0.1/32"]);
+    expect(compiled.diagnostics[0]!.message).toContain("10.0.0.0/8");
+  });
+
+  it("lists ranges canonically with presets expanded", () => {
+    expect(compileTrustedProxies(["loopback", "2001:DB8:0::/48"]).ranges).toEqual([
+      "127.0.0.0/8",
+      "::1/128",
+      "2001:db8::/48",
+    ]);
+  });
+});
