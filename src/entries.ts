@@ -5,6 +5,7 @@
 import parseForwarded from "forwarded-parse";
 
 export type ForwardingHeader = "x-forwarded-for" | "forwarded" | "x-real-ip";
+export const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for", "forwarded", "x-real-ip"];
 
 /** One entry: the node text the proxy wrote (`for=` value, list item), or why there is none. */
 export type Entry = { readonly text: string } | { readonly malformed: string; readonly raw: string };

@@ -1,6 +1,6 @@
 // The decision: who the client is (rules 1-3) and whether it counts as local (rule 4), with the reason.
 import { type Address, formatAddress, isLoopback, parseIp, parseNode } from "./address.js";
-import { type ForwardingHeader, entries } from "./entries.js";
+import { FORWARDING_HEADERS, type ForwardingHeader, entries } from "./entries.js";
 import { type HeaderReader, type HeadersInput, headerReader } from "./headers.js";
 import { namesThisMachine, originIsThisMachine } from "./locality.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
@@ -84,13 +84,13 @@ export interface ClientAddress {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for", "forwarded", "x-real-ip"];
 const DISPLAY: Readonly<Record<ForwardingHeader, string>> = {
   "x-forwarded-for": "X-Forwarded-For",
   forwarded: "Forwarded",
   "x-real-ip": "X-Real-IP",
 };
-const DEFAULT_MAX_HOPS = 64;
+export const DEFAULT_HEADER: ForwardingHeader = "x-forwarded-for";
+export const DEFAULT_MAX_HOPS = 64;
 const NO_HOSTS: readonly string[] = [];
 
 const compiledLists = new WeakMap<readonly string[], TrustedProxies>();
@@ -103,7 +103,7 @@ const EMPTY_TRUST = compileTrustedProxies([]);
  */
 export function resolveClientAddress(options: ResolveOptions): ClientAddress {
   const trust = trustOf(options.trustedProxies);
-  const believed = options.header ?? "x-forwarded-for";
+  const believed = options.header ?? DEFAULT_HEADER;
   const maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
   const localHosts = options.localHosts ?? NO_HOSTS;
   checkOptions(believed, maxHops, localHosts);

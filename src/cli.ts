@@ -1,0 +1,228 @@
+// The `clientaddr` command: replay fixtures, or explain one request's decision to a person.
+// `run` returns the exit code and writes only through `io`, so tests call it directly.
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { FORWARDING_HEADERS } from "./entries.js";
+import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
+import {
+  type ClientAddress,
+  type ForwardingHeader,
+  type LocalityChecks,
+  TrustedProxiesError,
+  compileTrustedProxies,
+  resolveClientAddress,
+} from "./index.js";
+import { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "./resolve.js";
+
+/** Where the command writes; each call is one or more whole lines, without the final newline. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const USAGE = `Usage:
+  clientaddr replay [FILE|FOLDER]...
+  clientaddr explain [--peer ADDR] [--trusted LIST] [-H "Name: value"]...
+                     [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
+                     [--local-host NAME]... [--json]
+  clientaddr --help | --version
+
+replay    Replays request fixtures (default: the fixtures bundled with clientaddr;
+          folders are searched for *.json recursively) and checks each answer.
+explain   Resolves one request and shows the whole decision: the answer, each hop,
+          the four locality conditions and the diagnostics.
+
+explain options:
+  --peer ADDR              the socket's remote address; omit it for a socket without one
+  --trusted LIST           comma-separated trusted proxies: addresses, CIDRs, loopback,
+                           linklocal, uniquelocal (default: none)
+  -H, --request-header "Name: value"
+                           a request header line; repeat it, the order is kept
+  --header NAME            the forwarding header to believe (default: ${DEFAULT_HEADER})
+  --max-hops N             how many header entries to examine at most (default: ${DEFAULT_MAX_HOPS})
+  --local-host NAME        another name of this machine in Host and Origin; repeatable
+  --json                   print the request and the whole result as JSON
+
+Exit status: 0 success (explain: whatever the verdict), 1 a replayed case did not
+match, 2 a usage error, an unreadable or invalid fixture, or a bad trusted list.`;
+
+
+/** A problem with the command line: reported with the usage text. */
+class UsageError extends Error {}
+
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  try {
+    const [command, ...rest] = argv;
+    if (command === "replay") return await replay(rest, io);
+    if (command === "explain") return explain(rest, io);
+    if (command === undefined || command === "help") return help(io);
+    if (command.startsWith("-")) {
+      const { values } = parseArgs({ args: [...argv], strict: true, options: { help: { type: "boolean" }, version: { type: "boolean" } } });
+      return values.version && !values.help ? await version(io) : help(io);
+    }
+    throw new UsageError(`unknown command "${command}"`);
+  } catch (error) {
+    // parseArgs reports bad arguments as errors with an ERR_PARSE_ARGS_* code.
+    const code = (error as { code?: unknown }).code;
+    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_"))) {
+      // Node's message can run to several lines; the error stays on one.
+      io.err(`clientaddr: ${(error as Error).message.replace(/\s*\n\s*/g, " ")}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof FixtureError || error instanceof TrustedProxiesError) {
+      io.err(`clientaddr: ${error.message}`);
+      return 2;
+    }
+    io.err(`clientaddr: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
+    return 2;
+  }
+}
+
+function help(io: Io): number {
+  io.out(USAGE);
+  return 0;
+}
+
+async function version(io: Io): Promise<number> {
+  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  io.out(pkg.version);
+  return 0;
+}
+
+async function replay(args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { help: { type: "boolean" } } });
+  if (values.help) return help(io);
+  // Load (and so validate) every file before replaying any: a bad file is exit 2, not a partial run.
+  const cases = await loadFixtures(positionals.length > 0 ? positionals : [BUNDLED_FIXTURES]);
+  let failed = 0;
+  for (const { file, fixture } of cases) {
+    const { result, mismatches } = replayFixture(fixture);
+    if (mismatches.length > 0) failed++;
+    const { peer, rawHeaders } = fixture.request;
+    const { trustedProxies } = fixture.options;
+    const believed = fixture.options.header ?? DEFAULT_HEADER;
+    const believedLines = rawHeaders.filter((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === believed);
+    io.out(
+      [
+        `${mismatches.length > 0 ? "MISMATCH" : "OK      "}  ${fixture.name}  (${shortPath(file)})`,
+        `          peer ${peer?.address ?? "(none)"}  trusted ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}  ${believed} ${believedLines.length > 0 ? JSON.stringify(believedLines.join(", ")) : "(absent)"}`,
+        `          answer ${result.address ?? "(unknown)"}  local ${result.loopbackEquivalent ? "yes" : "no"}  basis ${result.basis}`,
+        ...mismatches.map((line) => `          ! ${line}`),
+      ].join("\n"),
+    );
+  }
+  io.out(`${cases.length - failed} passed, ${failed} failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+function explain(args: string[], io: Io): number {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      peer: { type: "string" },
+      trusted: { type: "string", multiple: true },
+      "request-header": { type: "string", short: "H", multiple: true },
+      header: { type: "string" },
+      "max-hops": { type: "string" },
+      "local-host": { type: "string", multiple: true },
+      json: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (values.help) return help(io);
+
+  const rawHeaders = (values["request-header"] ?? []).flatMap(headerLine);
+  // Repeated --trusted lists add up rather than the last one silently winning.
+  const trustedProxies = (values.trusted ?? []).flatMap((list) => list.split(",").map((entry) => entry.trim())).filter((entry) => entry !== "");
+  const header = values.header === undefined ? undefined : forwardingHeader(values.header);
+  const maxHops = values["max-hops"] === undefined ? undefined : hopCount(values["max-hops"]);
+  const localHosts = values["local-host"] ?? [];
+  // Compiled here (not inside the resolver) so that its warnings can be shown; a bad entry throws.
+  const trust = compileTrustedProxies(trustedProxies);
+
+  const result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts });
+  const request = { peer: values.peer ?? null, rawHeaders, trustedProxies, header, maxHops, localHosts };
+  const trustDiagnostics = trust.diagnostics;
+  if (values.json) {
+    io.out(JSON.stringify({ request, result, trustDiagnostics }, null, 2));
+    return 0;
+  }
+
+  const lines = ["Request", `  peer        ${values.peer ?? "(none: the socket has no remote address)"}`];
+  lines.push(`  trusted     ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}`);
+  lines.push(`  believes    ${header ?? DEFAULT_HEADER}${header === undefined ? " (default)" : ""}`);
+  if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
+  if (localHosts.length > 0) lines.push(`  local hosts ${localHosts.join(", ")}`);
+  for (let i = 0; i < rawHeaders.length; i += 2) lines.push(`  header      ${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
+  if (rawHeaders.length === 0) lines.push("  header      (none)");
+
+  lines.push("", "Answer");
+  lines.push(`  client      ${result.address ?? "(unknown)"}`);
+  lines.push(`  local       ${result.loopbackEquivalent ? "yes" : "no"}`);
+  lines.push(`  basis       ${result.basis}`);
+
+  lines.push("", "Path, nearest first", ...hopLines(result));
+
+  lines.push("", "Locality conditions (all four must pass)");
+  for (const [letter, key, text] of CONDITIONS) {
+    lines.push(`  ${letter}. ${result.checks[key] ? "PASS" : "FAIL"}  ${text}`);
+  }
+
+  lines.push("", "Diagnostics");
+  if (result.diagnostics.length === 0) lines.push("  (none)");
+  for (const { code, message } of result.diagnostics) lines.push(`  [${code}] ${message}`);
+
+  if (trustDiagnostics.length > 0) {
+    lines.push("", "Trusted proxies list");
+    for (const { code, message } of trustDiagnostics) lines.push(`  [${code}] ${message}`);
+  }
+  io.out(lines.join("\n"));
+  return 0;
+}
+
+const CONDITIONS: ReadonlyArray<readonly [string, keyof LocalityChecks, string]> = [
+  ["a", "client", "the client is loopback, or every address on the path is trusted"],
+  ["b", "forwarding", "no forwarding header that the walk did not read names a client"],
+  ["c", "host", "Host is present and names this machine"],
+  ["d", "origin", "Origin is absent or names this machine"],
+];
+
+function hopLines(result: ClientAddress): string[] {
+  const { hops } = result;
+  if (hops.length === 0) return ["  (none)"];
+  const shown = hops.map((hop) => (hop.address === null ? `${JSON.stringify(hop.raw)} (not an address)` : hop.address));
+  const width = Math.max(...shown.map((text) => text.length));
+  return hops.map((hop, i) => {
+    // The walk stops at the client, so a known client is the last hop.
+    const isClient = result.address !== null && i === hops.length - 1 && hop.address === result.address;
+    const trusted = hop.trusted ? "trusted" : "untrusted";
+    return `  ${i + 1}. ${hop.source.padEnd(15)}  ${shown[i]!.padEnd(width)}  ${trusted.padEnd(9)}${isClient ? "  <- client" : ""}`.trimEnd();
+  });
+}
+
+/** `Name: value`, split at the first colon (values such as `127.0.0.1:80` keep theirs). */
+function headerLine(line: string): [string, string] {
+  const colon = line.indexOf(":");
+  const name = colon === -1 ? "" : line.slice(0, colon).trim();
+  if (name === "") throw new UsageError(`-H ${JSON.stringify(line)} is not a header line of the form "Name: value"`);
+  return [name, line.slice(colon + 1).trim()];
+}
+
+function forwardingHeader(value: string): ForwardingHeader {
+  const header = FORWARDING_HEADERS.find((name) => name === value.toLowerCase());
+  if (header === undefined) throw new UsageError(`--header must be one of ${FORWARDING_HEADERS.join(", ")}, got ${JSON.stringify(value)}`);
+  return header;
+}
+
+function hopCount(value: string): number {
+  if (!/^\d{1,9}$/.test(value)) throw new UsageError(`--max-hops must be a non-negative integer, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+/** The path relative to the working folder when it lies below it, so that rows stay short. */
+function shortPath(file: string): string {
+  const relative = path.relative(process.cwd(), file);
+  return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}

@@ -1,0 +1,286 @@
+// Request fixtures: a request as a server saw it (recorded where possible) and the answer the resolver
+// must give. This is the only place the package touches files; the resolver itself stays pure.
+import { readFile, readdir, stat } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  type Basis,
+  type ClientAddress,
+  type ForwardingHeader,
+  TrustedProxiesError,
+  compileTrustedProxies,
+  resolveClientAddress,
+} from "./index.js";
+import { FORWARDING_HEADERS } from "./entries.js";
+
+export interface Endpoint {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface Fixture {
+  readonly name: string;
+  /** One sentence: what this case shows. */
+  readonly description: string;
+  readonly provenance: {
+    readonly kind: "recorded" | "hand-written";
+    /** Who or what recorded it: versions, topology, date. */
+    readonly source: string;
+    /** Hand-written only: why the case could not be recorded. */
+    readonly why?: string;
+  };
+  readonly request: {
+    /** The socket's remote end; null when the socket had no remote address. */
+    readonly peer: Endpoint | null;
+    readonly local: Endpoint | null;
+    readonly method: string;
+    readonly url: string;
+    /** Node's flat [name, value, ...] list in wire order, repeated lines kept. */
+    readonly rawHeaders: readonly string[];
+  };
+  readonly options: {
+    readonly trustedProxies: readonly string[];
+    readonly header?: ForwardingHeader;
+    readonly maxHops?: number;
+    readonly localHosts?: readonly string[];
+  };
+  readonly expected: {
+    readonly address: string | null;
+    readonly loopbackEquivalent: boolean;
+    readonly basis: Basis;
+  };
+}
+
+export interface LoadedFixture {
+  readonly file: string;
+  readonly fixture: Fixture;
+}
+
+/** The fixtures shipped with the package; `..` from both `src/` and `dist/` is the package root. */
+export const BUNDLED_FIXTURES = path.resolve(fileURLToPath(new URL("../fixtures/", import.meta.url)));
+
+/** A fixture file that cannot be read or does not have the fixture shape. */
+export class FixtureError extends Error {
+  override readonly name = "FixtureError";
+  constructor(
+    readonly file: string,
+    /** The bad field as a path (`request.peer.port`), or undefined when the file itself is the problem. */
+    readonly field: string | undefined,
+    problem: string,
+  ) {
+    super(`${file}: ${field === undefined ? "" : `${field} `}${problem}`);
+  }
+}
+
+/**
+ * Loads fixtures from files and folders (every `*.json` below a folder, sorted by path), in argument
+ * order. Throws {@link FixtureError} naming the file, and the field, of the first bad one.
+ */
+export async function loadFixtures(paths: readonly string[]): Promise<LoadedFixture[]> {
+  const loaded: LoadedFixture[] = [];
+  for (const given of paths) {
+    for (const file of await filesOf(given)) {
+      loaded.push({ file, fixture: await loadFile(file) });
+    }
+  }
+  return loaded;
+}
+
+/** Replays one fixture through the public resolver and lists each expected field it got wrong. */
+export function replayFixture(fixture: Fixture): { result: ClientAddress; mismatches: string[] } {
+  const { request, options, expected } = fixture;
+  const result = resolveClientAddress({
+    remoteAddress: request.peer?.address,
+    headers: request.rawHeaders,
+    trustedProxies: options.trustedProxies,
+    header: options.header,
+    maxHops: options.maxHops,
+    localHosts: options.localHosts,
+  });
+  const mismatches: string[] = [];
+  for (const key of ["address", "loopbackEquivalent", "basis"] as const) {
+    if (result[key] !== expected[key]) {
+      mismatches.push(`${key}: expected ${JSON.stringify(expected[key])}, got ${JSON.stringify(result[key])}`);
+    }
+  }
+  return { result, mismatches };
+}
+
+async function filesOf(given: string): Promise<string[]> {
+  let isFolder: boolean;
+  try {
+    isFolder = (await stat(given)).isDirectory();
+  } catch (error) {
+    throw new FixtureError(given, undefined, `cannot be read (${(error as Error).message})`);
+  }
+  if (!isFolder) return [given];
+  const files = (await jsonFilesUnder(given)).sort();
+  // An empty folder is almost always a wrong path; replaying nothing must not look like a pass.
+  if (files.length === 0) throw new FixtureError(given, undefined, "holds no .json fixture files");
+  return files;
+}
+
+async function jsonFilesUnder(folder: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    const full = path.join(folder, entry.name);
+    if (entry.isDirectory()) found.push(...(await jsonFilesUnder(full)));
+    else if (entry.isFile() && entry.name.endsWith(".json")) found.push(full);
+  }
+  return found;
+}
+
+async function loadFile(file: string): Promise<Fixture> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new FixtureError(file, undefined, `cannot be read (${(error as Error).message})`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new FixtureError(file, undefined, `is not valid JSON (${(error as Error).message})`);
+  }
+  try {
+    return toFixture(data);
+  } catch (error) {
+    if (error instanceof ShapeError) throw new FixtureError(file, error.field, error.message);
+    throw error;
+  }
+}
+
+class ShapeError extends Error {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
+    super(problem);
+  }
+}
+
+function toFixture(data: unknown): Fixture {
+  const root = record(data, "(top level)", ["name", "description", "provenance", "request", "options", "expected"]);
+
+  const provenance = record(root.provenance, "provenance", ["kind", "source"], ["why"]);
+  const kind = oneOf(provenance.kind, "provenance.kind", ["recorded", "hand-written"] as const);
+  // A hand-written case is a claim about a topology nobody could record; it must say why.
+  if (kind === "hand-written" && provenance.why === undefined) {
+    throw new ShapeError("provenance.why", "is missing: a hand-written fixture must say why it could not be recorded");
+  }
+  if (kind === "recorded" && provenance.why !== undefined) {
+    throw new ShapeError("provenance.why", "is only for hand-written fixtures");
+  }
+
+  const request = record(root.request, "request", ["peer", "local", "method", "url", "rawHeaders"]);
+  const rawHeaders = strings(request.rawHeaders, "request.rawHeaders");
+  if (rawHeaders.length % 2 !== 0) {
+    throw new ShapeError("request.rawHeaders", "must alternate names and values (its length is odd)");
+  }
+
+  const options = record(root.options, "options", ["trustedProxies"], ["header", "maxHops", "localHosts"]);
+  const trustedProxies = strings(options.trustedProxies, "options.trustedProxies");
+  try {
+    compileTrustedProxies(trustedProxies);
+  } catch (error) {
+    if (error instanceof TrustedProxiesError) {
+      throw new ShapeError(`options.trustedProxies[${error.index}]`, `is invalid: ${error.message}`);
+    }
+    throw error;
+  }
+  const maxHops = options.maxHops;
+  if (maxHops !== undefined && !(Number.isInteger(maxHops) && (maxHops as number) >= 0)) {
+    throw new ShapeError("options.maxHops", `must be a non-negative integer, got ${JSON.stringify(maxHops)}`);
+  }
+
+  const expected = record(root.expected, "expected", ["address", "loopbackEquivalent", "basis"]);
+  if (typeof expected.loopbackEquivalent !== "boolean") {
+    throw new ShapeError("expected.loopbackEquivalent", `must be true or false, got ${describe(expected.loopbackEquivalent)}`);
+  }
+
+  return {
+    name: text(root.name, "name"),
+    description: text(root.description, "description"),
+    provenance: {
+      kind,
+      source: text(provenance.source, "provenance.source"),
+      ...(provenance.why === undefined ? {} : { why: text(provenance.why, "provenance.why") }),
+    },
+    request: {
+      peer: endpoint(request.peer, "request.peer"),
+      local: endpoint(request.local, "request.local"),
+      method: text(request.method, "request.method"),
+      url: text(request.url, "request.url"),
+      rawHeaders,
+    },
+    options: {
+      trustedProxies,
+      ...(options.header === undefined ? {} : { header: oneOf(options.header, "options.header", FORWARDING_HEADERS) }),
+      ...(maxHops === undefined ? {} : { maxHops: maxHops as number }),
+      ...(options.localHosts === undefined ? {} : { localHosts: strings(options.localHosts, "options.localHosts") }),
+    },
+    expected: {
+      address: expected.address === null ? null : string(expected.address, "expected.address"),
+      loopbackEquivalent: expected.loopbackEquivalent,
+      // Not checked against the Basis names: a wrong one shows up as a replay mismatch naming both.
+      basis: text(expected.basis, "expected.basis") as Basis,
+    },
+  };
+}
+
+/** An object with exactly these fields: an unknown one is most likely a misspelt optional field. */
+function record(value: unknown, field: string, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ShapeError(field, `must be an object, got ${describe(value)}`);
+  }
+  const prefix = field === "(top level)" ? "" : `${field}.`;
+  for (const key of required) {
+    if (!Object.hasOwn(value, key)) throw new ShapeError(prefix + key, "is missing");
+  }
+  for (const key of Object.keys(value)) {
+    if (!required.includes(key) && !optional.includes(key)) {
+      throw new ShapeError(prefix + key, `is not a fixture field (expected ${[...required, ...optional].join(", ")})`);
+    }
+  }
+  return value as Record<string, unknown>;
+}
+
+function endpoint(value: unknown, field: string): Endpoint | null {
+  if (value === null) return null;
+  const fields = record(value, field, ["address", "port"]);
+  const port = fields.port;
+  if (!Number.isInteger(port) || (port as number) < 0 || (port as number) > 65535) {
+    throw new ShapeError(`${field}.port`, `must be an integer from 0 to 65535, got ${JSON.stringify(port)}`);
+  }
+  // Any string: a fixture may record a peer that is deliberately not an address.
+  return { address: string(fields.address, `${field}.address`), port: port as number };
+}
+
+function string(value: unknown, field: string): string {
+  if (typeof value !== "string") throw new ShapeError(field, `must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function text(value: unknown, field: string): string {
+  const result = string(value, field);
+  if (result.trim() === "") throw new ShapeError(field, "must not be empty");
+  return result;
+}
+
+function strings(value: unknown, field: string): string[] {
+  if (!Array.isArray(value)) throw new ShapeError(field, `must be an array of strings, got ${describe(value)}`);
+  return value.map((item, index) => string(item, `${field}[${index}]`));
+}
+
+function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
+  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
+  throw new ShapeError(field, `must be one of ${allowed.map((item) => `"${item}"`).join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return JSON.stringify(value) ?? typeof value;
+}
