@@ -44,7 +44,7 @@ function listItemStart(value: string, end: number): number | undefined {
   for (let i = end - 1; i >= floor; i--) {
     if (value.charCodeAt(i) === 0x2c /* , */) return i + 1;
   }
-  return floor === 0 ? 0 : undefined;
+  return end <= MAX_ENTRY ? 0 : undefined;
 }
 
 /**
@@ -63,7 +63,7 @@ function elementStart(value: string, end: number): number | undefined {
       if (slashes % 2 === 0) quoted = !quoted;
     }
   }
-  return floor === 0 ? 0 : undefined;
+  return end <= MAX_ELEMENT ? 0 : undefined;
 }
 
 /** The `for=` node of one Forwarded element, parsed by `forwarded-parse` (quoting, escapes, case). */

@@ -3,11 +3,11 @@ import { isIP } from "node:net";
 import { type Address, formatAddress, parseIp } from "./address.js";
 
 /** The presets `proxy-addr` (and so Express's `trust proxy`) understands, with the same ranges. */
-const PRESETS: Readonly<Record<string, readonly string[]>> = {
+const PRESETS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
   loopback: ["127.0.0.0/8", "::1/128"],
   linklocal: ["169.254.0.0/16", "fe80::/10"],
   uniquelocal: ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"],
-};
+}));
 
 export type TrustDiagnosticCode = "trusts-everyone" | "host-bits-set";
 
@@ -95,7 +95,8 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
       throw new TrustedProxiesError(`trustedProxies[${index}] must be a string, got ${describe(entry)}`, entry, index);
     }
     const text = entry.trim();
-    for (const cidr of PRESETS[text] ?? [text]) {
+    // A Map, so that "toString" or "__proto__" is an invalid entry and not an inherited property.
+    for (const cidr of PRESETS.get(text) ?? [text]) {
       const warn = (code: TrustDiagnosticCode, message: string) => diagnostics.push({ code, message, entry, index });
       const range = parseCidr(cidr, entry, index);
       if (range.hostBits) {
@@ -135,7 +136,7 @@ function parseCidr(cidr: string, entry: string, index: number): ParsedRange {
   const family = isIP(host);
   const address = host.includes("%") ? null : parseIp(host);
   if (address === null) {
-    throw fail(`is not an IP address, a CIDR or a preset (${Object.keys(PRESETS).join(", ")}); addresses are strict dotted-quad IPv4 or IPv6 text without a zone`);
+    throw fail(`is not an IP address, a CIDR or a preset (${[...PRESETS.keys()].join(", ")}); addresses are strict dotted-quad IPv4 or IPv6 text without a zone`);
   }
   const max = family === 4 ? 32 : 128;
   const prefixText = slash === -1 ? String(max) : cidr.slice(slash + 1);

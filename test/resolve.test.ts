@@ -405,6 +405,15 @@ describe("rule 7: repeated lines and bounded cost", () => {
     expect(result.hops.length).toBe(65);
   });
 
+  it("caps every entry at 128 characters, the leftmost one too", () => {
+    const padded = `${" ".repeat(119)}127.0.0.3`; // 128 characters: the longest entry read
+    const address = (header: string) => resolve("127.0.0.1", { "x-forwarded-for": header, host: "localhost" }, ["loopback"]).address;
+    expect(address(padded)).toBe("127.0.0.3");
+    expect(address(`${padded}, 127.0.0.2`)).toBe("127.0.0.3");
+    expect(address(` ${padded}`)).toBeNull();
+    expect(address(` ${padded}, 127.0.0.2`)).toBeNull();
+  });
+
   it("rejects a single megabyte-long entry without reading all of it", () => {
     for (const header of ["x-forwarded-for", "forwarded", "x-real-ip"] as const) {
       const result = resolve("127.0.0.1", { [header]: `for=${"1".repeat(1 << 20)}`, host: "localhost" }, ["loopback"], { header });

@@ -99,6 +99,9 @@ describe("trusted proxies: configuration errors", () => {
     ["*"],
     [""],
     ["172.18.0.1:80"],
+    ["toString"],
+    ["__proto__"],
+    ["constructor"],
   ])("throws TrustedProxiesError naming %j and its index", (entry) => {
     let error: unknown;
     try {
