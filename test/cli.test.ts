@@ -1,11 +1,11 @@
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { run } from "../src/cli.js";
 import { resolveClientAddress } from "../src/index.js";
+import { useScratchFolder } from "./support/scratch.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -34,20 +34,8 @@ function dockerCase(name: string, expected: Record<string, unknown> = {}): Recor
   };
 }
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "clientaddr-cli-"));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(relative: string, data: unknown): Promise<string> {
-  const file = path.join(dir, relative);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, JSON.stringify(data));
-  return file;
-}
+const scratch = useScratchFolder("clientaddr-cli-");
+const write = scratch.write;
 
 function lastLine(text: string): string {
   return text.trimEnd().split("\n").at(-1)!;
@@ -72,7 +60,7 @@ describe("replay", () => {
   it("marks a case whose answer differs, lists what differs, and exits 1", async () => {
     await write("1.json", dockerCase("docker-ok"));
     await write("2.json", dockerCase("docker-wrong", { loopbackEquivalent: true, basis: "socket:trusted-path" }));
-    const { code, out } = await cli("replay", dir);
+    const { code, out } = await cli("replay", scratch.dir);
     expect(code).toBe(1);
     expect(out).toMatch(/^OK +docker-ok/m);
     expect(out).toMatch(/^MISMATCH +docker-wrong/m);
@@ -86,7 +74,7 @@ describe("replay", () => {
     await write("b/deep/er/second.json", dockerCase("second"));
     await write("a/first.json", dockerCase("first"));
     await write("c.json", dockerCase("third"));
-    const { code, out } = await cli("replay", dir);
+    const { code, out } = await cli("replay", scratch.dir);
     expect(code).toBe(0);
     const names = [...out.matchAll(/^OK +(\S+)/gm)].map((match) => match[1]);
     expect(names).toEqual(["first", "second", "third"]);
@@ -96,7 +84,7 @@ describe("replay", () => {
   it("exits 2 naming the file and the field of an invalid fixture, before replaying anything", async () => {
     await write("a-good.json", dockerCase("good"));
     const bad = await write("b-bad.json", { ...dockerCase("bad"), expected: { address: "1.2.3.4", basis: "socket:loopback" } });
-    const { code, out, err } = await cli("replay", dir);
+    const { code, out, err } = await cli("replay", scratch.dir);
     expect(code).toBe(2);
     expect(out).toBe("");
     expect(err).toContain(bad);
@@ -105,7 +93,7 @@ describe("replay", () => {
   });
 
   it("exits 2 naming a path that does not exist", async () => {
-    const missing = path.join(dir, "missing.json");
+    const missing = path.join(scratch.dir, "missing.json");
     const { code, err } = await cli("replay", missing);
     expect(code).toBe(2);
     expect(err).toContain(missing);

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, replayFixture } from "../src/fixture.js";
 import { resolveClientAddress } from "../src/index.js";
+import { useScratchFolder } from "./support/scratch.js";
 
 /** A valid fixture: a Docker bridge gateway trusted as the one hop in front of the server. */
 function dockerCase(overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -25,20 +25,8 @@ function dockerCase(overrides: Record<string, unknown> = {}): Record<string, unk
   };
 }
 
-let dir: string;
-beforeEach(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), "clientaddr-fixture-"));
-});
-afterEach(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-async function write(relative: string, data: unknown): Promise<string> {
-  const file = path.join(dir, relative);
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(file, typeof data === "string" ? data : JSON.stringify(data));
-  return file;
-}
+const scratch = useScratchFolder("clientaddr-fixture-");
+const write = scratch.write;
 
 async function loadError(file: string): Promise<FixtureError> {
   const error = await loadFixtures([file]).then(
@@ -66,7 +54,7 @@ describe("loadFixtures", () => {
     ];
     await write("notes.txt", "not a fixture");
     await write("a/README.md", "# not a fixture");
-    const loaded = await loadFixtures([dir]);
+    const loaded = await loadFixtures([scratch.dir]);
     expect(loaded.map((entry) => entry.file)).toEqual([...files].sort());
     expect(loaded.map((entry) => entry.fixture.name)).toEqual(["a/deeper/y", "a/z", "b"]);
   });
@@ -75,14 +63,14 @@ describe("loadFixtures", () => {
     // A folder walk would list a/ (and so a/x.json) before a-b.json; by path, "-" sorts before "/".
     const inside = await write("a/x.json", dockerCase({ name: "inside" }));
     const beside = await write("a-b.json", dockerCase({ name: "beside" }));
-    const loaded = await loadFixtures([dir]);
+    const loaded = await loadFixtures([scratch.dir]);
     expect(loaded.map((entry) => entry.file)).toEqual([beside, inside]);
   });
 
   it("keeps argument order across files and folders", async () => {
     const single = await write("single.json", dockerCase({ name: "single" }));
     await write("folder/x.json", dockerCase({ name: "x" }));
-    const loaded = await loadFixtures([path.join(dir, "folder"), single]);
+    const loaded = await loadFixtures([path.join(scratch.dir, "folder"), single]);
     expect(loaded.map((entry) => entry.fixture.name)).toEqual(["x", "single"]);
   });
 
@@ -126,17 +114,17 @@ describe("loadFixtures", () => {
   });
 
   it("rejects a missing path and a folder without fixtures", async () => {
-    const missing = path.join(dir, "nope.json");
+    const missing = path.join(scratch.dir, "nope.json");
     expect((await loadError(missing)).message).toContain(missing);
-    await mkdir(path.join(dir, "empty"));
-    expect((await loadError(path.join(dir, "empty"))).message).toMatch(/no \.json fixture files/);
+    await mkdir(path.join(scratch.dir, "empty"));
+    expect((await loadError(path.join(scratch.dir, "empty"))).message).toMatch(/no \.json fixture files/);
   });
 
   it("stops at the first bad file even when good ones follow", async () => {
     await write("1-good.json", dockerCase());
     const bad = await write("2-bad.json", dockerCase({ expected: "yes" }));
     await write("3-good.json", dockerCase());
-    const error = await loadError(dir);
+    const error = await loadError(scratch.dir);
     expect(error.file).toBe(bad);
     expect(error.field).toBe("expected");
   });
