@@ -8,5 +8,7 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
+    // The end-to-end suite has its own command (npm run test:e2e) and config.
+    exclude: ["test/e2e/**", "node_modules/**"],
   },
 });

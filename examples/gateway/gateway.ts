@@ -1,0 +1,105 @@
+// An example gateway in the shape of the one in the story: one port serves a dashboard page and accepts
+// WebSocket connections. Local clients connect without pairing; everyone else needs the token and a paired
+// device, or the socket is closed with 1008 "pairing required". It imports clientaddr as any user would.
+import { timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { type IncomingMessage, type Server, createServer } from "node:http";
+import { WebSocketServer } from "ws";
+import { type ClientAddress, compileTrustedProxies, resolveClientAddress } from "clientaddr";
+
+export interface GatewayConfig {
+  gateway: {
+    trustedProxies?: string[];
+    /** Which forwarding header the proxies in front of the gateway write, if not X-Forwarded-For. */
+    header?: "x-forwarded-for" | "forwarded" | "x-real-ip";
+    localHosts?: string[];
+    auth: { mode: "token"; token: string; pairedDevices?: string[] };
+  };
+}
+
+/** One upgrade request as the gateway received it, and what the resolver said. */
+export interface Handshake {
+  request: {
+    peer: { address: string; port: number } | null;
+    local: { address: string; port: number } | null;
+    method: string;
+    url: string;
+    rawHeaders: string[];
+  };
+  result: ClientAddress;
+  admitted: boolean;
+}
+
+export interface GatewayOptions {
+  /** Called with every handshake, before it is answered (the recorder's capture mode). */
+  onHandshake?: (handshake: Handshake) => void;
+  log?: (line: string) => void;
+}
+
+const DASHBOARD = readFileSync(new URL("./dashboard.html", import.meta.url));
+
+export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Server {
+  const { trustedProxies = [], header, localHosts, auth } = config.gateway;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const trusted = compileTrustedProxies(trustedProxies); // a bad entry stops the gateway at start-up
+  for (const warning of trusted.diagnostics) log(`gateway: trustedProxies: ${warning.message}`);
+  const paired = new Set(auth.pairedDevices ?? []);
+
+  const wss = new WebSocketServer({ noServer: true });
+  const server = createServer((req, res) => {
+    if (req.method === "GET" && (req.url === "/" || req.url?.startsWith("/?"))) {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(DASHBOARD);
+    } else {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found\n");
+    }
+  });
+
+  server.on("upgrade", (req: IncomingMessage, socket, head) => {
+    const result = resolveClientAddress({
+      remoteAddress: req.socket.remoteAddress,
+      headers: req.rawHeaders, // raw lines, so that a repeated Host or Origin is seen and refused
+      trustedProxies: trusted,
+      header,
+      localHosts,
+    });
+    const query = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
+    const device = query.get("device");
+    const admitted =
+      result.loopbackEquivalent || (sameSecret(query.get("token") ?? bearer(req.headers.authorization), auth.token) && device !== null && paired.has(device));
+    options.onHandshake?.({ request: captured(req), result, admitted });
+    if (!admitted) {
+      // The one line a user pastes into a bug report: who, why, and what to change.
+      log(`gateway: refused ${result.address ?? "unknown client"} (${result.basis}): ${result.diagnostics.map((d) => `[${d.code}] ${d.message}`).join(" ")}`);
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (!admitted) {
+        ws.close(1008, "pairing required");
+        return;
+      }
+      ws.send(JSON.stringify({ connected: true, local: result.loopbackEquivalent, address: result.address, basis: result.basis }));
+    });
+  });
+  return server;
+}
+
+function captured(req: IncomingMessage): Handshake["request"] {
+  const { remoteAddress, remotePort, localAddress, localPort } = req.socket;
+  return {
+    peer: remoteAddress === undefined || remotePort === undefined ? null : { address: remoteAddress, port: remotePort },
+    local: localAddress === undefined || localPort === undefined ? null : { address: localAddress, port: localPort },
+    method: req.method ?? "",
+    url: req.url ?? "",
+    rawHeaders: [...req.rawHeaders],
+  };
+}
+
+function bearer(authorization: string | undefined): string | null {
+  return authorization?.startsWith("Bearer ") ? authorization.slice(7) : null;
+}
+
+function sameSecret(given: string | null, expected: string): boolean {
+  if (given === null) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
