@@ -163,30 +163,31 @@ function walk(
     return { client: peer, source: "socket", allTrusted: peerTrusted, peerTrusted, hops };
   }
 
-  const fail = (failure: Verdict, code: DiagnosticCode, message: string): Path => {
-    diagnostics.push({ code, message });
+  // A failed walk's verdict and its diagnostic share one name.
+  const fail = (failure: "invalid-entry" | "malformed-header" | "hop-limit", message: string): Path => {
+    diagnostics.push({ code: failure, message });
     return { client: null, source: believed, failure, peerTrusted, hops };
   };
   const name = DISPLAY[believed];
   if (value === null) {
     hops.push({ address: null, raw: "", trusted: false, source: believed });
-    return fail("invalid-entry", "invalid-entry", `${name} from trusted proxy ${hops[0]!.address} is not text: the client is unknown`);
+    return fail("invalid-entry", `${name} from trusted proxy ${hops[0]!.address} is not text: the client is unknown`);
   }
   let client: Address = peer;
   let examined = 0;
   for (const entry of entries(believed, value)) {
     if (examined === maxHops) {
-      return fail("hop-limit", "hop-limit", `${name} holds more than maxHops (${maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+      return fail("hop-limit", `${name} holds more than maxHops (${maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
     }
     examined++;
     if ("malformed" in entry) {
       hops.push({ address: null, raw: entry.raw, trusted: false, source: believed });
-      return fail("malformed-header", "malformed-header", `${name} entry ${examined} from the right (${JSON.stringify(entry.raw)}) is ${entry.malformed}: the client is unknown`);
+      return fail("malformed-header", `${name} entry ${examined} from the right (${JSON.stringify(entry.raw)}) is ${entry.malformed}: the client is unknown`);
     }
     const address = parseNode(entry.text);
     if (address === null) {
       hops.push({ address: null, raw: entry.text, trusted: false, source: believed });
-      return fail("invalid-entry", "invalid-entry", `${name} entry ${examined} from the right (${JSON.stringify(entry.text.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+      return fail("invalid-entry", `${name} entry ${examined} from the right (${JSON.stringify(entry.text.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
     }
     const trusted = trust.trusts(address);
     hops.push({ address: formatAddress(address), trusted, source: believed });
