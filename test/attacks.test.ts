@@ -1,0 +1,232 @@
+// The attack catalogue: one test per published attack on client-address or locality logic, each citing where
+// it was published. Every test states the attacker's request and asserts that it does not pass for local (or
+// does not get the address it claims).
+import { describe, expect, it } from "vitest";
+import { type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../src/index.js";
+
+const judge = (options: Partial<ResolveOptions> & { remoteAddress: string | undefined }) =>
+  resolveClientAddress({ trustedProxies: [], ...options });
+
+describe("attacks on the client address", () => {
+  // Home Assistant core#14345 (2018): "Uses the first IP in the header which can be spoofed"; adam-p,
+  // "The perils of the 'real' client IP" (2022); chi GHSA-3fxj-6jh8-hvhx / GHSA-rjr7-jggh-pgcp (RealIP
+  // took the leftmost X-Forwarded-For entry).
+  it("leftmost X-Forwarded-For spoofing: the client's own leftmost claim is not its address", () => {
+    const result = judge({
+      remoteAddress: "172.18.0.1",
+      headers: { host: "localhost", "x-forwarded-for": "127.0.0.1, 203.0.113.7" },
+      trustedProxies: ["172.18.0.1"],
+    });
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  // Sonarr CVE-2026-30975 (GHSA-h5qx-5hjf-7c9r): "an on-network attacker can set X-Forwarded-For: 127.0.0.1
+  // and bypass local-only auth"; the same pattern in carlos-emr/carlos#1621 and claude_codex_bridge#171.
+  it("X-Forwarded-For: 127.0.0.1 from a client that talks to the server directly does not impersonate loopback", () => {
+    for (const remoteAddress of ["203.0.113.9", "172.18.0.5", "::ffff:198.51.100.4", "2001:db8::9"]) {
+      const result = judge({ remoteAddress, headers: { host: "localhost", "x-forwarded-for": "127.0.0.1" }, trustedProxies: ["172.18.0.1"] });
+      expect(result.address).not.toBe("127.0.0.1");
+      expect(result.loopbackEquivalent).toBe(false);
+    }
+  });
+
+  // adam-p (2022), "spoofed hops": a client prepends trusted-looking addresses so that a walk that skips every
+  // private or loopback address lands on the attacker's choice.
+  it("spoofed loopback hops inside a chain do not make the walk skip past the real client", () => {
+    const result = judge({
+      remoteAddress: "127.0.0.1",
+      headers: { host: "localhost", "x-forwarded-for": "127.0.0.1, 127.0.0.2, 203.0.113.7, 127.0.0.1" },
+      trustedProxies: ["loopback"],
+    });
+    // The nearest proxy (127.0.0.1) vouches for 203.0.113.7's connection; the 127.x entries left of it are
+    // the client's claims.
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  // CVE-2021-28918 / CVE-2021-29418 (npm netmask: octal and hex octets), CVE-2021-29921 (Python ipaddress:
+  // leading zeros): parsers disagreeing about 0177.0.0.1 turn into allow-list bypasses.
+  it.each(["127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "0177.1", "127.0.0.01", "0x7f000001"])(
+    "legacy IPv4 form %j is not an address, so it is neither loopback nor a trusted hop",
+    (entry) => {
+      const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": `203.0.113.7, ${entry}` }, trustedProxies: ["loopback"] });
+      expect(result.address).toBeNull();
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(() => compileTrustedProxies([entry])).toThrow();
+    },
+  );
+
+  // RFC 4291 section 2.5.5.1 deprecates IPv4-compatible addresses; ipaddr.js 2 (the deprecatedTransitional
+  // branch of its parser) reads ::127.0.0.1 as the mapped ::ffff:127.0.0.1. NAT64 (RFC 6052) 64:ff9b::7f00:1
+  // is a route to 127.0.0.1 on someone else's translator, not this machine.
+  it("IPv4-compatible ::127.0.0.1 and NAT64 64:ff9b::7f00:1 are not loopback", () => {
+    for (const remoteAddress of ["::127.0.0.1", "64:ff9b::7f00:1", "64:ff9b::127.0.0.1"]) {
+      expect(judge({ remoteAddress, headers: { host: "localhost" } }).loopbackEquivalent).toBe(false);
+      expect(judge({ remoteAddress, headers: { host: "localhost" }, trustedProxies: ["loopback"] }).loopbackEquivalent).toBe(false);
+    }
+  });
+
+  // proxy-addr 2.0.8 (CVE-2026-90711, GHSA-jqcg-44mw-7w3h) fixed IPv4-mapped matching. A mapped prefix that
+  // matches nothing (the user meant 10.0.0.0/8) or everything (::/64 holds all of ::ffff:0:0/96) is a
+  // silent misconfiguration either way.
+  it("an IPv4-mapped prefix matches exactly the IPv4 addresses it covers", () => {
+    const mapped = judge({ remoteAddress: "10.1.2.3", headers: { host: "localhost" }, trustedProxies: ["::ffff:10.0.0.0/104"] });
+    expect(mapped.loopbackEquivalent).toBe(true);
+    const outside = judge({ remoteAddress: "11.1.2.3", headers: { host: "localhost" }, trustedProxies: ["::ffff:10.0.0.0/104"] });
+    expect(outside.loopbackEquivalent).toBe(false);
+    // A mapped peer against a plain IPv4 range, and a plain IPv4 peer against a mapped single address.
+    expect(judge({ remoteAddress: "::ffff:172.18.0.1", headers: { host: "localhost" }, trustedProxies: ["172.18.0.1"] }).basis).toBe("socket:trusted-path");
+    expect(judge({ remoteAddress: "172.18.0.1", headers: { host: "localhost" }, trustedProxies: ["::ffff:172.18.0.1"] }).basis).toBe("socket:trusted-path");
+  });
+
+  it("an IPv6 range that holds every mapped address trusts every IPv4 client, and says so", () => {
+    const list = compileTrustedProxies(["::/64"]);
+    expect(list.diagnostics.map((d) => d.code)).toEqual(["trusts-everyone"]);
+    const result = judge({ remoteAddress: "203.0.113.9", headers: { host: "localhost", "x-forwarded-for": "127.0.0.1" }, trustedProxies: list });
+    // Trusting everyone means believing everyone: the documented consequence, announced at compile time.
+    expect(result.address).toBe("127.0.0.1");
+  });
+
+  // RFC 6874 zone identifiers: fe80::1%eth0 must not slip through as a different address, and a zone on a
+  // trusted entry must not widen or dodge the match.
+  it("zone ids are dropped before matching and never shown", () => {
+    const result = judge({ remoteAddress: "fe80::1%br-1a2b", headers: { host: "localhost" }, trustedProxies: ["fe80::1"] });
+    expect(result.address).toBe("fe80::1");
+    expect(result.basis).toBe("socket:trusted-path");
+    expect(judge({ remoteAddress: "::1%lo", headers: { host: "localhost" } }).basis).toBe("socket:loopback");
+    expect(() => compileTrustedProxies(["fe80::1%eth0"])).toThrow();
+    expect(judge({ remoteAddress: "127.0.0.1%lo", headers: { host: "localhost" } }).address).toBeNull();
+  });
+
+  // adam-p (2022), "multiple headers": a client sends its own X-Forwarded-For line and the proxy adds a second;
+  // reading only the first or only the last line loses the proxy's entry or believes the client's.
+  it("several X-Forwarded-For lines are one list in wire order", () => {
+    const result = judge({
+      remoteAddress: "127.0.0.1",
+      headers: ["Host", "localhost", "X-Forwarded-For", "127.0.0.1", "X-Forwarded-For", "203.0.113.7"],
+      trustedProxies: ["loopback"],
+    });
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  // Apache httpd drops request headers with underscores ("Environment Variables in Apache": both X-Forwarded-For
+  // and X_Forwarded_For become HTTP_X_FORWARDED_FOR in CGI); nginx ignores them by default
+  // (underscores_in_headers off). A resolver that folds _ into - reads a header no proxy wrote.
+  it("X_Forwarded_For and other look-alike names are different headers and are not read", () => {
+    const result = judge({
+      remoteAddress: "127.0.0.1",
+      headers: ["Host", "localhost", "X_Forwarded_For", "203.0.113.7", "X-Forwarded_For", "203.0.113.7", "X-Forwarded-For ", "203.0.113.7"],
+      trustedProxies: ["loopback"],
+    });
+    expect(result.hops).toHaveLength(1);
+    expect(result.basis).toBe("socket:loopback");
+    // And with the proxy undeclared, the look-alikes do not count as forwarding headers either.
+    expect(judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", x_forwarded_for: "203.0.113.7" } }).basis).toBe("socket:loopback");
+  });
+
+  // RFC 7239 section 7.1 and adam-p (2022): a proxy that writes X-Forwarded-For passes a client's Forwarded
+  // through untouched (and vice versa), so believing both lets a client spoof through the other.
+  it("a Forwarded header beside the believed X-Forwarded-For does not name the client, and blocks locality", () => {
+    const result = judge({
+      remoteAddress: "127.0.0.1",
+      headers: { host: "localhost", "x-forwarded-for": "127.0.0.1", forwarded: "for=198.51.100.4" },
+      trustedProxies: ["loopback"],
+    });
+    expect(result.address).toBe("127.0.0.1");
+    expect(result.loopbackEquivalent).toBe(false);
+    const believingForwarded = judge({
+      remoteAddress: "127.0.0.1",
+      headers: { host: "localhost", forwarded: "for=127.0.0.1", "x-forwarded-for": "127.0.0.1" },
+      trustedProxies: ["loopback"],
+      header: "forwarded",
+    });
+    expect(believingForwarded.loopbackEquivalent).toBe(false);
+  });
+
+  // CVE-2018-12121 (Node.js: denial of service with large HTTP headers) and realclientip-go's note that
+  // header parsing must be bounded: a header padded to megabytes must cost what a short one does.
+  it("a header padded to megabytes is examined only up to maxHops entries of bounded length", () => {
+    const padded = `${"127.0.0.1, ".repeat(200_000)}127.0.0.1`;
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": padded }, trustedProxies: ["loopback"] });
+    expect(result.address).toBeNull();
+    expect(result.hops).toHaveLength(65);
+    const oneHugeEntry = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", forwarded: `for="${"x".repeat(2 << 20)}"` }, trustedProxies: ["loopback"], header: "forwarded" });
+    expect(oneHugeEntry.address).toBeNull();
+    expect(oneHugeEntry.basis).toBe("forwarded:malformed-header");
+  });
+
+  // Express's "trust proxy: true" warning, and GladysAssistant/gladys-gateway#210: trusting every hop makes
+  // req.ip whatever the leftmost entry says.
+  it("a trust list that trusts everyone compiles with a warning that any client can spoof its address", () => {
+    for (const everyone of ["0.0.0.0/0", "::/0", "::ffff:0:0/96"]) {
+      const list = compileTrustedProxies([everyone]);
+      expect(list.diagnostics[0]?.code).toBe("trusts-everyone");
+      expect(list.diagnostics[0]?.message).toMatch(/any client can then claim any address/);
+    }
+  });
+});
+
+describe("attacks on locality", () => {
+  // memanto#1929 (CWE-290), openclaw#59190 and the story's gateway: behind a reverse proxy on this host that
+  // nobody declared, every internet client arrives from 127.0.0.1.
+  it("an undeclared reverse proxy on this host does not make every client local", () => {
+    for (const headers of [
+      { host: "localhost", "x-forwarded-for": "203.0.113.7" },
+      { host: "127.0.0.1:18789", "x-real-ip": "203.0.113.7" },
+      { host: "localhost", forwarded: "for=203.0.113.7;proto=https" },
+    ]) {
+      const result = judge({ remoteAddress: "127.0.0.1", headers });
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("socket:unread-forwarding-header");
+    }
+  });
+
+  // Cross-Site WebSocket Hijacking (Christian Schneider, 2013; webpack-dev-server CVE-2018-14732): a page in the
+  // user's own browser opens a WebSocket to the loopback gateway; the browser connects from 127.0.0.1 and sends
+  // the page's Origin, which the page cannot forge.
+  it("a cross-site WebSocket from a page in the user's own browser is not local", () => {
+    for (const origin of ["https://evil.example", "http://localhost.evil.example:18789", "null", "http://127.0.0.1.evil.example"]) {
+      const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "127.0.0.1:18789", origin } });
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("socket:origin-not-local");
+    }
+  });
+
+  // DNS rebinding: Node.js inspector CVE-2018-7160 (fixed by allowing only Host values not subject to DNS
+  // resolution), and CVE-2021-22884 (localhost6 removed because DNS could answer for it). A page on the
+  // attacker's name, rebound to 127.0.0.1, sends its own name as Host and as Origin.
+  it("a DNS-rebinding page (Host names the attacker) is not local", () => {
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "rebind.evil.example:18789", origin: "http://rebind.evil.example:18789" } });
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("socket:host-not-local");
+    expect(judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost6" } }).loopbackEquivalent).toBe(false);
+  });
+
+  // The classic substring check (host.includes("localhost") or host.startsWith("127.")): quick-lint-js#951 and
+  // insightforge#3 discuss Host pinning; a name that merely contains localhost or a loopback address is the
+  // attacker's.
+  it.each([
+    "localhost.evil.example",
+    "evil.example.localhost.evil.example",
+    "127.0.0.1.nip.io",
+    "127.0.0.1.evil.example:18789",
+    "evil-localhost",
+    "localhost@evil.example",
+    "evil.example#localhost",
+    "[::1].evil.example",
+  ])("a Host that merely contains localhost or a loopback address (%j) is not local", (host) => {
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host } });
+    expect(result.loopbackEquivalent).toBe(false);
+  });
+
+  // Docker's NAT hands host-published connections over from the bridge gateway; trusting the whole bridge
+  // /16 lets every container on it pass for local (the README's limit). The resolver cannot tell, so the
+  // test pins what it does: another container is local only when its address is trusted.
+  it("another container on the bridge is not local when only the gateway is trusted", () => {
+    const result = judge({ remoteAddress: "172.18.0.3", headers: { host: "localhost:18789" }, trustedProxies: ["172.18.0.1"] });
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("socket:remote-client");
+  });
+});
