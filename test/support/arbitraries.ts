@@ -1,0 +1,150 @@
+// Generators of requests and trust lists, shared by the property tests (npm test) and the long fuzz run
+// (npm run fuzz). They draw addresses from a few networks that the trust lists also use, so walks go deep,
+// and mix in every malformed shape the resolver must survive.
+import { IncomingMessage, type IncomingHttpHeaders } from "node:http";
+import type { Socket } from "node:net";
+import fc from "fast-check";
+import ipaddr from "ipaddr.js";
+
+const octet = fc.integer({ min: 0, max: 255 });
+const group = fc.integer({ min: 0, max: 0xffff });
+
+export const ipv4 = fc.oneof(
+  fc.tuple(octet, octet, octet).map(([a, b, c]) => `127.${a}.${b}.${c}`),
+  fc.tuple(octet, octet).map(([a, b]) => `10.0.${a}.${b}`),
+  fc.integer({ min: 1, max: 6 }).map((n) => `172.18.0.${n}`),
+  octet.map((n) => `192.0.2.${n}`),
+  octet.map((n) => `203.0.113.${n}`),
+  fc.tuple(octet, octet, octet, octet).map((parts) => parts.join(".")),
+);
+
+export const ipv6 = fc.oneof(
+  fc.constant("::1"),
+  fc.integer({ min: 1, max: 4 }).map((n) => `fd18::${n}`),
+  group.map((n) => `2001:db8::${n.toString(16)}`),
+  fc.array(group, { minLength: 8, maxLength: 8 }).map((parts) => new ipaddr.IPv6(parts).toString()),
+);
+
+/** Any strict address, in the forms Node reports for a socket peer. */
+export const address = fc.oneof(ipv4, ipv6, ipv4.map((v4) => `::ffff:${v4}`));
+
+/** What a client or a broken proxy may put where an address belongs. */
+export const junk = fc.oneof(
+  fc.constantFrom("unknown", "_hidden", "127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "", " ", "::127.0.0.1%", "[::1", "1.2.3.4:99999"),
+  fc.string({ maxLength: 30 }),
+  fc.string({ unit: fc.integer({ min: 0x80, max: 0xff }).map((code) => String.fromCharCode(code)), maxLength: 12 }),
+);
+
+/** An X-Forwarded-For entry as proxies write it: bare, with a port, bracketed. */
+export const entry = fc.oneof(
+  { weight: 6, arbitrary: address },
+  { weight: 1, arbitrary: fc.tuple(ipv4, fc.integer({ min: 0, max: 65535 })).map(([a, port]) => `${a}:${port}`) },
+  { weight: 1, arbitrary: fc.tuple(ipv6, fc.integer({ min: 0, max: 65535 })).map(([a, port]) => `[${a}]:${port}`) },
+  { weight: 1, arbitrary: junk },
+);
+
+export const trustEntry = fc.constantFrom(
+  "loopback",
+  "uniquelocal",
+  "linklocal",
+  "172.18.0.1",
+  "172.18.0.0/16",
+  "10.0.0.0/8",
+  "10.0.0.0/24",
+  "::ffff:10.0.0.0/104",
+  "fd18::/64",
+  "fd18::1",
+  "2001:db8::/32",
+  "192.0.2.0/25",
+  "203.0.113.7",
+);
+
+export const trustList = fc.array(trustEntry, { maxLength: 4 });
+
+export const hostValue = fc.oneof(
+  fc.constantFrom("localhost", "LOCALHOST:18789", "127.0.0.1:18789", "[::1]:18789", "app.localhost", "mybox"),
+  fc.constantFrom("localhost.evil.example", "rebind.evil.example:18789", "172.18.0.2:18789", "127.1", ""),
+  junk,
+);
+
+export const originValue = fc.oneof(
+  fc.constantFrom("http://127.0.0.1:18789", "http://localhost:18789", "https://app.localhost"),
+  fc.constantFrom("https://evil.example", "null", "file://", "http://localhost.evil.example"),
+  junk,
+);
+
+const headerName = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom("Host", "Origin", "X-Forwarded-For", "Forwarded", "X-Real-IP") },
+  { weight: 2, arbitrary: fc.constantFrom("host", "ORIGIN", "x-forwarded-for", "forwarded", "x-REAL-ip") },
+  { weight: 1, arbitrary: fc.constantFrom("__proto__", "constructor", "X_Forwarded_For", "toString", "hasOwnProperty", "User-Agent") },
+);
+
+const forwardedElement = fc.oneof(
+  address.map((a) => (a.includes(":") ? `for="[${a}]"` : `for=${a}`)),
+  fc.tuple(ipv4, fc.integer({ min: 0, max: 65535 })).map(([a, port]) => `for="${a}:${port}";proto=https`),
+  fc.constantFrom("for=unknown", "for=_hidden", 'for="[2001:db8::1]:4711"', "proto=https", 'for="unterminated', "for=;by"),
+);
+
+function valueFor(name: string): fc.Arbitrary<string> {
+  switch (name.toLowerCase()) {
+    case "host":
+      return hostValue;
+    case "origin":
+      return originValue;
+    case "x-forwarded-for":
+      return fc.array(entry, { minLength: 1, maxLength: 6 }).map((entries) => entries.join(", "));
+    case "forwarded":
+      return fc.array(forwardedElement, { minLength: 1, maxLength: 4 }).map((elements) => elements.join(", "));
+    case "x-real-ip":
+      return entry;
+    default:
+      return junk;
+  }
+}
+
+/** A raw header list (Node's rawHeaders), with repeated lines, odd casing and hostile names. */
+export const rawHeaders = fc
+  .array(headerName.chain((name) => valueFor(name).map((value) => [name, value] as const)), { maxLength: 8 })
+  .map((pairs) => pairs.flat());
+
+export const peer = fc.oneof({ weight: 12, arbitrary: address }, { weight: 1, arbitrary: junk }, { weight: 1, arbitrary: fc.constant(undefined) });
+
+export const header = fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip") as fc.Arbitrary<"x-forwarded-for" | "forwarded" | "x-real-ip">;
+
+const anyRequest = fc.record({
+  remoteAddress: peer,
+  rawHeaders,
+  trustedProxies: trustList,
+  header,
+  maxHops: fc.oneof({ weight: 4, arbitrary: fc.constant(64) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 }) }),
+});
+
+// A handshake shaped like a local one (a loopback or NAT-gateway peer, one Host, maybe an Origin): random
+// header lists seldom are, and the locality laws need many near-local requests to mean anything.
+const nearLocalRequest = fc.record({
+  remoteAddress: fc.constantFrom("127.0.0.1", "::1", "::ffff:127.0.0.1", "172.18.0.1", "::ffff:172.18.0.1", "203.0.113.9"),
+  rawHeaders: fc
+    .tuple(hostValue, fc.option(originValue, { nil: undefined }), fc.option(fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP"), { nil: undefined, freq: 4 }))
+    .map(([host, origin, forwarding]) => [
+      "Host",
+      host,
+      ...(origin === undefined ? [] : ["Origin", origin]),
+      ...(forwarding === undefined ? [] : [forwarding, forwarding === "Forwarded" ? "for=127.0.0.1" : "127.0.0.1"]),
+    ]),
+  trustedProxies: fc.constantFrom([], ["172.18.0.1"], ["loopback"], ["172.18.0.0/16", "loopback"]),
+  header,
+  maxHops: fc.constant(64),
+});
+
+/** A whole request: peer, raw headers, trust list, believed header, maxHops. */
+export const request = fc.oneof(anyRequest, nearLocalRequest);
+
+/**
+ * The `req.headers` object Node builds from a raw header list, built by Node's own code (the method its HTTP
+ * parser calls), so that first-value-wins names such as Host and the joining rules are Node's, not a copy.
+ */
+export function nodeHeaders(raw: readonly string[]): IncomingHttpHeaders {
+  const message = new IncomingMessage(null as unknown as Socket) as IncomingMessage & { _addHeaderLines(raw: string[], n: number): void };
+  message._addHeaderLines([...raw], raw.length);
+  return message.headers;
+}

@@ -1,0 +1,177 @@
+// The laws the resolver must obey on every input, as generator + check pairs. `test/properties.test.ts` runs
+// each a few hundred times under vitest; `scripts/fuzz.ts` runs them a million times. Checks use node:assert
+// so that they run outside vitest too.
+import assert from "node:assert/strict";
+import { isIP } from "node:net";
+import fc from "fast-check";
+import { formatAddress, parseIp } from "../../src/address.js";
+import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/index.js";
+import { address, entry, header, hostValue, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
+import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
+
+export interface Law<T> {
+  readonly arbitrary: fc.Arbitrary<T>;
+  /** Throws (an AssertionError) when the law is broken for `input`. */
+  readonly check: (input: T) => void;
+}
+
+type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
+
+const resolve = (input: Request, headers: ResolveOptions["headers"] = input.rawHeaders): ClientAddress =>
+  resolveClientAddress({ ...input, headers });
+
+const BASIS = /^(socket|x-forwarded-for|forwarded|x-real-ip):(loopback|trusted-path|remote-client|unread-forwarding-header|host-not-local|origin-not-local|invalid-peer|invalid-entry|malformed-header|hop-limit)$/;
+const FORWARDING = new Set(["x-forwarded-for", "forwarded", "x-real-ip"]);
+// The generators' local Host and Origin values: anything else must never be local.
+const LOCAL_HOSTS = new Set(["localhost", "LOCALHOST:18789", "127.0.0.1:18789", "[::1]:18789", "app.localhost"]);
+const LOCAL_ORIGINS = new Set(["http://127.0.0.1:18789", "http://localhost:18789", "https://app.localhost"]);
+
+/** The joined value of a header in a raw list, as the resolver reads it (undefined when absent). */
+function joined(raw: readonly string[], name: string): string | undefined {
+  const values = raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === name);
+  return values.length === 0 ? undefined : values.join(", ");
+}
+
+function without(raw: readonly string[], names: Set<string>): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) if (!names.has(raw[i]!.toLowerCase())) kept.push(raw[i]!, raw[i + 1]!);
+  return kept;
+}
+
+function assertShape(result: ClientAddress): void {
+  assert.ok(result.address === null || typeof result.address === "string");
+  assert.equal(typeof result.loopbackEquivalent, "boolean");
+  assert.match(result.basis, BASIS);
+  for (const hop of result.hops) {
+    assert.equal(typeof hop.trusted, "boolean");
+    assert.ok(["socket", "x-forwarded-for", "forwarded", "x-real-ip"].includes(hop.source));
+    if (hop.address === null) assert.equal(typeof hop.raw, "string");
+    else assert.equal(typeof hop.address, "string");
+  }
+  assert.deepEqual(Object.keys(result.checks).sort(), ["client", "forwarding", "host", "origin"]);
+  for (const diagnostic of result.diagnostics) {
+    assert.equal(typeof diagnostic.code, "string");
+    assert.ok(diagnostic.message.length > 0);
+  }
+  if (result.loopbackEquivalent) {
+    assert.notEqual(result.address, null);
+    assert.deepEqual(result.checks, { client: true, forwarding: true, host: true, origin: true });
+  } else {
+    assert.ok(result.diagnostics.length > 0, "every false names the condition that failed");
+  }
+}
+
+/** Raw headers as a real server delivers them: no control characters, latin1 only, no surrounding space. */
+const wireHeaders = request.map((input) => {
+  const raw: string[] = [];
+  let host = false;
+  for (let i = 0; i + 1 < input.rawHeaders.length; i += 2) {
+    const name = input.rawHeaders[i]!;
+    const value = input.rawHeaders[i + 1]!.replace(/[\0-\x1f\x7f]|[^\0-\xff]/g, "").trim();
+    // Node's req.headers keeps only the first Host line; with two, the inputs cannot agree by design.
+    if (name.toLowerCase() === "host") {
+      if (host) continue;
+      host = true;
+    }
+    raw.push(name, value);
+  }
+  return { ...input, rawHeaders: raw };
+});
+
+/** A chain whose first untrusted entry from the right is `client`, with client-written junk to its left. */
+const walkedChain = fc.record({
+  believed: header.filter((name) => name !== "x-real-ip"),
+  client: fc.oneof(fc.constantFrom("203.0.113.7", "198.51.100.4", "2001:db8::7", "::ffff:192.0.2.1")),
+  proxies: fc.array(fc.oneof(fc.integer({ min: 1, max: 254 }).map((n) => `10.0.0.${n}`), fc.constantFrom("172.18.0.3", "::ffff:10.9.9.9")), { maxLength: 4 }),
+  left: fc.tuple(fc.array(fc.oneof(junk, entry), { maxLength: 4 }), fc.array(fc.oneof(junk, entry), { maxLength: 4 })),
+  host: hostValue,
+  origin: fc.option(originValue, { nil: undefined }),
+});
+
+export const LAWS: Record<string, Law<never>> = {
+  "never throws, and always returns the documented shape": law(request, (input) => {
+    assertShape(resolve(input));
+  }),
+
+  "an untrusted peer that is not loopback is never local": law(request, (input) => {
+    const result = resolve(input);
+    const peer = result.hops[0];
+    if (peer !== undefined && !peer.trusted && peer.address !== null && !peer.address.startsWith("127.") && peer.address !== "::1") {
+      assert.equal(result.loopbackEquivalent, false);
+    }
+  }),
+
+  "a request without a local Host, or with a non-local Origin, is never local": law(request, (input) => {
+    const host = joined(input.rawHeaders, "host");
+    const origin = joined(input.rawHeaders, "origin");
+    if (host === undefined || !LOCAL_HOSTS.has(host) || (origin !== undefined && !LOCAL_ORIGINS.has(origin))) {
+      assert.equal(resolve(input).loopbackEquivalent, false);
+    }
+  }),
+
+  "an untrusted peer's forwarding headers never change the address or the path, and never make it local": law(request, (input) => {
+    const result = resolve(input);
+    if (result.hops[0]?.trusted !== false) return;
+    const bare = resolve({ ...input, rawHeaders: without(input.rawHeaders, FORWARDING) });
+    assert.equal(result.address, bare.address);
+    assert.deepEqual(result.hops, bare.hops);
+    if (input.rawHeaders.some((name, i) => i % 2 === 0 && FORWARDING.has(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
+  }),
+
+  "anything a client writes left of the first untrusted entry never changes the answer": law(walkedChain, (chain) => {
+    const entries = [chain.client, ...chain.proxies];
+    const written = chain.believed === "forwarded" ? entries.map((e) => `for="${e.includes(":") ? `[${e}]` : e}"`) : entries;
+    const answer = (left: string[]) => {
+      const value = [...left.map((text) => (chain.believed === "forwarded" ? `for=${text}` : text)), ...written].join(", ");
+      const headers: Record<string, string> = { host: chain.host, [chain.believed]: value };
+      if (chain.origin !== undefined) headers.origin = chain.origin;
+      return resolveClientAddress({ remoteAddress: "172.18.0.1", headers, trustedProxies: ["172.18.0.0/16", "10.0.0.0/8"], header: chain.believed });
+    };
+    const reference = answer([]);
+    assert.equal(reference.address, canonical(chain.client));
+    assert.deepEqual(answer(chain.left[0]), reference);
+    assert.deepEqual(answer(chain.left[1]), reference);
+  }),
+
+  "on valid X-Forwarded-For chains the address agrees with proxy-addr": law(xffRequest, ({ remoteAddress, xff, trustedProxies }) => {
+    assert.equal(ours(remoteAddress, xff, trustedProxies).address, canonical(theirs(remoteAddress, xff, trustedProxies)));
+  }),
+
+  "the address is canonical: it parses back to itself, with no mapped form, port or zone": law(request, (input) => {
+    const { address: text } = resolve(input);
+    if (text === null) return;
+    assert.notEqual(isIP(text), 0);
+    assert.equal(formatAddress(parseIp(text)!), text);
+    assert.ok(!/[%[\]]/.test(text) && !/^::ffff:/i.test(text) && text === text.toLowerCase());
+  }),
+
+  "the work is bounded: hops never exceed maxHops + 1, whatever the header's length": law(
+    fc.tuple(request, fc.integer({ min: 0, max: 3000 }), address),
+    ([input, padding, filler]) => {
+      const raw = [...input.rawHeaders, input.header === "forwarded" ? "Forwarded" : "X-Forwarded-For", Array(padding).fill(input.header === "forwarded" ? `for="[${filler}]"` : filler).join(", ")];
+      const result = resolve({ ...input, rawHeaders: raw });
+      assert.ok(result.hops.length <= input.maxHops + 1, `${result.hops.length} hops with maxHops ${input.maxHops}`);
+    },
+  ),
+
+  "Node's headers, rawHeaders and WHATWG Headers give the same answer for the same request": law(wireHeaders, (input) => {
+    const whatwg = new Headers();
+    for (let i = 0; i + 1 < input.rawHeaders.length; i += 2) whatwg.append(input.rawHeaders[i]!, input.rawHeaders[i + 1]!);
+    const fromRaw = resolve(input);
+    assert.deepEqual(resolve(input, nodeHeaders(input.rawHeaders)), fromRaw);
+    assert.deepEqual(resolve(input, whatwg), fromRaw);
+  }),
+
+  "a compiled list and the same raw list give the same answer": law(request, (input) => {
+    assert.deepEqual(resolveClientAddress({ ...input, headers: input.rawHeaders, trustedProxies: compileTrustedProxies(input.trustedProxies) }), resolve(input));
+  }),
+};
+
+function law<T>(arbitrary: fc.Arbitrary<T>, check: (input: T) => void): Law<never> {
+  return { arbitrary, check } as unknown as Law<never>;
+}
+
+/** A law as a fast-check property. */
+export function property(named: Law<never>): fc.IProperty<[never]> {
+  return fc.property(named.arbitrary, (input) => named.check(input));
+}
