@@ -59,7 +59,7 @@ export const trustEntry = fc.constantFrom(
   "203.0.113.7",
 );
 
-export const trustList = fc.array(trustEntry, { maxLength: 4 });
+export const trustList: fc.Arbitrary<string[]> = fc.array(trustEntry, { maxLength: 4 });
 
 export const hostValue = fc.oneof(
   fc.constantFrom("localhost", "LOCALHOST:18789", "127.0.0.1:18789", "[::1]:18789", "app.localhost", "mybox"),
@@ -131,7 +131,7 @@ const nearLocalRequest = fc.record({
       ...(origin === undefined ? [] : ["Origin", origin]),
       ...(forwarding === undefined ? [] : [forwarding, forwarding === "Forwarded" ? "for=127.0.0.1" : "127.0.0.1"]),
     ]),
-  trustedProxies: fc.constantFrom([], ["172.18.0.1"], ["loopback"], ["172.18.0.0/16", "loopback"]),
+  trustedProxies: fc.constantFrom<string[]>([], ["172.18.0.1"], ["loopback"], ["172.18.0.0/16", "loopback"]),
   header,
   maxHops: fc.constant(64),
 });

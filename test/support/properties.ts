@@ -4,15 +4,28 @@
 import assert from "node:assert/strict";
 import { isIP } from "node:net";
 import fc from "fast-check";
+import ipaddr from "ipaddr.js";
 import { formatAddress, parseIp } from "../../src/address.js";
 import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/index.js";
-import { address, entry, header, hostValue, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
+import { address, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
 import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
 
 export interface Law<T> {
   readonly arbitrary: fc.Arbitrary<T>;
   /** Throws (an AssertionError) when the law is broken for `input`. */
   readonly check: (input: T) => void;
+  /** The request a counterexample stands for, so the fuzz run can write it as a fixture. */
+  readonly asRequest: (input: T) => LawRequest;
+  /** Whether the law demands that this request is not local (the fixture's expected answer). */
+  readonly demandsNotLocal: boolean;
+}
+
+export interface LawRequest {
+  readonly remoteAddress: string | undefined;
+  readonly rawHeaders: readonly string[];
+  readonly trustedProxies: readonly string[];
+  readonly header?: "x-forwarded-for" | "forwarded" | "x-real-ip";
+  readonly maxHops?: number;
 }
 
 type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
@@ -81,19 +94,51 @@ const wireHeaders = request.map((input) => {
 /** A chain whose first untrusted entry from the right is `client`, with client-written junk to its left. */
 const walkedChain = fc.record({
   believed: header.filter((name) => name !== "x-real-ip"),
-  client: fc.oneof(fc.constantFrom("203.0.113.7", "198.51.100.4", "2001:db8::7", "::ffff:192.0.2.1")),
+  client: fc.constantFrom("203.0.113.7", "198.51.100.4", "2001:db8::7", "::ffff:192.0.2.1"),
   proxies: fc.array(fc.oneof(fc.integer({ min: 1, max: 254 }).map((n) => `10.0.0.${n}`), fc.constantFrom("172.18.0.3", "::ffff:10.9.9.9")), { maxLength: 4 }),
   left: fc.tuple(fc.array(fc.oneof(junk, entry), { maxLength: 4 }), fc.array(fc.oneof(junk, entry), { maxLength: 4 })),
   host: hostValue,
   origin: fc.option(originValue, { nil: undefined }),
 });
+type Chain = typeof walkedChain extends fc.Arbitrary<infer T> ? T : never;
+
+/** The request a walked chain makes with the client's junk `left` of it. */
+function chainRequest(chain: Chain, left: string[]): LawRequest {
+  const entries = [chain.client, ...chain.proxies];
+  const forwarded = chain.believed === "forwarded";
+  const written = [...left.map((text) => (forwarded ? `for=${text}` : text)), ...entries.map((e) => (forwarded ? `for="${e.includes(":") ? `[${e}]` : e}"` : e))];
+  const rawHeaders = ["Host", chain.host, forwarded ? "Forwarded" : "X-Forwarded-For", written.join(", ")];
+  if (chain.origin !== undefined) rawHeaders.push("Origin", chain.origin);
+  return { remoteAddress: "172.18.0.1", rawHeaders, trustedProxies: ["172.18.0.0/16", "10.0.0.0/8"], header: chain.believed };
+}
+
+// Trust matching against ipaddr.js's own `match`: IPv4-mapped addresses taken as IPv4, and IPv4 addresses
+// matched against IPv6 ranges in their mapped form, the rule the compiled list folds in at compile time.
+const cidr = fc.oneof(
+  fc.tuple(ipv4, fc.integer({ min: 0, max: 32 })).map(([a, bits]) => `${a}/${bits}`),
+  fc.tuple(ipv6, fc.integer({ min: 0, max: 128 })).map(([a, bits]) => `${a}/${bits}`),
+  fc.tuple(ipv4, fc.integer({ min: 96, max: 128 })).map(([a, bits]) => `::ffff:${a}/${bits}`),
+  fc.integer({ min: 0, max: 96 }).map((bits) => `::ffff:0:0/${bits}`),
+);
+
+function ipaddrMatches(text: string, cidrs: readonly string[]): boolean {
+  let candidate = ipaddr.parse(text);
+  if (candidate.kind() === "ipv6" && (candidate as ipaddr.IPv6).isIPv4MappedAddress()) candidate = (candidate as ipaddr.IPv6).toIPv4Address();
+  return cidrs.some((range) => {
+    const [network, bits] = ipaddr.parseCIDR(range);
+    if (network.kind() === candidate.kind()) return candidate.match(network, bits);
+    return candidate.kind() === "ipv4" && (candidate as ipaddr.IPv4).toIPv4MappedAddress().match(network, bits);
+  });
+}
+
+const asIs = (input: Request): LawRequest => input;
 
 export const LAWS: Record<string, Law<never>> = {
-  "never throws, and always returns the documented shape": law(request, (input) => {
+  "never throws, and always returns the documented shape": law(request, asIs, false, (input) => {
     assertShape(resolve(input));
   }),
 
-  "an untrusted peer that is not loopback is never local": law(request, (input) => {
+  "an untrusted peer that is not loopback is never local": law(request, asIs, true, (input) => {
     const result = resolve(input);
     const peer = result.hops[0];
     if (peer !== undefined && !peer.trusted && peer.address !== null && !peer.address.startsWith("127.") && peer.address !== "::1") {
@@ -101,7 +146,7 @@ export const LAWS: Record<string, Law<never>> = {
     }
   }),
 
-  "a request without a local Host, or with a non-local Origin, is never local": law(request, (input) => {
+  "a request without a local Host, or with a non-local Origin, is never local": law(request, asIs, true, (input) => {
     const host = joined(input.rawHeaders, "host");
     const origin = joined(input.rawHeaders, "origin");
     if (host === undefined || !LOCAL_HOSTS.has(host) || (origin !== undefined && !LOCAL_ORIGINS.has(origin))) {
@@ -109,7 +154,7 @@ export const LAWS: Record<string, Law<never>> = {
     }
   }),
 
-  "an untrusted peer's forwarding headers never change the address or the path, and never make it local": law(request, (input) => {
+  "an untrusted peer's forwarding headers never change the address or the path, and never make it local": law(request, asIs, true, (input) => {
     const result = resolve(input);
     if (result.hops[0]?.trusted !== false) return;
     const bare = resolve({ ...input, rawHeaders: without(input.rawHeaders, FORWARDING) });
@@ -118,14 +163,10 @@ export const LAWS: Record<string, Law<never>> = {
     if (input.rawHeaders.some((name, i) => i % 2 === 0 && FORWARDING.has(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
   }),
 
-  "anything a client writes left of the first untrusted entry never changes the answer": law(walkedChain, (chain) => {
-    const entries = [chain.client, ...chain.proxies];
-    const written = chain.believed === "forwarded" ? entries.map((e) => `for="${e.includes(":") ? `[${e}]` : e}"`) : entries;
+  "anything a client writes left of the first untrusted entry never changes the answer": law(walkedChain, (chain) => chainRequest(chain, chain.left[0]), false, (chain) => {
     const answer = (left: string[]) => {
-      const value = [...left.map((text) => (chain.believed === "forwarded" ? `for=${text}` : text)), ...written].join(", ");
-      const headers: Record<string, string> = { host: chain.host, [chain.believed]: value };
-      if (chain.origin !== undefined) headers.origin = chain.origin;
-      return resolveClientAddress({ remoteAddress: "172.18.0.1", headers, trustedProxies: ["172.18.0.0/16", "10.0.0.0/8"], header: chain.believed });
+      const { rawHeaders, ...options } = chainRequest(chain, left);
+      return resolveClientAddress({ ...options, headers: rawHeaders });
     };
     const reference = answer([]);
     assert.equal(reference.address, canonical(chain.client));
@@ -133,11 +174,25 @@ export const LAWS: Record<string, Law<never>> = {
     assert.deepEqual(answer(chain.left[1]), reference);
   }),
 
-  "on valid X-Forwarded-For chains the address agrees with proxy-addr": law(xffRequest, ({ remoteAddress, xff, trustedProxies }) => {
-    assert.equal(ours(remoteAddress, xff, trustedProxies).address, canonical(theirs(remoteAddress, xff, trustedProxies)));
-  }),
+  "on valid X-Forwarded-For chains the address agrees with proxy-addr": law(
+    xffRequest,
+    ({ remoteAddress, xff, trustedProxies }) => ({ remoteAddress, rawHeaders: xff === undefined ? [] : ["X-Forwarded-For", xff], trustedProxies }),
+    false,
+    ({ remoteAddress, xff, trustedProxies }) => {
+      assert.equal(ours(remoteAddress, xff, trustedProxies).address, canonical(theirs(remoteAddress, xff, trustedProxies)));
+    },
+  ),
 
-  "the address is canonical: it parses back to itself, with no mapped form, port or zone": law(request, (input) => {
+  "trust matching agrees with ipaddr.js's match (IPv4, IPv6, mapped)": law(
+    fc.tuple(address, fc.array(cidr, { maxLength: 6 })),
+    ([text, cidrs]) => ({ remoteAddress: text, rawHeaders: ["Host", "localhost"], trustedProxies: cidrs }),
+    false,
+    ([text, cidrs]) => {
+      assert.equal(compileTrustedProxies(cidrs).trusts(parseIp(text)!), ipaddrMatches(text, cidrs));
+    },
+  ),
+
+  "the address is canonical: it parses back to itself, with no mapped form, port or zone": law(request, asIs, false, (input) => {
     const { address: text } = resolve(input);
     if (text === null) return;
     assert.notEqual(isIP(text), 0);
@@ -146,15 +201,19 @@ export const LAWS: Record<string, Law<never>> = {
   }),
 
   "the work is bounded: hops never exceed maxHops + 1, whatever the header's length": law(
-    fc.tuple(request, fc.integer({ min: 0, max: 3000 }), address),
-    ([input, padding, filler]) => {
-      const raw = [...input.rawHeaders, input.header === "forwarded" ? "Forwarded" : "X-Forwarded-For", Array(padding).fill(input.header === "forwarded" ? `for="[${filler}]"` : filler).join(", ")];
-      const result = resolve({ ...input, rawHeaders: raw });
+    fc.tuple(request, fc.integer({ min: 0, max: 3000 }), address).map(([input, padding, filler]): Request => ({
+      ...input,
+      rawHeaders: [...input.rawHeaders, input.header === "forwarded" ? "Forwarded" : "X-Forwarded-For", Array(padding).fill(input.header === "forwarded" ? `for="[${filler}]"` : filler).join(", ")],
+    })),
+    asIs,
+    false,
+    (input) => {
+      const result = resolve(input);
       assert.ok(result.hops.length <= input.maxHops + 1, `${result.hops.length} hops with maxHops ${input.maxHops}`);
     },
   ),
 
-  "Node's headers, rawHeaders and WHATWG Headers give the same answer for the same request": law(wireHeaders, (input) => {
+  "Node's headers, rawHeaders and WHATWG Headers give the same answer for the same request": law(wireHeaders, asIs, false, (input) => {
     const whatwg = new Headers();
     for (let i = 0; i + 1 < input.rawHeaders.length; i += 2) whatwg.append(input.rawHeaders[i]!, input.rawHeaders[i + 1]!);
     const fromRaw = resolve(input);
@@ -162,13 +221,13 @@ export const LAWS: Record<string, Law<never>> = {
     assert.deepEqual(resolve(input, whatwg), fromRaw);
   }),
 
-  "a compiled list and the same raw list give the same answer": law(request, (input) => {
+  "a compiled list and the same raw list give the same answer": law(request, asIs, false, (input) => {
     assert.deepEqual(resolveClientAddress({ ...input, headers: input.rawHeaders, trustedProxies: compileTrustedProxies(input.trustedProxies) }), resolve(input));
   }),
 };
 
-function law<T>(arbitrary: fc.Arbitrary<T>, check: (input: T) => void): Law<never> {
-  return { arbitrary, check } as unknown as Law<never>;
+function law<T>(arbitrary: fc.Arbitrary<T>, asRequest: (input: T) => LawRequest, demandsNotLocal: boolean, check: (input: T) => void): Law<never> {
+  return { arbitrary, check, asRequest, demandsNotLocal } as unknown as Law<never>;
 }
 
 /** A law as a fast-check property. */

@@ -1,0 +1,66 @@
+// The long run of the resolver's laws: `npm run fuzz [-- --runs N] [-- --seed S]`. It prints the seed, runs
+// every law of test/support/properties.ts (the same laws `npm test` runs a few hundred times) until the total
+// reaches N generated cases (default 1,000,000), and writes each failure, shrunk by fast-check to a minimal
+// case, as a fixture under fixtures/fuzz/ for a person to review: the replay test then fails until it is fixed.
+import { parseArgs } from "node:util";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import fc from "fast-check";
+import { resolveClientAddress } from "../src/index.js";
+import { LAWS, type LawRequest, property } from "../test/support/properties.js";
+import { writeFixture } from "./lib/write-fixture.js";
+
+const { values } = parseArgs({ options: { runs: { type: "string", default: "1000000" }, seed: { type: "string" } } });
+const total = Number(values.runs);
+const seed = values.seed === undefined ? Date.now() % 2 ** 31 : Number(values.seed);
+if (!Number.isInteger(total) || total < 1 || !Number.isInteger(seed)) {
+  console.error("usage: fuzz.ts [--runs N] [--seed S]");
+  process.exit(2);
+}
+const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), "..", "fixtures", "fuzz");
+const laws = Object.entries(LAWS);
+const perLaw = Math.ceil(total / laws.length);
+console.log(`fuzz: seed ${seed}, ${perLaw * laws.length} cases over ${laws.length} laws (replay with --seed ${seed})`);
+
+let failures = 0;
+let cases = 0;
+for (const [index, [name, law]] of laws.entries()) {
+  const started = performance.now();
+  const details = fc.check(property(law), { seed: seed + index, numRuns: perLaw });
+  cases += details.numRuns;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (!details.failed) {
+    console.log(`  ok    ${details.numRuns} cases in ${seconds} s: ${name}`);
+    continue;
+  }
+  failures++;
+  const input = details.counterexample![0];
+  console.log(`  FAIL  after ${details.numRuns} cases (${details.numShrinks} shrinks): ${name}\n        ${String(details.errorInstance)}`);
+  console.log(`        written to ${writeCounterexample(name, law.asRequest(input), law.demandsNotLocal)}`);
+}
+console.log(`${cases - failures} passed, ${failures} failed`);
+process.exitCode = failures > 0 ? 1 : 0;
+
+function writeCounterexample(name: string, request: LawRequest, demandsNotLocal: boolean): string {
+  const { rawHeaders, remoteAddress, ...options } = request;
+  const now = resolveClientAddress({ ...options, remoteAddress, headers: rawHeaders });
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
+  return writeFixture(OUT, {
+    name: `${slug}-seed-${seed}`,
+    description: `A minimal counterexample to the law "${name}".`,
+    provenance: {
+      kind: "hand-written",
+      source: `npm run fuzz, seed ${seed}, fast-check ${fc.__version}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+      why: "Generated and shrunk by the fuzz run, not recorded. The expected answer is the current one with the law's demand applied: review it before committing.",
+    },
+    request: {
+      peer: remoteAddress === undefined ? null : { address: remoteAddress, port: 0 },
+      local: null,
+      method: "GET",
+      url: "/",
+      rawHeaders: [...rawHeaders],
+    },
+    options: { ...options, trustedProxies: [...options.trustedProxies] },
+    expected: { address: now.address, loopbackEquivalent: demandsNotLocal ? false : now.loopbackEquivalent, basis: now.basis },
+  });
+}
