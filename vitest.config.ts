@@ -10,5 +10,12 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // The end-to-end suite has its own command (npm run test:e2e) and config.
     exclude: ["test/e2e/**", "node_modules/**"],
+    coverage: {
+      provider: "v8",
+      // The resolver's modules: the pure core that decides who is local.
+      include: ["src/address.ts", "src/trust.ts", "src/headers.ts", "src/entries.ts", "src/locality.ts", "src/resolve.ts"],
+      reporter: ["text", "json-summary"],
+      thresholds: { branches: 100, functions: 100, lines: 100, statements: 100 },
+    },
   },
 });

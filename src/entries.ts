@@ -81,8 +81,9 @@ function forValue(element: string): Entry {
   return Object.hasOwn(params, "for") ? { text: params.for! } : { malformed: "element has no for= parameter", raw: element };
 }
 
+/** The last 40 characters of an over-long entry ending at `end`: enough to recognise it in a diagnostic. */
 function excerpt(value: string, end: number): string {
-  return end > 40 ? `…${value.slice(end - 40, end)}` : value.slice(0, end);
+  return `…${value.slice(end - 40, end)}`;
 }
 
 function trimOws(text: string): string {

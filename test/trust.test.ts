@@ -121,7 +121,9 @@ describe("trusted proxies: configuration errors", () => {
   });
 
   it("rejects entries that are not strings, and a list that is not an array", () => {
-    expect(() => compileTrustedProxies([42 as unknown as string])).toThrow(TrustedProxiesError);
+    expect(() => compileTrustedProxies([42 as unknown as string])).toThrow(/got number/);
+    expect(() => compileTrustedProxies([["10.0.0.1"] as unknown as string])).toThrow(/got an array/);
+    expect(() => compileTrustedProxies([null as unknown as string])).toThrow(/got null/);
     expect(() => compileTrustedProxies("172.18.0.1" as unknown as string[])).toThrow(/must be an array/);
     expect(() => compileTrustedProxies(null as unknown as string[])).toThrow(TrustedProxiesError);
   });

@@ -1,0 +1,62 @@
+// The entry splitter on its own: right to left, one bounded scan per entry, forwarded-parse once per element.
+import { afterEach, describe, expect, it, vi } from "vitest";
+
+const parse = vi.hoisted(() => ({ calls: [] as string[], override: undefined as ((element: string) => unknown) | undefined }));
+vi.mock("forwarded-parse", async (importOriginal) => {
+  const real = ((await importOriginal()) as { default: (header: string) => Record<string, string>[] }).default;
+  return {
+    default: (element: string) => {
+      parse.calls.push(element);
+      return parse.override ? parse.override(element) : real(element);
+    },
+  };
+});
+
+const { entries } = await import("../src/entries.js");
+
+afterEach(() => {
+  parse.calls.length = 0;
+  parse.override = undefined;
+});
+
+describe("entries", () => {
+  it("yields X-Forwarded-For items right to left, trimmed of spaces and tabs", () => {
+    expect([...entries("x-forwarded-for", "192.0.2.1 ,\t198.51.100.4,10.0.0.3 ")]).toEqual([{ text: "10.0.0.3" }, { text: "198.51.100.4" }, { text: "192.0.2.1" }]);
+    expect([...entries("x-forwarded-for", "")]).toEqual([{ text: "" }]);
+    expect([...entries("x-forwarded-for", ",")]).toEqual([{ text: "" }, { text: "" }]);
+  });
+
+  it("stops with a malformed entry at the first item longer than the bound, and yields nothing after it", () => {
+    const all = [...entries("x-forwarded-for", `10.0.0.9, ${"9".repeat(200)}, 10.0.0.3`)];
+    expect(all).toHaveLength(2);
+    expect(all[0]).toEqual({ text: "10.0.0.3" });
+    expect(all[1]).toMatchObject({ malformed: "entry longer than 128 characters" });
+  });
+
+  it("reads only as much of a long header as the entries pulled", () => {
+    const header = `${"10.0.0.1, ".repeat(100_000)}192.0.2.1`;
+    const iterator = entries("forwarded", header.replace(/10\.0\.0\.1/g, "for=10.0.0.1").replace("192.0.2.1", "for=192.0.2.1"));
+    expect(iterator.next().value).toEqual({ text: "192.0.2.1" });
+    expect(iterator.next().value).toEqual({ text: "10.0.0.1" });
+    // forwarded-parse saw two short elements, never the megabyte header.
+    expect(parse.calls).toEqual(["for=192.0.2.1", "for=10.0.0.1"]);
+  });
+
+  it("hands forwarded-parse one element at a time, commas inside quotes kept", () => {
+    const all = [...entries("forwarded", 'for=192.0.2.1;host="a,b", for="[2001:db8::1]:80";by="x\\",y"')];
+    expect(all).toEqual([{ text: "[2001:db8::1]:80" }, { text: "192.0.2.1" }]);
+    expect(parse.calls).toEqual(['for="[2001:db8::1]:80";by="x\\",y"', 'for=192.0.2.1;host="a,b"']);
+  });
+
+  it("fails closed if forwarded-parse ever returns other than one element for one element", () => {
+    parse.override = () => [{ for: "127.0.0.1" }, { for: "203.0.113.7" }];
+    expect([...entries("forwarded", "for=203.0.113.7")]).toEqual([{ malformed: "not a single Forwarded element", raw: "for=203.0.113.7" }]);
+    parse.override = () => [];
+    expect([...entries("forwarded", "for=203.0.113.7")]).toEqual([{ malformed: "not a single Forwarded element", raw: "for=203.0.113.7" }]);
+  });
+
+  it("takes X-Real-IP whole: one entry, never split at commas", () => {
+    expect([...entries("x-real-ip", " 203.0.113.7, 10.0.0.1 ")]).toEqual([{ text: "203.0.113.7, 10.0.0.1" }]);
+    expect([...entries("x-real-ip", "1".repeat(129))]).toEqual([{ malformed: "entry longer than 128 characters", raw: `…${"1".repeat(40)}` }]);
+  });
+});
