@@ -1,8 +1,10 @@
-// The `clientaddr` command: replay fixtures, or explain one request's decision to a person.
-// `run` returns the exit code and writes only through `io`, so tests call it directly.
+// The `clientaddr` command: replay fixtures, explain one request's decision to a person, or check how a
+// gateway here should be configured. `run` returns the exit code and writes only through `io`, and takes the
+// machine's facts from `deps`, so tests call it directly with any topology.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor.js";
 import { FORWARDING_HEADERS } from "./entries.js";
 import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
 import {
@@ -21,17 +23,27 @@ export interface Io {
   err(text: string): void;
 }
 
+/** Where `doctor` gets the machine's interfaces, routes and container evidence. */
+export interface Deps {
+  readFacts(): Promise<Facts>;
+}
+
 export const USAGE = `Usage:
   clientaddr replay [FILE|FOLDER]...
   clientaddr explain [--peer ADDR] [--trusted LIST] [-H "Name: value"]...
                      [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
                      [--local-host NAME]... [--json]
+  clientaddr doctor [--config FILE] [--json]
   clientaddr --help | --version
 
 replay    Replays request fixtures (default: the fixtures bundled with clientaddr;
           folders are searched for *.json recursively) and checks each answer.
 explain   Resolves one request and shows the whole decision: the answer, each hop,
           the four locality conditions and the diagnostics.
+doctor    Run where the gateway runs (inside its container): shows the container
+          evidence, the interfaces and default gateways, the trustedProxies entry
+          to use (the gateway's single address) and how to publish the port;
+          with --config, checks the file's trustedProxies against this machine.
 
 explain options:
   --peer ADDR              the socket's remote address; omit it for a socket without one
@@ -44,18 +56,28 @@ explain options:
   --local-host NAME        another name of this machine in Host and Origin; repeatable
   --json                   print the request and the whole result as JSON
 
+doctor options:
+  --config FILE            a gateway config: { "gateway": { "trustedProxies": [...] } },
+                           { "trustedProxies": [...] } or a JSON array
+  --json                   print the facts, the recommendation and the findings as JSON
+
 Exit status: 0 success (explain: whatever the verdict), 1 a replayed case did not
-match, 2 a usage error, an unreadable or invalid fixture, or a bad trusted list.`;
+match or doctor's config check found an error, 2 a usage error, an unreadable or
+invalid fixture or config file, or a bad trusted list.`;
 
 
 /** A problem with the command line: reported with the usage text. */
 class UsageError extends Error {}
 
-export async function run(argv: readonly string[], io: Io): Promise<number> {
+/** A `--config` file that cannot be read or is not JSON: reported without the usage text. */
+class ConfigFileError extends Error {}
+
+export async function run(argv: readonly string[], io: Io, deps: Deps = { readFacts }): Promise<number> {
   try {
     const [command, ...rest] = argv;
     if (command === "replay") return await replay(rest, io);
     if (command === "explain") return explain(rest, io);
+    if (command === "doctor") return await doctor(rest, io, deps);
     if (command === undefined || command === "help") return help(io);
     if (command.startsWith("-")) {
       const { values } = parseArgs({ args: [...argv], strict: true, options: { help: { type: "boolean" }, version: { type: "boolean" } } });
@@ -70,7 +92,7 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.err(`clientaddr: ${(error as Error).message.replace(/\s*\n\s*/g, " ")}\n\n${USAGE}`);
       return 2;
     }
-    if (error instanceof FixtureError || error instanceof TrustedProxiesError) {
+    if (error instanceof FixtureError || error instanceof TrustedProxiesError || error instanceof ConfigFileError) {
       io.err(`clientaddr: ${error.message}`);
       return 2;
     }
@@ -180,6 +202,39 @@ function explain(args: string[], io: Io): number {
   }
   io.out(lines.join("\n"));
   return 0;
+}
+
+async function doctor(args: string[], io: Io, deps: Deps): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    options: { config: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" } },
+  });
+  if (values.help) return help(io);
+  // The file first: an unreadable or invalid one is exit 2, before anything is reported.
+  const file = values.config;
+  const config = file === undefined ? undefined : await readConfig(file);
+  const facts = await deps.readFacts();
+  const report: DoctorReport = {
+    ...diagnose(facts),
+    config: file === undefined ? null : { file, findings: checkConfig(config, facts) },
+  };
+  io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.config?.findings.some((finding) => finding.severity === "error") ? 1 : 0;
+}
+
+async function readConfig(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigFileError(`cannot read config ${file}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new ConfigFileError(`config ${file} is not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 const CONDITIONS: ReadonlyArray<readonly [string, keyof LocalityChecks, string]> = [

@@ -213,12 +213,13 @@ describe("explain", () => {
 });
 
 describe("usage", () => {
-  it.each([[["--help"]], [["help"]], [[]], [["explain", "--help"]], [["replay", "--help"]]])("%j prints the usage on stdout, exit 0", async (argv) => {
+  it.each([[["--help"]], [["help"]], [[]], [["explain", "--help"]], [["replay", "--help"]], [["doctor", "--help"]]])("%j prints the usage on stdout, exit 0", async (argv) => {
     const { code, out, err } = await cli(...argv);
     expect(code).toBe(0);
     expect(err).toBe("");
     expect(out).toMatch(/^Usage:\n +clientaddr replay/);
     expect(out).toContain("clientaddr explain");
+    expect(out).toContain("clientaddr doctor [--config FILE] [--json]");
   });
 
   it("--version prints the package version", async () => {
@@ -240,6 +241,9 @@ describe("usage", () => {
     [["explain", "--max-hops", "many"], /--max-hops/],
     [["explain", "--header", "via"], /--header must be one of/],
     [["replay", "--json"], /--json/],
+    [["doctor", "--config"], /--config/],
+    [["doctor", "stray"], /stray/],
+    [["doctor", "--peer", "1.2.3.4"], /--peer/],
   ])("%j is a usage error: one line, then the usage on stderr, exit 2", async (argv, message) => {
     const { code, out, err } = await cli(...argv);
     expect(code).toBe(2);

@@ -1,0 +1,380 @@
+import { execFile } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { run } from "../src/cli.js";
+import {
+  type DoctorReport,
+  type Facts,
+  type Finding,
+  checkConfig,
+  detectContainer,
+  diagnose,
+  parseIpv6Route,
+  parseRoute,
+} from "../src/doctor.js";
+import { useScratchFolder } from "./support/scratch.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+// /proc/net/route as the kernel writes it: a tab after each field, the header, trailing blanks.
+const row = (...fields: string[]) => `${fields.join("\t")}\t\t\t\t\t\t\t\t\t\t\t\t\t`;
+const HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       ";
+
+/** Inside a container on a Docker bridge network: 172.18.0.2/16 via 172.18.0.1. */
+const CONTAINER_ROUTE = [
+  HEADER,
+  row("eth0", "00000000", "010012AC", "0003", "0", "0", "0", "00000000", "0", "0", "0"),
+  row("eth0", "000012AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
+  "",
+].join("\n");
+
+/** A laptop: two default routes (wired wins on metric), docker0, a bridge, a VPN route, an unreachable default. */
+const HOST_ROUTE = [
+  HEADER,
+  row("wlan0", "00000000", "0101A8C0", "0003", "0", "0", "600", "00000000", "0", "0", "0"),
+  row("eth0", "00000000", "0100A8C0", "0003", "0", "0", "100", "00000000", "0", "0", "0"),
+  row("eth0", "0000A8C0", "00000000", "0001", "0", "0", "100", "00FFFFFF", "0", "0", "0"),
+  row("wlan0", "0001A8C0", "00000000", "0001", "0", "0", "600", "00FFFFFF", "0", "0", "0"),
+  row("docker0", "000011AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
+  row("br-3f1c2a", "000012AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
+  row("tun0", "0000000A", "0100000A", "0003", "0", "0", "0", "000000FF", "0", "0", "0"),
+  row("*", "00000000", "00000000", "0201", "0", "0", "9999", "00000000", "0", "0", "0"),
+  "",
+].join("\n");
+
+/** A container on an IPv6-enabled bridge: fd18::2/64 via fd18::1, and the kernel's ::/0 reject route on lo. */
+const CONTAINER_IPV6_ROUTE = `fd180000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+fe800000000000000000000000000000 40 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 fd180000000000000000000000000001 00000400 00000002 00000000 00000003     eth0
+00000000000000000000000000000001 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000002 00000000 80200001       lo
+fd180000000000000000000000000002 80 00000000000000000000000000000000 00 00000000000000000000000000000000 00000000 00000003 00000000 80200001       lo
+ff000000000000000000000000000000 08 00000000000000000000000000000000 00 00000000000000000000000000000000 00000100 00000003 00000000 00000001     eth0
+00000000000000000000000000000000 00 00000000000000000000000000000000 00 00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo
+`;
+
+const LO = { name: "lo", addresses: [{ family: 4, address: "127.0.0.1", cidr: "127.0.0.1/8" }, { family: 6, address: "::1", cidr: "::1/128" }] } as const;
+
+/** The test topology's container namespace: 172.18.0.2/16 on eth0, default route via 172.18.0.1. */
+const CONTAINER: Facts = {
+  container: { detected: true, evidence: ["/.dockerenv exists (Docker)"] },
+  interfaces: [LO, { name: "eth0", addresses: [{ family: 4, address: "172.18.0.2", cidr: "172.18.0.2/16" }] }],
+  gateways: parseRoute(CONTAINER_ROUTE, true),
+};
+
+const CONTAINER_V6: Facts = {
+  ...CONTAINER,
+  interfaces: [
+    LO,
+    {
+      name: "eth0",
+      addresses: [
+        { family: 4, address: "172.18.0.2", cidr: "172.18.0.2/16" },
+        { family: 6, address: "fd18::2", cidr: "fd18::2/64" },
+        { family: 6, address: "fe80::42:acff:fe12:2", cidr: "fe80::42:acff:fe12:2/64" },
+      ],
+    },
+  ],
+  gateways: [...parseRoute(CONTAINER_ROUTE, true), ...parseIpv6Route(CONTAINER_IPV6_ROUTE)],
+};
+
+const codes = (findings: readonly Finding[]) => findings.map((finding) => finding.code);
+const only = (findings: readonly Finding[], code: string) => {
+  const matching = findings.filter((finding) => finding.code === code);
+  expect(matching).toHaveLength(1);
+  return matching[0]!;
+};
+
+describe("parseRoute (/proc/net/route)", () => {
+  it("reads a Docker container's default route: 010012AC is 172.18.0.1", () => {
+    expect(parseRoute(CONTAINER_ROUTE, true)).toEqual([{ family: 4, address: "172.18.0.1", interface: "eth0", metric: 0 }]);
+  });
+
+  it("keeps only default routes via a gateway, in table order, with their metrics", () => {
+    // Not the on-link routes, not tun0's 10.0.0.0/8 via 10.0.0.1, not the unreachable default (no RTF_GATEWAY).
+    expect(parseRoute(HOST_ROUTE, true)).toEqual([
+      { family: 4, address: "192.168.1.1", interface: "wlan0", metric: 600 },
+      { family: 4, address: "192.168.0.1", interface: "eth0", metric: 100 },
+    ]);
+  });
+
+  it("reads the word in host order on a big-endian machine", () => {
+    expect(parseRoute(CONTAINER_ROUTE.replace("010012AC", "AC120001"), false)).toEqual([
+      { family: 4, address: "172.18.0.1", interface: "eth0", metric: 0 },
+    ]);
+  });
+
+  it.each([
+    ["an empty file", ""],
+    ["only the header", `${HEADER}\n`],
+    ["garbage", "not a route table\n\0\0\0\nfoo bar baz"],
+    ["a truncated line", `${HEADER}\neth0\t00000000\t010012AC`],
+    ["non-hex fields", `${HEADER}\n${row("eth0", "00000000", "0100G2AC", "0003", "0", "0", "0", "00000000")}`],
+  ])("finds no gateway in %s", (_, text) => {
+    expect(parseRoute(text, true)).toEqual([]);
+  });
+});
+
+describe("parseIpv6Route (/proc/net/ipv6_route)", () => {
+  it("reads the default route via fd18::1 and skips the reject route on lo", () => {
+    expect(parseIpv6Route(CONTAINER_IPV6_ROUTE)).toEqual([{ family: 6, address: "fd18::1", interface: "eth0", metric: 1024 }]);
+  });
+
+  it("writes a link-local next hop canonically", () => {
+    const line = "00000000000000000000000000000000 00 00000000000000000000000000000000 00 fe800000000000000000000000000001 00000400 00000001 00000000 00450003    wlan0";
+    expect(parseIpv6Route(line)).toEqual([{ family: 6, address: "fe80::1", interface: "wlan0", metric: 1024 }]);
+  });
+
+  it.each([
+    ["an empty file", ""],
+    ["garbage", "fd18 40 zz\n1 2 3 4 5 6 7 8 9 10\n"],
+    ["a route to a prefix, not the default", CONTAINER_IPV6_ROUTE.split("\n")[0]!.replace("00000001     eth0", "00000003     eth0")],
+  ])("finds no gateway in %s", (_, text) => {
+    expect(parseIpv6Route(text)).toEqual([]);
+  });
+});
+
+describe("detectContainer", () => {
+  const none = { dockerenv: false, containerenv: false, cgroup: null, environ: null };
+
+  it("reports no evidence on a host", () => {
+    const cgroup = "12:pids:/init.scope\n0::/init.scope\n";
+    expect(detectContainer({ ...none, cgroup, environ: "HOME=/\0TERM=linux\0" })).toEqual({ detected: false, evidence: [] });
+    expect(detectContainer(none)).toEqual({ detected: false, evidence: [] });
+  });
+
+  it("reports each piece of evidence it finds", () => {
+    expect(detectContainer({ ...none, dockerenv: true }).evidence).toEqual(["/.dockerenv exists (Docker)"]);
+    expect(detectContainer({ ...none, containerenv: true }).evidence).toEqual(["/run/.containerenv exists (Podman)"]);
+    expect(detectContainer({ ...none, environ: "PATH=/bin\0container=podman\0" }).evidence).toEqual(["/proc/1/environ: container=podman"]);
+    const found = detectContainer({ ...none, dockerenv: true, cgroup: "0::/\n1:name=systemd:/docker/3f1c2a9b\n" });
+    expect(found).toEqual({ detected: true, evidence: ["/.dockerenv exists (Docker)", "/proc/1/cgroup: 1:name=systemd:/docker/3f1c2a9b"] });
+  });
+
+  it.each(["docker", "containerd", "kubepods", "libpod"])("recognises a %s cgroup", (word) => {
+    expect(detectContainer({ ...none, cgroup: `0::/system.slice/${word}-abc.scope\n` }).detected).toBe(true);
+  });
+
+  it("finds nothing in a cgroup v2 container's bare 0::/ (which is why /.dockerenv matters)", () => {
+    expect(detectContainer({ ...none, cgroup: "0::/\n" }).detected).toBe(false);
+  });
+});
+
+describe("diagnose", () => {
+  it('recommends exactly "172.18.0.1" in the Docker container', () => {
+    const { recommendation, warnings } = diagnose(CONTAINER);
+    expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
+    expect(codes(warnings)).toEqual(["publish-on-loopback", "trust-single-address"]);
+    expect(only(warnings, "publish-on-loopback").message).toContain("-p 127.0.0.1:PORT:PORT");
+    expect(only(warnings, "publish-on-loopback").message).toContain("arrives from 172.18.0.1");
+    expect(only(warnings, "trust-single-address").message).toContain('"172.18.0.1", not its network 172.18.0.0/16');
+  });
+
+  it("adds the IPv6 gateway after the IPv4 one", () => {
+    expect(diagnose(CONTAINER_V6).recommendation.trustedProxies).toEqual(["172.18.0.1", "fd18::1"]);
+  });
+
+  it("picks the default route with the lowest metric", () => {
+    const facts: Facts = { ...CONTAINER, gateways: parseRoute(HOST_ROUTE, true) };
+    expect(diagnose(facts).recommendation.trustedProxies).toEqual(["192.168.0.1"]);
+  });
+
+  it("says so when there is no container evidence, and still names the gateway (a bare network namespace)", () => {
+    const { recommendation, warnings } = diagnose({ ...CONTAINER, container: { detected: false, evidence: [] } });
+    expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
+    expect(only(warnings, "no-container-evidence").severity).toBe("info");
+  });
+
+  it("recommends nothing without a default route", () => {
+    const { recommendation, warnings } = diagnose({ ...CONTAINER, gateways: [] });
+    expect(recommendation.trustedProxies).toEqual([]);
+    expect(codes(warnings)).toEqual(["no-default-gateway", "publish-on-loopback"]);
+  });
+});
+
+describe("checkConfig", () => {
+  const gateway = (trustedProxies: unknown) => ({ gateway: { trustedProxies, auth: { mode: "token", token: "t" } } });
+
+  it.each([
+    ["the gateway config shape", gateway(["172.18.0.1"])],
+    ["a bare { trustedProxies }", { trustedProxies: ["172.18.0.1"] }],
+    ["a plain array", ["172.18.0.1", "loopback"]],
+  ])("finds nothing wrong with the gateway's single address, in %s", (_, config) => {
+    expect(checkConfig(config, CONTAINER)).toEqual([]);
+  });
+
+  it("accepts both gateways on an IPv6 bridge", () => {
+    expect(checkConfig(["172.18.0.1", "fd18::1"], CONTAINER_V6)).toEqual([]);
+  });
+
+  it("reports every invalid entry with the compiler's message, index included", () => {
+    const findings = checkConfig(["172.18.0.1", "172.18.0.300", "loopback", 42, "0177.0.0.1"], CONTAINER);
+    expect(codes(findings)).toEqual(["invalid-entry", "invalid-entry", "invalid-entry"]);
+    expect(findings.every((finding) => finding.severity === "error")).toBe(true);
+    expect(findings.map((finding) => finding.index)).toEqual([1, 3, 4]);
+    expect(findings[0]!.message).toMatch(/^trustedProxies\[1\] "172\.18\.0\.300" is not an IP address/);
+    expect(findings[1]!.message).toBe("trustedProxies[3] must be a string, got number");
+  });
+
+  it("reports a list that is not an array, and a file with no list", () => {
+    expect(checkConfig(gateway("172.18.0.1"), CONTAINER)).toEqual([
+      { code: "invalid-entry", severity: "error", message: "trustedProxies must be an array of strings, got string" },
+    ]);
+    expect(codes(checkConfig({ port: 18789 }, CONTAINER))).toEqual(["not-a-config"]);
+    expect(codes(checkConfig("172.18.0.1", CONTAINER))).toEqual(["not-a-config"]);
+  });
+
+  it("reports a trust-all list as an error", () => {
+    const found = only(checkConfig(["172.18.0.1", "0.0.0.0/0"], CONTAINER), "trusts-everyone");
+    expect(found).toMatchObject({ severity: "error", entry: "0.0.0.0/0", index: 1 });
+    expect(codes(checkConfig(["::/0"], CONTAINER))).toEqual(["trusts-everyone"]);
+  });
+
+  it("reports host bits, and the whole private range they trust", () => {
+    const findings = checkConfig(["172.18.0.1/16"], CONTAINER);
+    expect(codes(findings)).toEqual(["host-bits-set", "private-range"]);
+    expect(findings[0]!.severity).toBe("warning");
+  });
+
+  it.each([
+    ["the bridge network", "172.18.0.0/16", "172.18.0.0/16"],
+    ["all of 172.16/12", "172.16.0.0/12", "172.16.0.0/12"],
+    ["uniquelocal", "uniquelocal", "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7"],
+  ])("reports %s as a private range where the gateway's single address would do", (_, entry, ranges) => {
+    const findings = checkConfig([entry], CONTAINER);
+    expect(codes(findings)).toEqual(["private-range"]);
+    expect(findings[0]).toMatchObject({ severity: "warning", entry, index: 0 });
+    expect(findings[0]!.message).toContain(`trusts the whole private range ${ranges}:`);
+    expect(findings[0]!.message).toContain('trust the gateway\'s single address "172.18.0.1" instead');
+  });
+
+  it("reports a ULA subnet on an IPv6 bridge, naming the IPv6 gateway", () => {
+    const found = only(checkConfig(["172.18.0.1", "fd18::/64"], CONTAINER_V6), "private-range");
+    expect(found.message).toContain('"fd18::1"');
+  });
+
+  it("reports entries that can never match, and the missing gateway", () => {
+    // A remote reverse proxy and another Docker network: neither can be this container's peer.
+    const findings = checkConfig(gateway(["203.0.113.7", "10.0.0.0/8", "fd18::1"]), CONTAINER);
+    expect(codes(findings)).toEqual(["never-matches", "never-matches", "never-matches", "gateway-not-trusted"]);
+    expect(findings[0]!.message).toContain('trustedProxies[0] "203.0.113.7" can never match');
+    expect(findings[0]!.message).toContain("it sees 172.18.0.0/16, default gateway 172.18.0.1, loopback");
+    expect(findings[0]!.message).toContain("arrives from the gateway's address");
+    expect(findings.slice(0, 3).map((finding) => finding.severity)).toEqual(["warning", "warning", "warning"]);
+  });
+
+  it("does not call loopback, link-local or the connected network never-matching", () => {
+    expect(codes(checkConfig(["172.18.0.1", "loopback", "linklocal", "127.0.0.1", "::1"], CONTAINER_V6))).toEqual([]);
+  });
+
+  it("reports a list that does not trust the default gateway: an error in a container, only info elsewhere", () => {
+    const inContainer = only(checkConfig(gateway(["loopback"]), CONTAINER), "gateway-not-trusted");
+    expect(inContainer.severity).toBe("error");
+    expect(inContainer.message).toContain('add "172.18.0.1"');
+    expect(inContainer.message).toContain("1008 pairing required");
+    // The gateway's default: no trustedProxies at all.
+    expect(codes(checkConfig({ gateway: { auth: {} } }, CONTAINER))).toEqual(["gateway-not-trusted"]);
+    const onHost = only(checkConfig([], { ...CONTAINER, container: { detected: false, evidence: [] } }), "gateway-not-trusted");
+    expect(onHost.severity).toBe("info");
+  });
+
+  it("does not ask for a gateway when there is none", () => {
+    expect(checkConfig([], { ...CONTAINER, gateways: [] })).toEqual([]);
+  });
+});
+
+describe("clientaddr doctor", () => {
+  const scratch = useScratchFolder("clientaddr-doctor-");
+
+  async function doctor(facts: Facts, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await run(["doctor", ...argv], { out: (text) => out.push(text), err: (text) => err.push(text) }, { readFacts: async () => facts });
+    return { code, out: out.join("\n"), err: err.join("\n") };
+  }
+
+  it("prints the facts, the recommendation and the config's findings as JSON, exit 0 for a clean config", async () => {
+    const file = await scratch.write("config.json", { gateway: { trustedProxies: ["172.18.0.1"] } });
+    const { code, out, err } = await doctor(CONTAINER, "--json", "--config", file);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    const report = JSON.parse(out) as DoctorReport;
+    expect(report.recommendation.trustedProxies).toEqual(["172.18.0.1"]);
+    expect(report.facts).toEqual(CONTAINER);
+    expect(codes(report.warnings)).toEqual(["publish-on-loopback", "trust-single-address"]);
+    expect(report.config).toEqual({ file, findings: [] });
+  });
+
+  it("has config null without --config", async () => {
+    const { code, out } = await doctor(CONTAINER, "--json");
+    expect(code).toBe(0);
+    expect(JSON.parse(out).config).toBeNull();
+  });
+
+  it("exits 1 when the config check finds an error, 0 when it finds only warnings", async () => {
+    const bad = await scratch.write("bad.json", { trustedProxies: ["0.0.0.0/0"] });
+    const result = await doctor(CONTAINER, "--json", "--config", bad);
+    expect(result.code).toBe(1);
+    expect(codes(JSON.parse(result.out).config.findings)).toEqual(["trusts-everyone"]);
+
+    const wide = await scratch.write("wide.json", ["172.18.0.0/16"]);
+    expect((await doctor(CONTAINER, "--config", wide)).code).toBe(0);
+  });
+
+  it("prints every section for a person", async () => {
+    const file = await scratch.write("wide.json", { gateway: { trustedProxies: ["172.18.0.0/16"] } });
+    const { code, out } = await doctor(CONTAINER_V6, "--config", file);
+    expect(code).toBe(0);
+    const sections = out.split("\n").filter((line) => /^\S/.test(line));
+    expect(sections).toEqual(["Container", "Interfaces", "Default gateway", "Use this", "Warnings", `Config check (${file})`]);
+    expect(out).toContain("  - /.dockerenv exists (Docker)");
+    expect(out).toMatch(/^ +eth0 +172\.18\.0\.2\/16, fd18::2\/64, fe80::42:acff:fe12:2\/64$/m);
+    expect(out).toContain("  IPv4  172.18.0.1 via eth0 (metric 0)");
+    expect(out).toContain("  IPv6  fd18::1 via eth0 (metric 1024)");
+    expect(out).toContain('  "trustedProxies": ["172.18.0.1", "fd18::1"]');
+    expect(out).toMatch(/^ +warning +\[publish-on-loopback\] /m);
+    expect(out).toMatch(/^ +warning +\[private-range\] trustedProxies\[0\] "172\.18\.0\.0\/16"/m);
+  });
+
+  it("says when nothing is wrong and when no config was given", async () => {
+    const file = await scratch.write("ok.json", ["172.18.0.1"]);
+    expect((await doctor(CONTAINER, "--config", file)).out).toMatch(/^Config check \(.*\)\n +no problems found$/m);
+    expect((await doctor(CONTAINER)).out).toMatch(/^Config check\n +\(no --config FILE given\)$/m);
+  });
+
+  it("exits 2 for a config file that is missing or not JSON, naming it, before reading the machine", async () => {
+    const missing = `${scratch.dir}/missing.json`;
+    const notJson = await scratch.write("broken.json", "{ trustedProxies: [");
+    for (const file of [missing, notJson]) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const readFacts = async (): Promise<Facts> => expect.fail("the machine was read");
+      const code = await run(["doctor", "--config", file], { out: (t) => out.push(t), err: (t) => err.push(t) }, { readFacts });
+      expect(code).toBe(2);
+      expect(out).toEqual([]);
+      expect(err.join("\n")).toMatch(new RegExp(`^clientaddr: (cannot read config|config) ${file.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}`));
+      expect(err.join("\n")).not.toContain("Usage:");
+    }
+  });
+
+  it("reads this machine's /proc when run as the binary", { timeout: 30_000 }, async () => {
+    const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", "src/bin.ts", "doctor", "--json"], { cwd: ROOT, timeout: 25_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
+      );
+    });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as DoctorReport;
+    // Only the shape: what this machine has is not the test's business.
+    expect(typeof report.facts.container.detected).toBe("boolean");
+    expect(report.facts.interfaces.length).toBeGreaterThan(0);
+    for (const { name, addresses } of report.facts.interfaces) {
+      expect(typeof name).toBe("string");
+      for (const address of addresses) expect(address.cidr).toMatch(/\/\d+$/);
+    }
+    for (const gateway of report.facts.gateways) expect(gateway).toEqual({ family: expect.any(Number), address: expect.any(String), interface: expect.any(String), metric: expect.any(Number) });
+    expect(Array.isArray(report.recommendation.trustedProxies)).toBe(true);
+    expect(report.config).toBeNull();
+  });
+});
