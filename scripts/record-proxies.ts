@@ -1,0 +1,126 @@
+// Records real WebSocket handshakes sent through real reverse proxies from Debian's packages (nginx, HAProxy,
+// Caddy, Apache, and a two-proxy chain) to the example gateway in capture mode, and writes one fixture per
+// judged case to fixtures/recorded/proxies/. Run with `npm run build && npx tsx scripts/record-proxies.ts`: the
+// gateway imports clientaddr by name, which resolves to dist/.
+//
+// The proxies, clients and scenarios, with the expected answers derived by hand from the rules, are in
+// test/e2e/proxies.ts, shared with the end-to-end suite that replays the same topologies live. Each proxy is
+// started in the foreground on loopback ports and stopped by its own pid before the next one starts. After the
+// run, every fixture is also replayed through the library: a disagreement is printed and fails the run, but
+// the hand-derived expectation is written as it is, never replaced by the library's answer.
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { replayFixture } from "../src/fixture.js";
+import {
+  CapturingGateway,
+  SCENARIOS,
+  TOPOLOGIES,
+  type TopologyId,
+  headerLines,
+  provenance,
+  runScenario,
+  startTopology,
+} from "../test/e2e/proxies.js";
+import { type Fixture, writeFixture } from "./lib/write-fixture.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxies");
+const WATCHDOG_MS = 120_000;
+
+async function record(): Promise<Fixture[]> {
+  const date = new Date().toISOString().slice(0, 10);
+  const gateway = new CapturingGateway();
+  const fixtures: Fixture[] = [];
+  await gateway.listen();
+  try {
+    for (const id of Object.keys(TOPOLOGIES) as TopologyId[]) {
+      const topology = await startTopology(id, gateway.port);
+      console.log(`${id}: ${topology.proxies.map((proxy) => `${proxy.spec.name} (pid ${proxy.pid}) on port ${proxy.hop.port}`).join(" -> ")}`);
+      try {
+        for (const scenario of SCENARIOS.filter((candidate) => candidate.topology === id)) {
+          const request = await runScenario(scenario, gateway, topology);
+          const seen = ["host", "x-forwarded-for", "x-real-ip", "forwarded"]
+            .map((name) => [name, headerLines(request, name)] as const)
+            .filter(([, lines]) => lines.length > 0)
+            .map(([name, lines]) => `${name}: ${lines.map((line) => JSON.stringify(line)).join(" + ")}`);
+          console.log(`  ${scenario.client}: peer ${request.peer?.address}; ${seen.join("; ")}`);
+          const source = provenance(scenario, gateway, topology, date);
+          for (const { name, description, options, expected } of scenario.judgements) {
+            fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
+          }
+        }
+      } finally {
+        await topology.stop();
+      }
+    }
+    if (gateway.unexpected.length > 0) {
+      throw new Error(`the gateway received ${gateway.unexpected.length} upgrade request(s) nobody sent: ${gateway.unexpected.map((request) => request.url).join(", ")}`);
+    }
+  } finally {
+    await gateway.close();
+  }
+  return fixtures;
+}
+
+function validate(fixture: Fixture): void {
+  const fail = (why: string) => {
+    throw new Error(`fixture ${fixture.name}: ${why}`);
+  };
+  if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(fixture.name)) fail("bad name");
+  const { expected, description } = fixture;
+  if (expected.address === null && expected.loopbackEquivalent) fail("a null address cannot be local");
+  const verdict = expected.basis.split(":")[1];
+  if ((verdict === "loopback" || verdict === "trusted-path") !== expected.loopbackEquivalent) fail("basis and loopbackEquivalent disagree");
+  // Every request here went through a proxy: local on the socket's word alone means the proxy was invisible.
+  if (expected.loopbackEquivalent && expected.basis.startsWith("socket:") && !description.includes("limitation:")) {
+    fail("local on the socket's word through a proxy: the description must say it is a limitation");
+  }
+}
+
+async function main(): Promise<void> {
+  const fixtures = await record();
+  const names = new Set<string>();
+  for (const fixture of fixtures) {
+    validate(fixture);
+    if (names.has(fixture.name)) throw new Error(`duplicate fixture name ${fixture.name}`);
+    names.add(fixture.name);
+  }
+  mkdirSync(OUT_DIR, { recursive: true });
+  for (const file of readdirSync(OUT_DIR)) {
+    if (file.endsWith(".json") && !names.has(file.slice(0, -5))) unlinkSync(path.join(OUT_DIR, file));
+  }
+  for (const fixture of fixtures) writeFixture(OUT_DIR, fixture);
+  console.log(`wrote ${fixtures.length} fixtures from ${SCENARIOS.length} recorded handshakes to ${path.relative(ROOT, OUT_DIR)}/`);
+
+  // The sanity check: the library against the hand-derived answers.
+  let disagreements = 0;
+  for (const fixture of fixtures) {
+    const { mismatches } = replayFixture(fixture);
+    if (mismatches.length === 0) continue;
+    disagreements++;
+    console.error(`DISAGREES with the library: ${fixture.name}: ${mismatches.join("; ")}`);
+  }
+  if (disagreements > 0) {
+    console.error(`${disagreements} fixture(s) disagree with the library; the expectations were written as derived`);
+    process.exitCode = 1;
+  } else {
+    console.log("the library agrees with every expected answer");
+  }
+}
+
+const watchdog = setTimeout(() => {
+  // The exit hook in test/e2e/proxies.ts kills any proxy still running.
+  console.error(`record-proxies: still running after ${WATCHDOG_MS} ms, giving up`);
+  process.exit(2);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+main().then(
+  () => clearTimeout(watchdog),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exitCode = 1;
+    clearTimeout(watchdog);
+  },
+);
