@@ -7,7 +7,7 @@
 // machine's own namespace and nothing is added to it. Outcomes are read from what the processes print and
 // what the gateway captured, never from exit codes.
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NAT_FIXTURES, NatLab, ROOT, natScenarios } from "../../scripts/record-nat.js";
@@ -149,6 +149,22 @@ describe.skipIf(!support.ok)("Docker-shaped NAT in network namespaces", () => {
       expect(request.peer?.address).toBe("::ffff:172.18.0.1");
       expect(header(request.rawHeaders, "host")).toBe(`172.18.0.2:${CONTAINER_PORT}`);
       expect(result).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:host-not-local" });
+    });
+
+    it("clientaddr doctor, run in the container namespace, names 172.18.0.1 and flags a whole-/16 trust", async () => {
+      const config = path.join(lab!.dir, "doctor-config.json");
+      writeFileSync(config, JSON.stringify({ gateway: { trustedProxies: ["172.18.0.0/16"] } }));
+      const { stdout, stderr } = await lab!.topology.run(lab!.topology.containerNs, ["node", path.join(ROOT, "dist/bin.js"), "doctor", "--json", "--config", config]);
+      let report: { recommendation: { trustedProxies: string[] }; facts: { gateways: Array<{ address: string }> }; config: { findings: Array<{ code: string; message: string }> } };
+      try {
+        report = JSON.parse(stdout) as typeof report;
+      } catch {
+        throw new Error(`doctor printed no JSON: ${stdout}${stderr}`);
+      }
+      expect(report.recommendation.trustedProxies[0]).toBe("172.18.0.1");
+      expect(report.facts.gateways.map((gateway) => gateway.address)).toContain("172.18.0.1");
+      const wide = report.config.findings.find((finding) => finding.code === "private-range");
+      expect(wide?.message).toContain('"172.18.0.1"');
     });
 
     it("IPv6 through the relay: the gateway sees fd18::1; local only when fd18::1 is trusted", async () => {
