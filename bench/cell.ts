@@ -1,0 +1,14 @@
+// One measurement in a fresh process: `node --import tsx bench/cell.ts WORKLOAD IMPLEMENTATION` prints
+// {"ns": ...}, the mean time of one call over mitata's batched samples.
+import { measure } from "mitata";
+import { type Implementation, WORKLOADS } from "./workloads.js";
+
+const [name, implementation] = process.argv.slice(2) as [string, Implementation];
+const workload = WORKLOADS.find((w) => w.name === name);
+const fn = workload?.build()[implementation];
+if (fn === undefined) {
+  console.error(`no such cell: ${name} / ${implementation}`);
+  process.exit(2);
+}
+const stats = await measure(fn);
+console.log(JSON.stringify({ ns: stats.avg, p50: stats.p50 }));

@@ -1,0 +1,103 @@
+// `npm run bench`: every workload, every implementation, three fresh processes per cell (bench/cell.ts, mitata
+// with batching), then the median and spread of each cell and the ratios the issue asks for. Writes the table
+// to bench/results.md with the machine, the Node version and the date. Timings live here, never in tests.
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Implementation, WORKLOADS } from "./workloads.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PROCESSES = 3;
+const only = process.argv[2];
+
+interface Cell {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function measureCell(workload: string, implementation: Implementation): Cell {
+  const runs: number[] = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
+    runs.push((JSON.parse(out) as { ns: number }).ns);
+  }
+  runs.sort((a, b) => a - b);
+  return { median: runs[1]!, min: runs[0]!, max: runs[2]! };
+}
+
+function compileCost(): { ms: number; bytes: number } {
+  const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(HERE, "compile.ts")], { encoding: "utf8", timeout: 120_000 });
+  return JSON.parse(out) as { ms: number; bytes: number };
+}
+
+const fmt = (ns: number) => (ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+const cellText = (cell: Cell | undefined) => (cell === undefined ? "" : `${fmt(cell.median)} (${fmt(cell.min)}–${fmt(cell.max)})`);
+
+const results = new Map<string, Partial<Record<Implementation, Cell>>>();
+for (const workload of WORKLOADS) {
+  if (only !== undefined && !workload.name.includes(only)) continue;
+  const cells: Partial<Record<Implementation, Cell>> = {};
+  for (const implementation of Object.keys(workload.build()) as Implementation[]) {
+    cells[implementation] = measureCell(workload.name, implementation);
+    process.stderr.write(`${workload.name} / ${implementation}: ${cellText(cells[implementation])}\n`);
+  }
+  results.set(workload.name, cells);
+}
+
+const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
+const lines = [
+  "| workload | proxy-addr | clientaddr | floor (bench/) | speed-up over proxy-addr | target |",
+  "|---|---|---|---|---|---|",
+];
+for (const workload of WORKLOADS) {
+  const cells = results.get(workload.name);
+  if (cells === undefined) continue;
+  const ours = cells.clientaddr!;
+  const baseline = cells["proxy-addr"];
+  const speedup = baseline === undefined ? undefined : baseline.median / ours.median;
+  lines.push(
+    `| ${workload.name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(ours)} | ${cellText(cells.floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
+  );
+  if (workload.target !== undefined && speedup !== undefined) {
+    checks.push({ what: `${workload.name}: speed-up over proxy-addr`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
+  }
+}
+
+const cell = (name: string) => results.get(name)?.clientaddr;
+const relative = (what: string, a: Cell | undefined, b: Cell | undefined, limit: number) => {
+  if (a === undefined || b === undefined) return;
+  const ratio = a.median / b.median;
+  checks.push({ what, value: `${ratio.toFixed(2)}x`, target: `≤ ${limit}x`, met: ratio <= limit });
+};
+relative("clientaddr at 10,000 CIDRs vs itself at 2 CIDRs (one hop)", cell("one hop, 10,000 CIDRs"), cell("one hop, 2 CIDRs"), 1.3);
+relative("clientaddr vs the floor, one hop", cell("one hop, 2 CIDRs"), results.get("one hop, 2 CIDRs")?.floor, 3);
+relative("clientaddr vs the floor, five hops", cell("five hops, 2 CIDRs"), results.get("five hops, 2 CIDRs")?.floor, 3);
+relative("clientaddr's Forwarded path vs forwarded-parse alone", cell("Forwarded, two elements"), results.get("Forwarded, two elements")?.["forwarded-parse"], 1.5);
+
+if (only === undefined) {
+  const compile = compileCost();
+  checks.push({ what: "compiling 10,000 CIDRs", value: `${compile.ms.toFixed(1)} ms`, target: "< 30 ms", met: compile.ms < 30 });
+  checks.push({ what: "the compiled 10,000-CIDR list's heap size", value: `${(compile.bytes / 1024).toFixed(0)} KiB`, target: "< 1 MiB", met: compile.bytes < 1024 * 1024 });
+}
+
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
+const report = [
+  "# Benchmark results",
+  "",
+  `Machine: ${machine}.`,
+  "",
+  `Each cell is the mean time of one call measured by mitata (batched) in a fresh process, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
+  "",
+  ...lines,
+  "",
+  "| check | measured | target | met |",
+  "|---|---|---|---|",
+  ...checks.map((check) => `| ${check.what} | ${check.value} | ${check.target} | ${check.met ? "yes" : "**no**"} |`),
+  "",
+];
+console.log(report.join("\n"));
+if (only === undefined) writeFileSync(path.join(HERE, "results.md"), report.join("\n"));
+process.exitCode = checks.every((check) => check.met) ? 0 : 1;
