@@ -1,7 +1,9 @@
 // One normalising parser for every address the library reads: the socket peer, header entries, Host
-// literals and trust-list entries. Strictness is Node's own `net.isIP`, so "is this an address" has one
-// answer across the library and the server that accepted the socket.
-import { isIP } from "node:net";
+// literals and trust-list entries. What it accepts is exactly what Node's `net.isIP` accepts (a property test
+// holds the two together), so "is this an address" has one answer across the library and the server that
+// accepted the socket. It is written by hand, over a range of the input string, because it runs several
+// times per request: it slices nothing and allocates only the result, where `net.isIP` runs a regular
+// expression and the slicing around it would copy every entry.
 import ipaddr from "ipaddr.js";
 
 /** An IPv4 address as an unsigned 32-bit integer. IPv4-mapped IPv6 is always folded into this form. */
@@ -18,58 +20,79 @@ export interface IPv6 {
 
 export type Address = IPv4 | IPv6;
 
+const COLON = 0x3a;
+const DOT = 0x2e;
+const PERCENT = 0x25;
+
 /**
- * Parses a bare address: dotted-quad decimal IPv4 or standard IPv6 text, with an optional IPv6 zone id
- * (dropped). Legacy IPv4 forms (`127.1`, `0177.0.0.1`, `0x7f.0.0.1`, `2130706433`) are rejected because
- * `net.isIP` rejects them; resolvers that accept them let `0177.0.0.1` pass for loopback.
+ * Parses `text[start, end)` as a bare address: dotted-quad decimal IPv4, or IPv6 text with an optional zone
+ * id (dropped). Legacy IPv4 forms (`127.1`, `0177.0.0.1`, `0x7f.0.0.1`, `2130706433`) are not addresses:
+ * resolvers that accept them let `0177.0.0.1` pass for loopback.
  */
-export function parseIp(text: string): Address | null {
-  switch (isIP(text)) {
-    case 4:
-      return { family: 4, value: dottedToInt(text) };
-    case 6: {
-      const zone = text.indexOf("%");
-      const parts = ipv6Groups(zone === -1 ? text : text.slice(0, zone));
-      return isMapped(parts) ? { family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 } : { family: 6, parts };
-    }
-    default:
-      return null;
+export function parseIp(text: string, start = 0, end = text.length): Address | null {
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === COLON) return parseIpv6(text, start, end);
+    if (c === DOT) break;
   }
+  const value = parseIpv4(text, start, end);
+  return value < 0 ? null : { family: 4, value };
 }
 
 /**
  * Parses an address as forwarding headers write it: a bare address, `a.b.c.d:port`, `[v6]` or `[v6]:port`.
  * A port may be decimal (0-65535) or an RFC 7239 obfuscated port (`_abc`); it is validated and dropped.
  */
-export function parseNode(text: string): Address | null {
-  if (text.charCodeAt(0) === 0x5b /* [ */) {
-    const close = text.indexOf("]");
+export function parseNode(text: string, start = 0, end = text.length): Address | null {
+  if (text.charCodeAt(start) === 0x5b /* [ */) {
+    const close = indexIn(text, 0x5d /* ] */, start, end);
     if (close === -1) return null;
-    const rest = text.slice(close + 1);
-    if (rest !== "" && !(rest.charCodeAt(0) === 0x3a /* : */ && isPort(rest.slice(1)))) return null;
-    const inner = text.slice(1, close);
-    return isIP(inner) === 6 ? parseIp(inner) : null;
+    if (close + 1 < end && !(text.charCodeAt(close + 1) === COLON && isPort(text, close + 2, end))) return null;
+    const address = parseIp(text, start + 1, close);
+    // Brackets hold IPv6 only; a mapped address inside them is IPv6 text folded to IPv4, which is fine.
+    return address !== null && indexIn(text, COLON, start + 1, close) !== -1 ? address : null;
   }
-  const colon = text.indexOf(":");
+  const colon = indexIn(text, COLON, start, end);
   // Exactly one colon: IPv4 with a port. More than one: IPv6, which needs brackets to carry a port.
-  if (colon !== -1 && text.indexOf(":", colon + 1) === -1) {
-    const host = text.slice(0, colon);
-    return isPort(text.slice(colon + 1)) && isIP(host) === 4 ? parseIp(host) : null;
+  if (colon !== -1 && indexIn(text, COLON, colon + 1, end) === -1) {
+    if (!isPort(text, colon + 1, end)) return null;
+    const value = parseIpv4(text, start, colon);
+    return value < 0 ? null : { family: 4, value };
   }
-  return parseIp(text);
+  return parseIp(text, start, end);
 }
 
-const DECIMAL_PORT = /^(?:0|[1-9]\d{0,4})$/;
-// RFC 7239 section 6.3: obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
-const OBFUSCATED_PORT = /^_[A-Za-z0-9._-]+$/;
-
-/** A decimal port, 0-65535, without sign or leading zeros. */
-export function isDecimalPort(text: string): boolean {
-  return DECIMAL_PORT.test(text) && Number(text) <= 65535;
+/**
+ * The first `code` in text[start, end), or -1. `indexOf` would scan past `end` to the end of the header,
+ * which for a megabyte header makes every entry cost the whole header.
+ */
+function indexIn(text: string, code: number, start: number, end: number): number {
+  for (let i = start; i < end; i++) if (text.charCodeAt(i) === code) return i;
+  return -1;
 }
 
-function isPort(text: string): boolean {
-  return isDecimalPort(text) || OBFUSCATED_PORT.test(text);
+/** A decimal port, 0-65535, without sign or leading zeros: text[start, end). */
+export function isDecimalPort(text: string, start = 0, end = text.length): boolean {
+  const length = end - start;
+  if (length < 1 || length > 5 || (length > 1 && text.charCodeAt(start) === 0x30)) return false;
+  let value = 0;
+  for (let i = start; i < end; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return false;
+    value = value * 10 + digit;
+  }
+  return value <= 65535;
+}
+
+// RFC 7239 section 6.3: node-port = port / obfport; obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
+function isPort(text: string, start: number, end: number): boolean {
+  if (text.charCodeAt(start) !== 0x5f /* _ */) return isDecimalPort(text, start, end);
+  if (end - start < 2) return false;
+  for (let i = start + 1; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!(isAlnum(c) || c === DOT || c === 0x5f || c === 0x2d)) return false;
+  }
+  return true;
 }
 
 /** 127.0.0.0/8 or ::1. Mapped forms are already IPv4; `::127.0.0.1` and `64:ff9b::7f00:1` are not loopback. */
@@ -89,41 +112,109 @@ export function formatAddress(address: Address): string {
   return new ipaddr.IPv6(address.parts as number[]).toRFC5952String();
 }
 
-function dottedToInt(text: string): number {
-  const [a, b, c, d] = text.split(".").map(Number) as [number, number, number, number];
-  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
-}
-
-function isMapped(parts: readonly number[]): boolean {
-  return parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
+/** Strict dotted-quad decimal in text[start, end) as an unsigned integer, or -1. */
+function parseIpv4(text: string, start: number, end: number): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c === DOT) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+      continue;
+    }
+    const digit = c - 0x30;
+    // No leading zeros: 0177 is octal to some parsers and decimal to others.
+    if (digit < 0 || digit > 9 || (digits === 1 && part === 0)) return -1;
+    part = part * 10 + digit;
+    if (++digits > 3 || part > 255) return -1;
+  }
+  return dots === 3 && digits > 0 ? value * 256 + part : -1;
 }
 
 /**
- * Expands IPv6 text that `net.isIP` has already accepted (zone removed) into eight groups.
- * Written by hand rather than with `ipaddr.IPv6.parse`, which reads `::a.b.c.d` (IPv4-compatible) as the
- * IPv4-mapped `::ffff:a.b.c.d` and so would make `::127.0.0.1` loopback; RFC 4291 says it is not.
+ * IPv6 text in text[start, end): 1-4 hex digits a group, at most one `::` standing for at least one zero
+ * group, an optional dotted-quad tail counting as two groups, an optional `%zone` of [0-9A-Za-z.:-]
+ * (dropped). IPv4-mapped addresses are folded to IPv4. `::a.b.c.d` is IPv4-compatible, not mapped (RFC 4291),
+ * which is one reason this is not `ipaddr.IPv6.parse`: that reads it as `::ffff:a.b.c.d`.
  */
-function ipv6Groups(text: string): number[] {
-  let body = text;
-  let embedded = -1;
-  const lastColon = body.lastIndexOf(":");
-  if (body.indexOf(".", lastColon) !== -1) {
-    embedded = dottedToInt(body.slice(lastColon + 1));
-    body = `${body.slice(0, lastColon + 1)}0:0`;
+function parseIpv6(text: string, start: number, end: number): Address | null {
+  const zone = indexIn(text, PERCENT, start, end);
+  if (zone !== -1) {
+    if (zone + 1 === end) return null;
+    for (let i = zone + 1; i < end; i++) {
+      const c = text.charCodeAt(i);
+      if (!(isAlnum(c) || c === DOT || c === COLON || c === 0x2d)) return null;
+    }
+    end = zone;
   }
-  const gap = body.indexOf("::");
-  let groups: string[];
-  if (gap === -1) {
-    groups = body.split(":");
-  } else {
-    const left = gap === 0 ? [] : body.slice(0, gap).split(":");
-    const right = gap + 2 === body.length ? [] : body.slice(gap + 2).split(":");
-    groups = [...left, ...new Array<string>(8 - left.length - right.length).fill("0"), ...right];
+  const parts: number[] = [];
+  let gap = -1; // where `::` stands, as an index into parts
+  let i = start;
+  if (text.charCodeAt(i) === COLON) {
+    if (text.charCodeAt(i + 1) !== COLON) return null;
+    gap = 0;
+    i += 2;
+    if (i === end) return fold([0, 0, 0, 0, 0, 0, 0, 0]);
   }
-  const parts = groups.map((group) => parseInt(group, 16));
-  if (embedded !== -1) {
-    parts[6] = embedded >>> 16;
-    parts[7] = embedded & 0xffff;
+  for (;;) {
+    // One group: 1-4 hex digits, or a dotted-quad tail.
+    let group = 0;
+    let digits = 0;
+    const from = i;
+    while (i < end && digits <= 4) {
+      const h = hexValue(text.charCodeAt(i));
+      if (h < 0) break;
+      group = group * 16 + h;
+      digits++;
+      i++;
+    }
+    if (i < end && text.charCodeAt(i) === DOT) {
+      const v4 = parseIpv4(text, from, end);
+      if (v4 < 0 || parts.length > 6) return null;
+      parts.push(v4 >>> 16, v4 & 0xffff);
+      i = end;
+      break;
+    }
+    if (digits === 0 || digits > 4) return null;
+    parts.push(group);
+    if (i === end) break;
+    if (text.charCodeAt(i) !== COLON) return null;
+    i++;
+    if (text.charCodeAt(i) === COLON) {
+      if (gap !== -1) return null;
+      gap = parts.length;
+      i++;
+      if (i === end) break;
+    } else if (i === end) {
+      return null; // a single trailing colon
+    }
+    if (parts.length > 8) return null;
   }
-  return parts;
+  if (gap === -1) return parts.length === 8 ? fold(parts) : null;
+  if (parts.length > 7) return null;
+  const zeros = 8 - parts.length;
+  parts.splice(gap, 0, ...new Array<number>(zeros).fill(0));
+  return fold(parts);
+}
+
+function fold(parts: number[]): Address {
+  const mapped = parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
+  return mapped ? { family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 } : { family: 6, parts };
+}
+
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+function isAlnum(c: number): boolean {
+  const lower = c | 0x20;
+  return (c >= 0x30 && c <= 0x39) || (lower >= 0x61 && lower <= 0x7a);
 }

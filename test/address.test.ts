@@ -1,5 +1,9 @@
+import fc from "fast-check";
+import ipaddr from "ipaddr.js";
+import { isIP } from "node:net";
 import { describe, expect, it } from "vitest";
 import { formatAddress, isLoopback, parseIp, parseNode } from "../src/address.js";
+import { address } from "./support/arbitraries.js";
 
 const canonical = (text: string) => {
   const address = parseNode(text);
@@ -85,5 +89,60 @@ describe("loopback", () => {
     expect(loopback("::")).toBe(false);
     expect(loopback("1::1")).toBe(false);
     expect(loopback("0.0.0.0")).toBe(false);
+  });
+});
+
+describe("the hand-written parser accepts exactly what net.isIP accepts", () => {
+  // The specification is Node's own check; these properties hold the fast parser to it.
+  const alphabet = fc.constantFrom(..."0123456789abcdefABCDEFg:.%-xz ");
+  const near = fc.oneof(
+    fc.array(alphabet, { maxLength: 45 }).map((chars) => chars.join("")),
+    fc.tuple(address, fc.nat(60), alphabet, fc.constantFrom("insert", "delete", "replace")).map(([text, at, char, edit]) => {
+      const i = at % (text.length + 1);
+      if (edit === "insert") return text.slice(0, i) + char + text.slice(i);
+      if (edit === "delete") return text.slice(0, i) + text.slice(i + 1);
+      return text.slice(0, i) + char + text.slice(i + 1);
+    }),
+    fc.tuple(fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 8, maxLength: 8 }), fc.nat(7), fc.integer({ min: 1, max: 7 }), fc.boolean()).map(([parts, from, length, v4]) => {
+      // Any compression of any address, sometimes with a dotted-quad tail: the forms that are easy to get wrong.
+      const groups = parts.map((part) => part.toString(16));
+      if (v4) groups.splice(6, 2, `${parts[6]! >> 8}.${parts[6]! & 255}.${parts[7]! >> 8}.${parts[7]! & 255}`);
+      const end = Math.min(groups.length, from + length);
+      return `${groups.slice(0, from).join(":")}::${groups.slice(end).join(":")}`;
+    }),
+    fc.tuple(address, fc.constantFrom("%eth0", "%br-1a2b", "%", "%a b", "%:", "%1.2")).map(([text, zone]) => text + zone),
+  );
+
+  it("on random and near-miss strings", () => {
+    fc.assert(
+      fc.property(near, (text) => {
+        expect(parseIp(text) !== null, text).toBe(isIP(text) !== 0);
+      }),
+      { seed: 20261125, numRuns: 20_000 },
+    );
+  });
+
+  it("and reads the same address as ipaddr.js wherever ipaddr.js reads it right", () => {
+    fc.assert(
+      fc.property(near, (text) => {
+        // ipaddr.js misreads ::a.b.c.d as IPv4-mapped (RFC 4291 says IPv4-compatible); skip those forms.
+        if (isIP(text) === 0 || /^::(ffff:)?[\d.]+$/i.test(text.split("%")[0]!) && !/^::ffff:/i.test(text)) return;
+        const theirs = ipaddr.process(text.split("%")[0]!);
+        const expected = theirs.kind() === "ipv4" ? theirs.toString() : (theirs as ipaddr.IPv6).toRFC5952String();
+        expect(formatAddress(parseIp(text)!), text).toBe(expected);
+      }),
+      { seed: 20261125, numRuns: 20_000 },
+    );
+  });
+
+  it("reads a range of a longer string without looking outside it", () => {
+    const header = "junk 198.51.100.4 [2001:db8::1]:443 fe80::1%eth0 more";
+    const range = (piece: string) => [header.indexOf(piece), header.indexOf(piece) + piece.length] as const;
+    expect(formatAddress(parseIp(header, ...range("198.51.100.4"))!)).toBe("198.51.100.4");
+    expect(formatAddress(parseNode(header, ...range("[2001:db8::1]:443"))!)).toBe("2001:db8::1");
+    expect(formatAddress(parseIp(header, ...range("fe80::1%eth0"))!)).toBe("fe80::1");
+    expect(parseIp(header, ...range("fe80::1%"))).toBeNull(); // an empty zone
+    expect(parseNode(header, ...range("[2001:db8::1]:"))).toBeNull(); // an empty port
+    expect(parseIp(header, ...range("198.51.100"))).toBeNull(); // three parts, though a fourth follows the range
   });
 });
