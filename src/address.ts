@@ -112,6 +112,19 @@ export function formatAddress(address: Address): string {
   return new ipaddr.IPv6(address.parts as number[]).toRFC5952String();
 }
 
+/**
+ * The canonical text of `address`, parsed from text[start, end): the written text itself when it is already
+ * canonical (a plain dotted quad, the common case), so that no string is built; otherwise formatted.
+ */
+export function canonicalText(address: Address, text: string, start = 0, end = text.length): string {
+  if (address.family === 6 || end - start > 15) return formatAddress(address);
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== DOT && (c < 0x30 || c > 0x39)) return formatAddress(address);
+  }
+  return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
 /** Strict dotted-quad decimal in text[start, end) as an unsigned integer, or -1. */
 function parseIpv4(text: string, start: number, end: number): number {
   let value = 0;

@@ -7,34 +7,93 @@ import parseForwarded from "forwarded-parse";
 export type ForwardingHeader = "x-forwarded-for" | "forwarded" | "x-real-ip";
 export const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for", "forwarded", "x-real-ip"];
 
-/** One entry: the node text the proxy wrote (`for=` value, list item), or why there is none. */
-export type Entry = { readonly text: string } | { readonly malformed: string; readonly raw: string };
-
 // The longest address text an entry can hold: bracketed IPv6 with an embedded IPv4, a zone id and a port
 // is under 70 characters; 128 leaves room for long interface names.
 const MAX_ENTRY = 128;
 // A Forwarded element also carries by=, host= (up to 255) and proto=, possibly quoted.
 const MAX_ELEMENT = 1024;
 
-/** Entries of `value`, right to left. */
-export function* entries(header: ForwardingHeader, value: string): Generator<Entry, void, undefined> {
-  if (header === "x-real-ip") {
-    // One address, set (not appended) by the proxy. Repeated lines were joined with ", " and so fail.
-    yield value.length <= MAX_ENTRY
-      ? { text: trimOws(value) }
-      : { malformed: `entry longer than ${MAX_ENTRY} characters`, raw: excerpt(value, value.length) };
-    return;
+/**
+ * A cursor over the entries of one header value, right to left. After `next()` returns true, the entry is
+ * `text[start, end)` (the list item, or the `for=` value of a Forwarded element), or, when `malformed` is not
+ * null, it could not be read and `raw` shows it. A cursor rather than a generator: the walk runs on every
+ * request, and this allocates nothing per X-Forwarded-For entry.
+ */
+export class EntryCursor {
+  text: string;
+  start = 0;
+  end = 0;
+  malformed: string | null = null;
+  raw = "";
+  readonly #header: ForwardingHeader;
+  readonly #value: string;
+  #next: number; // the end of the next entry; -1 when there is none
+
+  constructor(header: ForwardingHeader, value: string) {
+    this.#header = header;
+    this.#value = value;
+    this.text = value;
+    this.#next = value.length;
   }
-  let end = value.length;
-  while (end >= 0) {
-    const start = header === "forwarded" ? elementStart(value, end) : listItemStart(value, end);
-    if (start === undefined) {
-      yield { malformed: `entry longer than ${header === "forwarded" ? MAX_ELEMENT : MAX_ENTRY} characters`, raw: excerpt(value, end) };
-      return;
+
+  next(): boolean {
+    const value = this.#value;
+    const end = this.#next;
+    if (end < 0) return false;
+    if (this.#header === "x-real-ip") {
+      // One address, set (not appended) by the proxy. Repeated lines were joined with ", " and so fail.
+      this.#next = -1;
+      return end <= MAX_ENTRY ? this.#entry(value, 0, end) : this.#tooLong(value, end, MAX_ENTRY);
     }
-    const text = trimOws(value.slice(start, end));
-    yield header === "forwarded" ? forValue(text) : { text };
-    end = start - 1; // the comma before this entry
+    const forwarded = this.#header === "forwarded";
+    const start = forwarded ? elementStart(value, end) : listItemStart(value, end);
+    if (start === undefined) {
+      this.#next = -1;
+      return this.#tooLong(value, end, forwarded ? MAX_ELEMENT : MAX_ENTRY);
+    }
+    this.#next = start - 1; // the comma before this entry
+    return forwarded ? this.#element(value.slice(start, end)) : this.#entry(value, start, end);
+  }
+
+  /** The entry as written (for a well-formed entry that is not an address). */
+  written(): string {
+    return this.text.slice(this.start, this.end);
+  }
+
+  #entry(text: string, start: number, end: number): boolean {
+    while (start < end && isOws(text.charCodeAt(start))) start++;
+    while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+    this.text = text;
+    this.start = start;
+    this.end = end;
+    this.malformed = null;
+    return true;
+  }
+
+  #tooLong(value: string, end: number, max: number): boolean {
+    // The last 40 characters: enough to recognise the entry in a diagnostic.
+    return this.#fail(`entry longer than ${max} characters`, `…${value.slice(end - 40, end)}`);
+  }
+
+  #fail(malformed: string, raw: string): boolean {
+    this.malformed = malformed;
+    this.raw = raw;
+    return true;
+  }
+
+  /** The `for=` node of one Forwarded element, parsed by `forwarded-parse` (quoting, escapes, case). */
+  #element(text: string): boolean {
+    const element = trimOws(text);
+    let parsed: Record<string, string>[];
+    try {
+      parsed = parseForwarded(element);
+    } catch (error) {
+      return this.#fail(`not a valid Forwarded element (${(error as Error).message})`, element);
+    }
+    const params = parsed[0];
+    if (parsed.length !== 1 || params === undefined) return this.#fail("not a single Forwarded element", element);
+    if (!Object.hasOwn(params, "for")) return this.#fail("element has no for= parameter", element);
+    return this.#entry(params.for!, 0, params.for!.length);
   }
 }
 
@@ -66,32 +125,12 @@ function elementStart(value: string, end: number): number | undefined {
   return end <= MAX_ELEMENT ? 0 : undefined;
 }
 
-/** The `for=` node of one Forwarded element, parsed by `forwarded-parse` (quoting, escapes, case). */
-function forValue(element: string): Entry {
-  let parsed: Record<string, string>[];
-  try {
-    parsed = parseForwarded(element);
-  } catch (error) {
-    return { malformed: `not a valid Forwarded element (${(error as Error).message})`, raw: element };
-  }
-  const params = parsed[0];
-  if (parsed.length !== 1 || params === undefined) {
-    return { malformed: "not a single Forwarded element", raw: element };
-  }
-  return Object.hasOwn(params, "for") ? { text: params.for! } : { malformed: "element has no for= parameter", raw: element };
-}
-
-/** The last 40 characters of an over-long entry ending at `end`: enough to recognise it in a diagnostic. */
-function excerpt(value: string, end: number): string {
-  return `…${value.slice(end - 40, end)}`;
-}
-
 function trimOws(text: string): string {
   let start = 0;
   let end = text.length;
   while (start < end && isOws(text.charCodeAt(start))) start++;
   while (end > start && isOws(text.charCodeAt(end - 1))) end--;
-  return text.slice(start, end);
+  return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
 function isOws(code: number): boolean {

@@ -15,20 +15,68 @@ export type HeaderName = "host" | "origin" | "forwarded" | "x-forwarded-for" | "
  */
 export type HeaderValue = string | null | undefined;
 
-export type HeaderReader = (name: HeaderName) => HeaderValue;
-
-/** Picks the reader for the input's shape once per request. Anything else reads as "no headers". */
-export function headerReader(input: unknown): HeaderReader {
-  if (Array.isArray(input)) return (name) => fromRaw(input, name);
-  if (typeof input !== "object" || input === null) return () => undefined;
-  const get = (input as { get?: unknown }).get;
-  if (typeof get === "function") return (name) => fromWhatwg(input as { get(name: string): unknown }, name);
-  return (name) => fromNode(input as Record<string, unknown>, name);
+const enum Shape {
+  None,
+  Node,
+  Whatwg,
+  Raw,
 }
 
-function fromNode(headers: Record<string, unknown>, name: HeaderName): HeaderValue {
-  // Node lower-cases names; our names are never Object.prototype keys, so plain lookup is safe.
-  return toText(headers[name]);
+const UNREAD = Symbol("unread");
+
+/**
+ * The request's headers, each read at most once and kept: the resolver's fast path reads only the headers
+ * its decision needs, and the explained path, run later if anyone asks, sees exactly the same values even
+ * if the caller's headers object has changed in between.
+ */
+export class RequestHeaders {
+  readonly #input: unknown;
+  readonly #shape: Shape;
+  #host: HeaderValue | typeof UNREAD = UNREAD;
+  #origin: HeaderValue | typeof UNREAD = UNREAD;
+  #forwarded: HeaderValue | typeof UNREAD = UNREAD;
+  #xForwardedFor: HeaderValue | typeof UNREAD = UNREAD;
+  #xRealIp: HeaderValue | typeof UNREAD = UNREAD;
+
+  constructor(input: unknown) {
+    this.#input = input;
+    this.#shape = Array.isArray(input)
+      ? Shape.Raw
+      : typeof input !== "object" || input === null
+        ? Shape.None
+        : typeof (input as { get?: unknown }).get === "function"
+          ? Shape.Whatwg
+          : Shape.Node;
+  }
+
+  get(name: HeaderName): HeaderValue {
+    switch (name) {
+      case "host":
+        return this.#host === UNREAD ? (this.#host = this.#read(name)) : this.#host;
+      case "origin":
+        return this.#origin === UNREAD ? (this.#origin = this.#read(name)) : this.#origin;
+      case "forwarded":
+        return this.#forwarded === UNREAD ? (this.#forwarded = this.#read(name)) : this.#forwarded;
+      case "x-forwarded-for":
+        return this.#xForwardedFor === UNREAD ? (this.#xForwardedFor = this.#read(name)) : this.#xForwardedFor;
+      case "x-real-ip":
+        return this.#xRealIp === UNREAD ? (this.#xRealIp = this.#read(name)) : this.#xRealIp;
+    }
+  }
+
+  #read(name: HeaderName): HeaderValue {
+    switch (this.#shape) {
+      case Shape.Node:
+        // Node lower-cases names; our names are never Object.prototype keys, so plain lookup is safe.
+        return toText((this.#input as Record<string, unknown>)[name]);
+      case Shape.Whatwg:
+        return fromWhatwg(this.#input as { get(name: string): unknown }, name);
+      case Shape.Raw:
+        return fromRaw(this.#input as readonly unknown[], name);
+      case Shape.None:
+        return undefined;
+    }
+  }
 }
 
 function fromWhatwg(headers: { get(name: string): unknown }, name: HeaderName): HeaderValue {
@@ -53,8 +101,7 @@ function fromRaw(raw: readonly unknown[], name: HeaderName): HeaderValue {
 }
 
 function toText(value: unknown): HeaderValue {
-  if (value === undefined) return undefined;
-  if (typeof value === "string") return value;
+  if (value === undefined || typeof value === "string") return value;
   if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")) {
     return value.join(", ");
   }

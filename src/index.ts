@@ -3,6 +3,7 @@ export { resolveClientAddress } from "./resolve.js";
 export type {
   Basis,
   ClientAddress,
+  ClientAddressData,
   Diagnostic,
   DiagnosticCode,
   Hop,

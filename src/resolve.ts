@@ -1,7 +1,11 @@
 // The decision: who the client is (rules 1-3) and whether it counts as local (rule 4), with the reason.
-import { type Address, formatAddress, isLoopback, parseIp, parseNode } from "./address.js";
-import { FORWARDING_HEADERS, type ForwardingHeader, entries } from "./entries.js";
-import { type HeaderReader, type HeadersInput, headerReader } from "./headers.js";
+// One function, `decide`, holds every rule. The fast path runs it without an explanation and stops at the
+// first condition that fails; the hops, the four checks and the diagnostics are produced by running the same
+// function again with an explanation, the first time anyone reads them, on the header values the fast path
+// read. Nobody pays for messages nobody reads, and there is no second copy of a rule to drift.
+import { type Address, canonicalText, isLoopback, parseIp, parseNode } from "./address.js";
+import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
+import { type HeadersInput, RequestHeaders } from "./headers.js";
 import { namesThisMachine, originIsThisMachine } from "./locality.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
@@ -74,7 +78,17 @@ export interface ResolveOptions {
   readonly localHosts?: readonly string[] | undefined;
 }
 
-export interface ClientAddress {
+/**
+ * The answer. `address`, `loopbackEquivalent` and `basis` are decided when it is made; `hops`, `checks` and
+ * `diagnostics` are worked out the first time one of them is read (the same rules, run with an explanation)
+ * and kept. `JSON.stringify` and `console.log` show all six.
+ */
+export interface ClientAddress extends ClientAddressData {
+  /** The six fields as a plain object (what `JSON.stringify` writes). */
+  toJSON(): ClientAddressData;
+}
+
+export interface ClientAddressData {
   /** Canonical: dotted IPv4 (mapped addresses too), RFC 5952 IPv6; no port, no zone. Null when unknown. */
   readonly address: string | null;
   readonly loopbackEquivalent: boolean;
@@ -92,6 +106,12 @@ const DISPLAY: Readonly<Record<ForwardingHeader, string>> = {
 export const DEFAULT_HEADER: ForwardingHeader = "x-forwarded-for";
 export const DEFAULT_MAX_HOPS = 64;
 const NO_HOSTS: readonly string[] = [];
+const NO_CHECKS: LocalityChecks = { client: false, forwarding: false, host: false, origin: false };
+const VERDICTS: readonly Verdict[] = ["loopback", "trusted-path", "remote-client", "unread-forwarding-header", "host-not-local", "origin-not-local", "invalid-peer", "invalid-entry", "malformed-header", "hop-limit"];
+// Every basis string made once, so that an answer never builds one.
+const BASES = Object.fromEntries(
+  (["socket", ...FORWARDING_HEADERS] as HopSource[]).map((source) => [source, Object.fromEntries(VERDICTS.map((verdict) => [verdict, `${source}:${verdict}`]))]),
+) as Record<HopSource, Record<Verdict, Basis>>;
 
 const compiledLists = new WeakMap<readonly string[], TrustedProxies>();
 const EMPTY_TRUST = compileTrustedProxies([]);
@@ -102,167 +122,237 @@ const EMPTY_TRUST = compileTrustedProxies([]);
  * on configuration: a bad `trustedProxies` entry ({@link TrustedProxiesError}) or a bad option (TypeError).
  */
 export function resolveClientAddress(options: ResolveOptions): ClientAddress {
-  const trust = trustOf(options.trustedProxies);
-  const believed = options.header ?? DEFAULT_HEADER;
-  const maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
-  const localHosts = options.localHosts ?? NO_HOSTS;
-  checkOptions(believed, maxHops, localHosts);
-
-  const read = headerReader(options.headers);
-  const diagnostics: Diagnostic[] = [];
-  const path = walk(options.remoteAddress, read, trust, believed, maxHops, diagnostics);
-  const checks = locality(path, read, believed, localHosts, diagnostics);
-
-  const client = path.client;
-  let verdict: Verdict;
-  if (client === null) verdict = path.failure;
-  else if (!checks.client) verdict = "remote-client";
-  else if (!checks.forwarding) verdict = "unread-forwarding-header";
-  else if (!checks.host) verdict = "host-not-local";
-  else if (!checks.origin) verdict = "origin-not-local";
-  else verdict = isLoopback(client) ? "loopback" : "trusted-path";
-
-  return {
-    address: client === null ? null : formatAddress(client),
-    loopbackEquivalent: verdict === "loopback" || verdict === "trusted-path",
-    basis: `${path.source}:${verdict}`,
-    hops: path.hops,
-    checks,
-    diagnostics,
-  };
+  const request = new Request(options);
+  return new Resolution(request, decide(request, null));
 }
 
-type Path =
-  | { client: Address; source: HopSource; allTrusted: boolean; peerTrusted: boolean; hops: Hop[] }
-  | { client: null; source: HopSource; failure: Verdict; peerTrusted: boolean; hops: Hop[] };
+/** One request's inputs, validated, with its headers read at most once each. */
+class Request {
+  readonly remoteAddress: unknown;
+  readonly headers: RequestHeaders;
+  readonly trust: TrustedProxies;
+  readonly believed: ForwardingHeader;
+  readonly maxHops: number;
+  readonly localHosts: readonly string[];
 
-/** Rules 1-3: the peer, then (if it is trusted) the believed header right to left. */
-function walk(
-  remoteAddress: unknown,
-  read: HeaderReader,
-  trust: TrustedProxies,
-  believed: ForwardingHeader,
-  maxHops: number,
-  diagnostics: Diagnostic[],
-): Path {
-  const hops: Hop[] = [];
-  const peer = typeof remoteAddress === "string" ? parseIp(remoteAddress) : null;
+  constructor(options: ResolveOptions) {
+    this.remoteAddress = options.remoteAddress;
+    this.headers = new RequestHeaders(options.headers);
+    this.trust = trustOf(options.trustedProxies);
+    this.believed = options.header ?? DEFAULT_HEADER;
+    this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
+    this.localHosts = options.localHosts ?? NO_HOSTS;
+    checkOptions(this.believed, this.maxHops, this.localHosts);
+  }
+}
+
+interface Decision {
+  readonly client: Address | null;
+  /** The client's canonical text; null with the client. */
+  readonly text: string | null;
+  readonly source: HopSource;
+  readonly verdict: Verdict;
+}
+
+/** What the explained run collects. */
+interface Explanation {
+  readonly hops: Hop[];
+  readonly diagnostics: Diagnostic[];
+  checks: LocalityChecks;
+}
+
+class Resolution implements ClientAddress {
+  readonly address: string | null;
+  readonly loopbackEquivalent: boolean;
+  readonly basis: Basis;
+  readonly #request: Request;
+  #explanation: Explanation | undefined;
+
+  constructor(request: Request, decision: Decision) {
+    this.address = decision.text;
+    this.loopbackEquivalent = decision.verdict === "loopback" || decision.verdict === "trusted-path";
+    this.basis = BASES[decision.source][decision.verdict];
+    this.#request = request;
+  }
+
+  get hops(): readonly Hop[] {
+    return this.#explain().hops;
+  }
+
+  get checks(): LocalityChecks {
+    return this.#explain().checks;
+  }
+
+  get diagnostics(): readonly Diagnostic[] {
+    return this.#explain().diagnostics;
+  }
+
+  toJSON(): ClientAddressData {
+    const { address, loopbackEquivalent, basis, hops, checks, diagnostics } = this;
+    return { address, loopbackEquivalent, basis, hops, checks, diagnostics };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): ClientAddressData {
+    return this.toJSON();
+  }
+
+  #explain(): Explanation {
+    if (this.#explanation === undefined) {
+      const explanation: Explanation = { hops: [], diagnostics: [], checks: NO_CHECKS };
+      decide(this.#request, explanation);
+      this.#explanation = explanation;
+    }
+    return this.#explanation;
+  }
+}
+
+/**
+ * Rules 1-4 for one request. Without an explanation it returns at the first failed condition; with one, it
+ * evaluates all four, records the path, the checks and a diagnostic for every failure, and returns the same
+ * decision (the first failure, in the order a, b, c, d, names the verdict either way).
+ */
+function decide(request: Request, explanation: Explanation | null): Decision {
+  const { trust, believed, headers } = request;
+  const hops = explanation?.hops;
+
+  // Rule 1 and 5: the socket peer.
+  const remote = request.remoteAddress;
+  const peer = typeof remote === "string" ? parseIp(remote) : null;
   if (peer === null) {
-    const shown = typeof remoteAddress === "string" ? `"${remoteAddress.slice(0, 60)}"` : String(remoteAddress);
-    if (typeof remoteAddress === "string") hops.push({ address: null, raw: remoteAddress, trusted: false, source: "socket" });
-    diagnostics.push({
-      code: "invalid-peer",
-      message: `remoteAddress ${shown} is not an IP address (a closed socket, or not a TCP socket): the client is unknown and not local`,
-    });
-    return { client: null, source: "socket", failure: "invalid-peer", peerTrusted: false, hops };
+    if (explanation !== null) {
+      if (typeof remote === "string") hops!.push({ address: null, raw: remote, trusted: false, source: "socket" });
+      const shown = typeof remote === "string" ? `"${remote.slice(0, 60)}"` : String(remote);
+      note(explanation, "invalid-peer", `remoteAddress ${shown} is not an IP address (a closed socket, or not a TCP socket): the client is unknown and not local`);
+      checkHeaders(request, null, false, false, explanation);
+    }
+    return { client: null, text: null, source: "socket", verdict: "invalid-peer" };
   }
   const peerTrusted = trust.trusts(peer);
-  hops.push({ address: formatAddress(peer), trusted: peerTrusted, source: "socket" });
-  const value = peerTrusted ? read(believed) : undefined;
-  if (value === undefined) {
-    return { client: peer, source: "socket", allTrusted: peerTrusted, peerTrusted, hops };
+  const peerText = canonicalText(peer, remote as string);
+  hops?.push({ address: peerText, trusted: peerTrusted, source: "socket" });
+
+  // Rules 2 and 3: a trusted peer's believed header, right to left.
+  let client = peer;
+  let text = peerText;
+  let source: HopSource = "socket";
+  let allTrusted = peerTrusted;
+  const value = peerTrusted ? headers.get(believed) : undefined;
+  if (value !== undefined) {
+    source = believed;
+    const name = DISPLAY[believed];
+    const fail = (verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: string): Decision => {
+      if (explanation !== null) {
+        if (raw !== null) hops!.push({ address: null, raw, trusted: false, source: believed });
+        note(explanation, verdict, message);
+        checkHeaders(request, peerText, true, false, explanation);
+      }
+      return { client: null, text: null, source, verdict };
+    };
+    if (value === null) return fail("invalid-entry", "", `${name} from trusted proxy ${peerText} is not text: the client is unknown`);
+    const cursor = new EntryCursor(believed, value);
+    let examined = 0;
+    let clientText = "";
+    let clientStart = 0;
+    let clientEnd = 0;
+    while (cursor.next()) {
+      if (examined === request.maxHops) {
+        return fail("hop-limit", null, `${name} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+      }
+      examined++;
+      if (cursor.malformed !== null) {
+        return fail("malformed-header", cursor.raw, `${name} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
+      }
+      const address = parseNode(cursor.text, cursor.start, cursor.end);
+      if (address === null) {
+        const written = cursor.written();
+        return fail("invalid-entry", written, `${name} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+      }
+      const trusted = trust.trusts(address);
+      client = address;
+      // The text is made for the client only (and for each hop when explaining): most hops never need one.
+      clientText = cursor.text;
+      clientStart = cursor.start;
+      clientEnd = cursor.end;
+      if (hops !== undefined) hops.push({ address: canonicalText(address, clientText, clientStart, clientEnd), trusted, source: believed });
+      if (!trusted) {
+        allTrusted = false;
+        break;
+      }
+    }
+    // A present header always has an entry, so the client now comes from it.
+    text = canonicalText(client, clientText, clientStart, clientEnd);
   }
 
-  // A failed walk's verdict and its diagnostic share one name.
-  const fail = (failure: "invalid-entry" | "malformed-header" | "hop-limit", message: string): Path => {
-    diagnostics.push({ code: failure, message });
-    return { client: null, source: believed, failure, peerTrusted, hops };
-  };
-  const name = DISPLAY[believed];
-  if (value === null) {
-    hops.push({ address: null, raw: "", trusted: false, source: believed });
-    return fail("invalid-entry", `${name} from trusted proxy ${hops[0]!.address} is not text: the client is unknown`);
+  // Rule 4a: a loopback client, or a path of trusted addresses only.
+  let verdict: Verdict | undefined;
+  const clientOk = isLoopback(client) || allTrusted;
+  if (!clientOk) {
+    verdict = "remote-client";
+    if (explanation === null) return { client, text, source, verdict };
+    note(
+      explanation,
+      "client-not-loopback",
+      source === "socket"
+        ? `peer ${text} is neither loopback nor a trusted proxy: not local. If it is the gateway of a Docker bridge or another NAT in front of this server, add "${text}" to trustedProxies (that one address, not its whole subnet)`
+        : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
+    );
   }
-  let client: Address = peer;
-  let examined = 0;
-  for (const entry of entries(believed, value)) {
-    if (examined === maxHops) {
-      return fail("hop-limit", `${name} holds more than maxHops (${maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
-    }
-    examined++;
-    if ("malformed" in entry) {
-      hops.push({ address: null, raw: entry.raw, trusted: false, source: believed });
-      return fail("malformed-header", `${name} entry ${examined} from the right (${JSON.stringify(entry.raw)}) is ${entry.malformed}: the client is unknown`);
-    }
-    const address = parseNode(entry.text);
-    if (address === null) {
-      hops.push({ address: null, raw: entry.text, trusted: false, source: believed });
-      return fail("invalid-entry", `${name} entry ${examined} from the right (${JSON.stringify(entry.text.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
-    }
-    const trusted = trust.trusts(address);
-    hops.push({ address: formatAddress(address), trusted, source: believed });
-    client = address;
-    if (!trusted) return { client, source: believed, allTrusted: false, peerTrusted, hops };
-  }
-  return { client, source: believed, allTrusted: true, peerTrusted, hops };
+  // Rules 4b-4d.
+  const failed = checkHeaders(request, peerText, peerTrusted, clientOk, explanation);
+  verdict ??= failed ?? (isLoopback(client) ? "loopback" : "trusted-path");
+  return { client, text, source, verdict };
 }
 
-/** Rule 4: the four conditions, each evaluated so that every failure gets its diagnostic. */
-function locality(
-  path: Path,
-  read: HeaderReader,
-  believed: ForwardingHeader,
-  localHosts: readonly string[],
-  diagnostics: Diagnostic[],
-): LocalityChecks {
-  const peer = path.hops[0]?.address ?? null;
-  let client = false;
-  if (path.client !== null) {
-    client = isLoopback(path.client) || path.allTrusted;
-    if (!client) {
-      const address = formatAddress(path.client);
-      diagnostics.push({
-        code: "client-not-loopback",
-        message:
-          path.source === "socket"
-            ? `peer ${address} is neither loopback nor a trusted proxy: not local. If it is the gateway of a Docker bridge or another NAT in front of this server, add "${address}" to trustedProxies (that one address, not its whole subnet)`
-            : `client ${address}, named by ${DISPLAY[believed]} from trusted proxy ${peer}, is not loopback and not trusted: not local`,
-      });
-    }
-  }
+/**
+ * Conditions b, c and d (a, `client`, was decided by the caller). Returns the first that fails as a verdict,
+ * or undefined; without an explanation it stops there, with one it evaluates all three and records the four.
+ */
+function checkHeaders(request: Request, peer: string | null, peerTrusted: boolean, client: boolean, explanation: Explanation | null): Verdict | undefined {
+  const { headers, believed, localHosts } = request;
+  let failed: Verdict | undefined;
 
   let forwarding = true;
   for (const header of FORWARDING_HEADERS) {
-    if ((path.peerTrusted && header === believed) || read(header) === undefined) continue;
+    if ((peerTrusted && header === believed) || headers.get(header) === undefined) continue;
     forwarding = false;
-    diagnostics.push(
-      path.peerTrusted
-        ? {
-            code: "unbelieved-forwarding-header",
-            message: `trusted proxy ${peer} passed on ${DISPLAY[header]}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. If that proxy writes ${DISPLAY[header]}, set header: "${header}"; otherwise make it drop ${DISPLAY[header]} from client requests`,
-          }
-        : {
-            code: "untrusted-forwarding-header",
-            message:
-              peer === null
-                ? `${DISPLAY[header]} is present but the peer is unknown: not local`
-                : `peer ${peer} is not a trusted proxy, so its ${DISPLAY[header]} header was ignored; a header naming a client means a proxy forwards for someone else, so not local. If ${peer} is a reverse proxy you run, add "${peer}" to trustedProxies so the header is read`,
-          },
+    failed = "unread-forwarding-header";
+    if (explanation === null) return failed;
+    note(
+      explanation,
+      peerTrusted ? "unbelieved-forwarding-header" : "untrusted-forwarding-header",
+      peerTrusted
+        ? `trusted proxy ${peer} passed on ${DISPLAY[header]}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. If that proxy writes ${DISPLAY[header]}, set header: "${header}"; otherwise make it drop ${DISPLAY[header]} from client requests`
+        : peer === null
+          ? `${DISPLAY[header]} is present but the peer is unknown: not local`
+          : `peer ${peer} is not a trusted proxy, so its ${DISPLAY[header]} header was ignored; a header naming a client means a proxy forwards for someone else, so not local. If ${peer} is a reverse proxy you run, add "${peer}" to trustedProxies so the header is read`,
     );
   }
 
-  const hostValue = read("host");
+  const hostValue = headers.get("host");
   const host = typeof hostValue === "string" && namesThisMachine(hostValue, localHosts);
   if (!host) {
-    diagnostics.push(
-      hostValue === undefined
-        ? { code: "host-missing", message: "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local" }
-        : {
-            code: "host-not-local",
-            message: `Host ${JSON.stringify(String(hostValue).slice(0, 80))} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`,
-          },
-    );
+    failed ??= "host-not-local";
+    if (explanation === null) return failed;
+    if (hostValue === undefined) {
+      note(explanation, "host-missing", "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local");
+    } else {
+      note(explanation, "host-not-local", `Host ${JSON.stringify(String(hostValue).slice(0, 80))} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`);
+    }
   }
 
-  const originValue = read("origin");
+  const originValue = headers.get("origin");
   const origin = originValue === undefined || (originValue !== null && originIsThisMachine(originValue, localHosts));
   if (!origin) {
-    diagnostics.push({
-      code: "origin-not-local",
-      message: `Origin ${JSON.stringify(String(originValue).slice(0, 80))} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`,
-    });
+    failed ??= "origin-not-local";
+    if (explanation === null) return failed;
+    note(explanation, "origin-not-local", `Origin ${JSON.stringify(String(originValue).slice(0, 80))} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
   }
-  return { client, forwarding, host, origin };
+  if (explanation !== null) explanation.checks = { client, forwarding, host, origin };
+  return failed;
+}
+
+function note(explanation: Explanation, code: DiagnosticCode, message: string): void {
+  explanation.diagnostics.push({ code, message });
 }
 
 function trustOf(list: TrustedProxies | readonly string[] | undefined): TrustedProxies {
@@ -276,14 +366,15 @@ function trustOf(list: TrustedProxies | readonly string[] | undefined): TrustedP
   return compiled;
 }
 
-function checkOptions(header: unknown, maxHops: unknown, localHosts: unknown): void {
-  if (!FORWARDING_HEADERS.includes(header as ForwardingHeader)) {
+function checkOptions(header: unknown, maxHops: unknown, localHosts: readonly string[]): void {
+  if (header !== "x-forwarded-for" && header !== "forwarded" && header !== "x-real-ip") {
     throw new TypeError(`header must be one of ${FORWARDING_HEADERS.join(", ")}, got ${JSON.stringify(header)}`);
   }
-  if (!Number.isInteger(maxHops) || (maxHops as number) < 0) {
+  if (maxHops !== DEFAULT_MAX_HOPS && (!Number.isInteger(maxHops) || (maxHops as number) < 0)) {
     throw new TypeError(`maxHops must be a non-negative integer, got ${JSON.stringify(maxHops)}`);
   }
-  if (!Array.isArray(localHosts) || !localHosts.every((host) => typeof host === "string")) {
+  if (localHosts !== NO_HOSTS && (!Array.isArray(localHosts) || !localHosts.every((host) => typeof host === "string"))) {
     throw new TypeError("localHosts must be an array of host names");
   }
 }
+

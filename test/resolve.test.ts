@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   type ClientAddress,
@@ -47,6 +48,27 @@ describe("the issue's table", () => {
     expect(result.loopbackEquivalent).toBe(local);
     // Every `false` names the condition that failed.
     if (!local) expect(result.diagnostics.length).toBeGreaterThan(0);
+  });
+});
+
+describe("the answer object", () => {
+  it("shows all six fields to JSON.stringify and console.log, hops and diagnostics included", () => {
+    const result = resolve("172.18.0.1", { host: "localhost" });
+    const json = JSON.parse(JSON.stringify(result));
+    expect(Object.keys(json)).toEqual(["address", "loopbackEquivalent", "basis", "hops", "checks", "diagnostics"]);
+    expect(json.hops).toEqual([{ address: "172.18.0.1", trusted: false, source: "socket" }]);
+    expect(inspect(result)).toContain("client-not-loopback");
+    expect(inspect(result)).toContain("hops");
+  });
+
+  it("works the explanation out once, and keeps it", () => {
+    const headers: Record<string, string> = { host: "localhost", "x-forwarded-for": "203.0.113.7" };
+    const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers, trustedProxies: ["loopback"] });
+    expect(result.hops).toBe(result.hops);
+    // The explanation uses the header values the decision read, even if the caller's object changes later.
+    headers["x-forwarded-for"] = "127.0.0.1";
+    expect(result.address).toBe("203.0.113.7");
+    expect(result.hops.at(-1)).toEqual({ address: "203.0.113.7", trusted: false, source: "x-forwarded-for" });
   });
 });
 
@@ -371,8 +393,8 @@ describe("rule 7: repeated lines and bounded cost", () => {
     const answers = [raw, node, whatwg].map((headers) =>
       resolveClientAddress({ remoteAddress: "10.0.0.2", headers, trustedProxies: ["10.0.0.0/8"] }),
     );
-    expect(answers[1]).toEqual(answers[0]);
-    expect(answers[2]).toEqual(answers[0]);
+    expect(answers[1]!.toJSON()).toEqual(answers[0]!.toJSON());
+    expect(answers[2]!.toJSON()).toEqual(answers[0]!.toJSON());
     expect(answers[0]!.address).toBe("203.0.113.7");
   });
 
