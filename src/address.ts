@@ -30,13 +30,8 @@ const PERCENT = 0x25;
  * resolvers that accept them let `0177.0.0.1` pass for loopback.
  */
 export function parseIp(text: string, start = 0, end = text.length): Address | null {
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c === COLON) return parseIpv6(text, start, end);
-    if (c === DOT) break;
-  }
-  const value = parseIpv4(text, start, end);
-  return value < 0 ? null : { family: 4, value };
+  // One pass for the common case: a dotted quad that runs to the end is IPv4; anything else is IPv6 or nothing.
+  return scanIpv4(text, start, end) === end ? { family: 4, value: scanned } : parseIpv6(text, start, end);
 }
 
 /**
@@ -52,14 +47,11 @@ export function parseNode(text: string, start = 0, end = text.length): Address |
     // Brackets hold IPv6 only; a mapped address inside them is IPv6 text folded to IPv4, which is fine.
     return address !== null && indexIn(text, COLON, start + 1, close) !== -1 ? address : null;
   }
-  const colon = indexIn(text, COLON, start, end);
-  // Exactly one colon: IPv4 with a port. More than one: IPv6, which needs brackets to carry a port.
-  if (colon !== -1 && indexIn(text, COLON, colon + 1, end) === -1) {
-    if (!isPort(text, colon + 1, end)) return null;
-    const value = parseIpv4(text, start, colon);
-    return value < 0 ? null : { family: 4, value };
-  }
-  return parseIp(text, start, end);
+  const stop = scanIpv4(text, start, end);
+  if (stop === end) return { family: 4, value: scanned };
+  // A dotted quad and one colon: IPv4 with a port (IPv6 needs brackets to carry one).
+  if (stop !== -1) return text.charCodeAt(stop) === COLON && isPort(text, stop + 1, end) ? { family: 4, value: scanned } : null;
+  return parseIpv6(text, start, end);
 }
 
 /**
@@ -127,11 +119,24 @@ export function canonicalText(address: Address, text: string, start = 0, end = t
 
 /** Strict dotted-quad decimal in text[start, end) as an unsigned integer, or -1. */
 function parseIpv4(text: string, start: number, end: number): number {
+  return scanIpv4(text, start, end) === end ? scanned : -1;
+}
+
+// The value of the last dotted quad scanIpv4 accepted. A module-level result slot rather than a returned
+// object: the scan runs for every hop of every request, and this way it allocates nothing.
+let scanned = 0;
+
+/**
+ * Reads a strict dotted quad (decimal, no leading zeros, each part 0-255) from text[start, end) and returns
+ * the index where it ends, with its value in `scanned`; or -1 when text[start...] does not begin with one.
+ */
+function scanIpv4(text: string, start: number, end: number): number {
   let value = 0;
   let part = 0;
   let digits = 0;
   let dots = 0;
-  for (let i = start; i < end; i++) {
+  let i = start;
+  for (; i < end; i++) {
     const c = text.charCodeAt(i);
     if (c === DOT) {
       if (digits === 0 || dots === 3) return -1;
@@ -142,12 +147,15 @@ function parseIpv4(text: string, start: number, end: number): number {
       continue;
     }
     const digit = c - 0x30;
+    if (digit < 0 || digit > 9) break;
     // No leading zeros: 0177 is octal to some parsers and decimal to others.
-    if (digit < 0 || digit > 9 || (digits === 1 && part === 0)) return -1;
+    if (digits === 1 && part === 0) return -1;
     part = part * 10 + digit;
     if (++digits > 3 || part > 255) return -1;
   }
-  return dots === 3 && digits > 0 ? value * 256 + part : -1;
+  if (dots !== 3 || digits === 0) return -1;
+  scanned = value * 256 + part;
+  return i;
 }
 
 /**

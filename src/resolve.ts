@@ -7,6 +7,7 @@ import { type Address, canonicalText, isLoopback, parseIp, parseNode } from "./a
 import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
 import { type HeadersInput, RequestHeaders } from "./headers.js";
 import { namesThisMachine, originIsThisMachine } from "./locality.js";
+import { memoize } from "./memo.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
 export type HopSource = "socket" | ForwardingHeader;
@@ -114,6 +115,16 @@ const BASES = Object.fromEntries(
 ) as Record<HopSource, Record<Verdict, Basis>>;
 
 const compiledLists = new WeakMap<readonly string[], TrustedProxies>();
+
+// The peer, Host and Origin checks are pure functions of one string each; memoized, a request from a peer
+// seen before, naming a Host seen before, parses nothing. (With localHosts given, Host and Origin are checked
+// directly: the memo is keyed by the value alone.)
+const parsePeer = memoize((text): { address: Address; text: string } | null => {
+  const address = parseIp(text);
+  return address === null ? null : { address, text: canonicalText(address, text) };
+});
+const hostNamesThisMachine = memoize((host) => namesThisMachine(host, NO_HOSTS));
+const originNamesThisMachine = memoize((origin) => originIsThisMachine(origin, NO_HOSTS));
 const EMPTY_TRUST = compileTrustedProxies([]);
 
 /**
@@ -217,8 +228,8 @@ function decide(request: Request, explanation: Explanation | null): Decision {
 
   // Rule 1 and 5: the socket peer.
   const remote = request.remoteAddress;
-  const peer = typeof remote === "string" ? parseIp(remote) : null;
-  if (peer === null) {
+  const parsed = typeof remote === "string" ? parsePeer(remote) : null;
+  if (parsed === null) {
     if (explanation !== null) {
       if (typeof remote === "string") hops!.push({ address: null, raw: remote, trusted: false, source: "socket" });
       const shown = typeof remote === "string" ? `"${remote.slice(0, 60)}"` : String(remote);
@@ -227,28 +238,29 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     }
     return { client: null, text: null, source: "socket", verdict: "invalid-peer" };
   }
+  const peer = parsed.address;
+  const peerText = parsed.text;
   const peerTrusted = trust.trusts(peer);
-  const peerText = canonicalText(peer, remote as string);
   hops?.push({ address: peerText, trusted: peerTrusted, source: "socket" });
 
   // Rules 2 and 3: a trusted peer's believed header, right to left.
   let client = peer;
-  let text = peerText;
+  let text: string | null = null;
   let source: HopSource = "socket";
   let allTrusted = peerTrusted;
   const value = peerTrusted ? headers.get(believed) : undefined;
   if (value !== undefined) {
     source = believed;
     const name = DISPLAY[believed];
-    const fail = (verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: string): Decision => {
+    const fail = (verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: () => string): Decision => {
       if (explanation !== null) {
         if (raw !== null) hops!.push({ address: null, raw, trusted: false, source: believed });
-        note(explanation, verdict, message);
+        note(explanation, verdict, message());
         checkHeaders(request, peerText, true, false, explanation);
       }
       return { client: null, text: null, source, verdict };
     };
-    if (value === null) return fail("invalid-entry", "", `${name} from trusted proxy ${peerText} is not text: the client is unknown`);
+    if (value === null) return fail("invalid-entry", "", () => `${name} from trusted proxy ${peerText} is not text: the client is unknown`);
     const cursor = new EntryCursor(believed, value);
     let examined = 0;
     let clientText = "";
@@ -256,16 +268,16 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     let clientEnd = 0;
     while (cursor.next()) {
       if (examined === request.maxHops) {
-        return fail("hop-limit", null, `${name} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+        return fail("hop-limit", null, () => `${name} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
       }
       examined++;
       if (cursor.malformed !== null) {
-        return fail("malformed-header", cursor.raw, `${name} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
+        return fail("malformed-header", cursor.raw, () => `${name} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
       }
       const address = parseNode(cursor.text, cursor.start, cursor.end);
       if (address === null) {
         const written = cursor.written();
-        return fail("invalid-entry", written, `${name} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+        return fail("invalid-entry", written, () => `${name} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
       }
       const trusted = trust.trusts(address);
       client = address;
@@ -282,6 +294,8 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     // A present header always has an entry, so the client now comes from it.
     text = canonicalText(client, clientText, clientStart, clientEnd);
   }
+
+  text ??= peerText;
 
   // Rule 4a: a loopback client, or a path of trusted addresses only.
   let verdict: Verdict | undefined;
@@ -328,8 +342,8 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
     );
   }
 
-  const hostValue = headers.get("host");
-  const host = typeof hostValue === "string" && namesThisMachine(hostValue, localHosts);
+  const hostValue = headers.host;
+  const host = typeof hostValue === "string" && (localHosts.length === 0 ? hostNamesThisMachine(hostValue) : namesThisMachine(hostValue, localHosts));
   if (!host) {
     failed ??= "host-not-local";
     if (explanation === null) return failed;
@@ -340,8 +354,10 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
     }
   }
 
-  const originValue = headers.get("origin");
-  const origin = originValue === undefined || (originValue !== null && originIsThisMachine(originValue, localHosts));
+  const originValue = headers.origin;
+  const origin =
+    originValue === undefined ||
+    (originValue !== null && (localHosts.length === 0 ? originNamesThisMachine(originValue) : originIsThisMachine(originValue, localHosts)));
   if (!origin) {
     failed ??= "origin-not-local";
     if (explanation === null) return failed;
