@@ -284,6 +284,12 @@ describe("rule 4: locality", () => {
     }
   });
 
+  it("d: an Origin naming a localHosts name is local, and only with localHosts given", () => {
+    const headers = { host: "mybox:18789", origin: "http://MyBox:18789" };
+    expect(resolve("127.0.0.1", headers, [], { localHosts: ["mybox"] }).loopbackEquivalent).toBe(true);
+    expect(resolve("127.0.0.1", { ...headers, origin: "http://otherbox:18789" }, [], { localHosts: ["mybox"] }).basis).toBe("socket:origin-not-local");
+  });
+
   it("c: a name from localHosts is local", () => {
     expect(resolve("127.0.0.1", { host: "mybox:18789" }, [], { localHosts: ["MyBox"] }).loopbackEquivalent).toBe(true);
     expect(resolve("127.0.0.1", { host: "mybox:18789" }).loopbackEquivalent).toBe(false);
@@ -349,6 +355,7 @@ describe("rule 5: fail closed, never throw", () => {
     const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": 7 as unknown as string }, trustedProxies: ["loopback"] });
     expect(result.address).toBeNull();
     expect(result.loopbackEquivalent).toBe(false);
+    expect(result.diagnostics[0]).toMatchObject({ code: "invalid-entry", message: expect.stringContaining("X-Forwarded-For from trusted proxy 127.0.0.1 is not text") });
   });
 });
 
@@ -386,8 +393,8 @@ describe("rule 7: repeated lines and bounded cost", () => {
   });
 
   it("gives the same answer for Node headers, rawHeaders and WHATWG Headers", () => {
-    const raw = ["Host", "localhost:18789", "X-Forwarded-For", "203.0.113.7", "X-Forwarded-For", "10.0.0.3", "Origin", "http://localhost:18789"];
-    const node = { host: "localhost:18789", "x-forwarded-for": "203.0.113.7, 10.0.0.3", origin: "http://localhost:18789" };
+    const raw = ["Host", "localhost:18789", "Date", "Tue, 24 Nov 2026 08:00:00 GMT", "X-Forwarded-For", "203.0.113.7", "Accept", "*/*", "X-Forwarded-For", "10.0.0.3", "Origin", "http://localhost:18789", "X-Real-IPs", "x"];
+    const node = { host: "localhost:18789", date: "Tue, 24 Nov 2026 08:00:00 GMT", "x-forwarded-for": "203.0.113.7, 10.0.0.3", accept: "*/*", origin: "http://localhost:18789", "x-real-ips": "x" };
     const whatwg = new Headers();
     for (let i = 0; i < raw.length; i += 2) whatwg.append(raw[i]!, raw[i + 1]!);
     const answers = [raw, node, whatwg].map((headers) =>
