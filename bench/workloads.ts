@@ -39,11 +39,13 @@ function xffWorkload(name: string, target: number | undefined, peer: string, xff
       const floor = floorTrust(trust);
       const all = xff === undefined ? headers : { ...headers, "x-forwarded-for": xff };
       const req = { connection: { remoteAddress: peer }, socket: { remoteAddress: peer }, headers: all } as unknown as IncomingMessage;
-      return {
+      const cells: Partial<Record<Implementation, () => unknown>> = {
         clientaddr: () => resolveClientAddress({ remoteAddress: peer, headers: all, trustedProxies: compiled }).address,
         "proxy-addr": () => proxyaddr(req, theirs),
-        floor: () => floorClient(peer, xff, floor),
       };
+      // The floor walks IPv4 X-Forwarded-For only; elsewhere it would return at once and measure nothing.
+      if (xff !== undefined && !peer.includes(":")) cells.floor = () => floorClient(peer, xff, floor);
+      return cells;
     },
   };
 }
