@@ -5,8 +5,9 @@ import { describe, expect, it } from "vitest";
 import { type ClientAddress, resolveClientAddress } from "../src/index.js";
 import { LAWS, property } from "./support/properties.js";
 import { request } from "./support/arbitraries.js";
+import { runs } from "./support/runs.js";
 
-const RUNS = { seed: 20261125, numRuns: 400 };
+const RUNS = { seed: 20261125, numRuns: runs(400) };
 
 describe("properties", () => {
   it.each(Object.entries(LAWS))("%s", (_name, law) => {
