@@ -74,4 +74,31 @@ describe("entries", () => {
     expect(entries("x-real-ip", " 203.0.113.7, 10.0.0.1 ")).toEqual([{ text: "203.0.113.7, 10.0.0.1" }]);
     expect(entries("x-real-ip", "1".repeat(129))).toEqual([{ malformed: "entry longer than 128 characters", raw: `…${"1".repeat(40)}` }]);
   });
+
+  it("reads a Forwarded element of exactly 1,024 characters, and not one of 1,025", () => {
+    const element = (length: number) => `for=192.0.2.1;host="${"a".repeat(length - 'for=192.0.2.1;host=""'.length)}"`;
+    expect(element(1024)).toHaveLength(1024);
+    expect(entries("forwarded", element(1024))).toEqual([{ text: "192.0.2.1" }]);
+    expect(entries("forwarded", `for=10.0.0.1,${element(1024)}`)).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
+    // The bound counts the element as written, spaces after the comma included.
+    expect(entries("forwarded", `for=10.0.0.1, ${element(1024)}`)[0]).toMatchObject({ malformed: "entry longer than 1024 characters" });
+    expect(entries("forwarded", element(1025))).toEqual([{ malformed: "entry longer than 1024 characters", raw: `…${element(1025).slice(-40)}` }]);
+    expect(entries("forwarded", `for=10.0.0.1,${element(1025)}`)[0]).toMatchObject({ malformed: "entry longer than 1024 characters" });
+  });
+
+  it("tells an escaped quote from a closing one by counting the backslashes before it", () => {
+    // host="a\\" ends its string after two escaped backslashes, so the comma after it splits elements.
+    expect(entries("forwarded", 'for=10.0.0.1;host="a\\\\", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
+    // host="a\",b" keeps its escaped quote and the comma inside the string.
+    expect(entries("forwarded", 'for=10.0.0.1;host="a\\",b", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
+    // An odd run of backslashes escapes the quote: "a\\\",b" holds a quote and a comma, so no split there.
+    expect(entries("forwarded", 'for=10.0.0.1;host="a\\\\\\",b", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
+    expect(entries("forwarded", '"x\\"y,for=192.0.2.1')[0]).toEqual({ text: "192.0.2.1" });
+  });
+
+  it("names what is wrong with an element", () => {
+    expect(entries("forwarded", "proto=https")).toEqual([{ malformed: "element has no for= parameter", raw: "proto=https" }]);
+    expect(entries("forwarded", "for=1.2.3.4;;")[0]).toEqual({ malformed: expect.stringMatching(/^not a valid Forwarded element \(Unexpected character ';' at index 12\)$/) as unknown as string, raw: "for=1.2.3.4;;" });
+  });
 });
+

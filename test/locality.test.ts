@@ -103,3 +103,53 @@ describe("Origin names this machine", () => {
     expect(originIsThisMachine("http://myhost:18789", ["myhost"])).toBe(true);
   });
 });
+
+describe("Host boundaries", () => {
+  it("reads a Host of up to 300 characters and refuses a longer one", () => {
+    const name = (length: number) => `${"a.".repeat((length - "localhost".length) / 2)}localhost`;
+    expect(name(299)).toHaveLength(299);
+    expect(namesThisMachine(name(299), [])).toBe(true);
+    expect(namesThisMachine(`${name(299)}:`, [])).toBe(false);
+    const exactly300 = `x${name(299)}`;
+    expect(exactly300).toHaveLength(300);
+    expect(namesThisMachine(exactly300, [])).toBe(true);
+    expect(namesThisMachine(`x${exactly300}`, [])).toBe(false);
+  });
+
+  it("takes labels of 1 to 63 characters before .localhost", () => {
+    expect(namesThisMachine(`${"a".repeat(63)}.localhost`, [])).toBe(true);
+    expect(namesThisMachine(`${"a".repeat(64)}.localhost`, [])).toBe(false);
+    expect(namesThisMachine("a-.localhost", [])).toBe(false);
+    expect(namesThisMachine("a-b.LOCALHOST:1", [])).toBe(true);
+    expect(namesThisMachine("a_b.localhost", [])).toBe(false);
+    expect(namesThisMachine("9z.localhost", [])).toBe(true);
+  });
+
+  it("checks a bracketed literal for its port, its family and its zone", () => {
+    expect(namesThisMachine("[::1]:65535", [])).toBe(true);
+    expect(namesThisMachine("[::1]:65536", [])).toBe(false);
+    expect(namesThisMachine("[::1]18789", [])).toBe(false);
+    expect(namesThisMachine("[127.0.0.1]", [])).toBe(false);
+    expect(namesThisMachine("[::1%1]", [])).toBe(false);
+    expect(namesThisMachine("[::2]", ["[::2]"])).toBe(true);
+    expect(namesThisMachine("[::2]", [])).toBe(false);
+    expect(namesThisMachine("[zz]", [])).toBe(false);
+  });
+
+  it("compares localHosts names in ASCII lower case only", () => {
+    expect(namesThisMachine("MYBOX", ["mybox"])).toBe(true);
+    expect(namesThisMachine("myboy", ["mybox"])).toBe(false);
+    expect(namesThisMachine("mybox2", ["mybox"])).toBe(false);
+    expect(namesThisMachine("m\u00ddbox", ["m\u00fdbox"])).toBe(false);
+    expect(namesThisMachine("127.0.0.2", ["127.0.0.2"])).toBe(true);
+    expect(namesThisMachine("10.0.0.2", ["10.0.0.2"])).toBe(true);
+    expect(namesThisMachine("10.0.0.2", [])).toBe(false);
+  });
+
+  it("takes Origin schemes case-insensitively and nothing shorter than the scheme", () => {
+    expect(originIsThisMachine("HtTpS://localhost", [])).toBe(true);
+    expect(originIsThisMachine("http:/", [])).toBe(false);
+    expect(originIsThisMachine("https:/", [])).toBe(false);
+    expect(originIsThisMachine("httpx://localhost", [])).toBe(false);
+  });
+});

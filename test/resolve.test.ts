@@ -453,3 +453,60 @@ describe("rule 7: repeated lines and bounded cost", () => {
     }
   });
 });
+
+describe("diagnostics say what to change", () => {
+  const message = (result: ClientAddress, code: string) => result.diagnostics.find((d) => d.code === code)?.message ?? "";
+
+  it("invalid-peer names the value", () => {
+    expect(message(resolve("garbage", { host: "localhost" }), "invalid-peer")).toMatch(/^remoteAddress "garbage" is not an IP address/);
+    expect(message(resolve(undefined, { host: "localhost" }), "invalid-peer")).toMatch(/^remoteAddress undefined is not an IP address/);
+    expect(resolve("garbage", {}).hops).toEqual([{ address: null, raw: "garbage", trusted: false, source: "socket" }]);
+    expect(resolve(undefined, {}).hops).toEqual([]);
+  });
+
+  it("client-not-loopback names the peer to trust, or the client and the proxy that named it", () => {
+    expect(message(resolve("172.18.0.1", { host: "localhost" }), "client-not-loopback")).toMatch(/^peer 172\.18\.0\.1 is neither loopback nor a trusted proxy: not local\. If it is the gateway of a Docker bridge/);
+    expect(message(resolve("172.18.0.1", { host: "localhost", "x-forwarded-for": "203.0.113.7" }, ["172.18.0.1"]), "client-not-loopback")).toBe(
+      "client 203.0.113.7, named by X-Forwarded-For from trusted proxy 172.18.0.1, is not loopback and not trusted: not local",
+    );
+  });
+
+  it("untrusted-forwarding-header names the header and the peer to declare; for an unknown peer, just the header", () => {
+    expect(message(resolve("127.0.0.1", { host: "localhost", "x-real-ip": "1.2.3.4" }), "untrusted-forwarding-header")).toBe(
+      'peer 127.0.0.1 is not a trusted proxy, so its X-Real-IP header was ignored; a header naming a client means a proxy forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy you run, add "127.0.0.1" to trustedProxies so the header is read',
+    );
+    expect(message(resolve(undefined, { forwarded: "for=1.2.3.4" }), "untrusted-forwarding-header")).toBe("Forwarded is present but the peer is unknown: not local");
+  });
+
+  it("unbelieved-forwarding-header says which header to believe", () => {
+    expect(message(resolve("127.0.0.1", { host: "localhost", forwarded: "for=127.0.0.1" }, ["loopback"]), "unbelieved-forwarding-header")).toBe(
+      'trusted proxy 127.0.0.1 passed on Forwarded, but only X-Forwarded-For is believed: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
+    );
+  });
+
+  it("host and origin diagnostics quote the value, cut to 80 characters", () => {
+    const long = `${"a".repeat(100)}.example`;
+    expect(message(resolve("127.0.0.1", { host: long }), "host-not-local")).toBe(
+      `Host "${"a".repeat(80)}" does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`,
+    );
+    expect(message(resolve("127.0.0.1", { host: "localhost", origin: long }), "origin-not-local")).toBe(
+      `Origin "${"a".repeat(80)}" is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`,
+    );
+    expect(message(resolve("127.0.0.1", {}), "host-missing")).toMatch(/^no Host header: a local client must name this machine/);
+  });
+
+  it("walk failures name the header, the entry's position and the entry", () => {
+    const trusted = ["loopback"];
+    expect(message(resolve("127.0.0.1", { "x-forwarded-for": "203.0.113.7, unknown" }, trusted), "invalid-entry")).toMatch(/^X-Forwarded-For entry 1 from the right \("unknown"\) is not an IP address/);
+    expect(message(resolve("127.0.0.1", { forwarded: 'for="x' }, trusted, { header: "forwarded" }), "malformed-header")).toMatch(/^Forwarded entry 1 from the right \("for=\\"x"\) is not a valid Forwarded element/);
+    expect(message(resolve("127.0.0.1", { "x-real-ip": "127.0.0.1" }, trusted, { header: "x-real-ip", maxHops: 0 }), "hop-limit")).toMatch(/^X-Real-IP holds more than maxHops \(0\) entries/);
+    expect(resolve("127.0.0.1", { "x-forwarded-for": "203.0.113.7, unknown" }, trusted).hops.at(-1)).toEqual({ address: null, raw: "unknown", trusted: false, source: "x-forwarded-for" });
+    expect(resolve("127.0.0.1", { forwarded: 'for="x' }, trusted, { header: "forwarded" }).hops.at(-1)).toEqual({ address: null, raw: 'for="x', trusted: false, source: "forwarded" });
+  });
+
+  it("bad options say what was expected", () => {
+    expect(() => resolve("127.0.0.1", {}, [], { header: "x-client-ip" as "x-real-ip" })).toThrow('header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"');
+    expect(() => resolve("127.0.0.1", {}, [], { maxHops: -1 })).toThrow("maxHops must be a non-negative integer, got -1");
+    expect(() => resolve("127.0.0.1", {}, [], { localHosts: ["a", 7 as unknown as string] })).toThrow("localHosts must be an array of host names");
+  });
+});

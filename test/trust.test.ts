@@ -185,3 +185,45 @@ describe("trusted proxies: diagnostics", () => {
     ]);
   });
 });
+
+describe("trusted proxies: boundaries", () => {
+  it("warns about trusting everyone only for the whole IPv4 space, not for half of it", () => {
+    expect(compileTrustedProxies(["0.0.0.0/1"]).diagnostics).toEqual([]);
+    expect(compileTrustedProxies(["128.0.0.0/1"]).diagnostics).toEqual([]);
+    expect(compileTrustedProxies(["8000::/1"]).diagnostics).toEqual([]);
+    expect(compileTrustedProxies(["::/1"]).diagnostics.map((d) => d.code)).toEqual(["trusts-everyone"]); // it holds ::ffff:0:0/96
+    expect(compileTrustedProxies(["::ffff:0:0/97"]).diagnostics).toEqual([]);
+    expect(compileTrustedProxies(["::ffff:0:0/97"]).trusts(parseIp("127.0.0.1")!)).toBe(true);
+    expect(compileTrustedProxies(["::ffff:0:0/97"]).trusts(parseIp("203.0.113.9")!)).toBe(false);
+  });
+
+  it("says whom a trust-everyone range trusts: every client for ::/0, every IPv4 client for ::/80", () => {
+    expect(compileTrustedProxies(["::/0"]).diagnostics[0]!.message).toMatch(/trusts every client:/);
+    expect(compileTrustedProxies(["::/80"]).diagnostics[0]!.message).toMatch(/trusts every IPv4 client \(it contains ::ffff:0:0\/96\)/);
+    expect(compileTrustedProxies(["0.0.0.0/0"]).diagnostics[0]!.message).toMatch(/trusts every IPv4 client: any client/);
+  });
+
+  it("finds the first and the last range of a sorted list, and nothing beyond them", () => {
+    const list = compileTrustedProxies(["10.0.0.1", "10.0.0.5", "10.0.0.9", "2001:db8::1", "2001:db8::5", "2001:db8::9"]);
+    for (const inside of ["10.0.0.1", "10.0.0.5", "10.0.0.9", "2001:db8::1", "2001:db8::5", "2001:db8::9"]) expect(list.trusts(parseIp(inside)!), inside).toBe(true);
+    for (const outside of ["10.0.0.0", "10.0.0.2", "10.0.0.10", "255.255.255.255", "0.0.0.0", "2001:db8::", "2001:db8::2", "2001:db8::a", "::", "ffff::"]) {
+      expect(list.trusts(parseIp(outside)!), outside).toBe(false);
+    }
+  });
+
+  it("joins overlapping IPv6 ranges without losing the wider one", () => {
+    const list = compileTrustedProxies(["2001:db8::/48", "2001:db8::/32", "2001:db8:1::/48"]);
+    expect(list.trusts(parseIp("2001:db8:ffff::1")!)).toBe(true);
+    expect(list.trusts(parseIp("2001:db9::1")!)).toBe(false);
+    const nested = compileTrustedProxies(["2001:db8::/32", "2001:db8:5::/48"]);
+    expect(nested.trusts(parseIp("2001:db8:ffff::1")!)).toBe(true);
+  });
+
+  it("tells a netmask from other bad prefixes, and names the family's limit", () => {
+    expect(() => compileTrustedProxies(["10.0.0.0/abc"])).toThrow(/invalid prefix length: expected 0-32 for IPv4/);
+    expect(() => compileTrustedProxies(["2001:db8::/200"])).toThrow(/invalid prefix length: expected 0-128 for IPv6/);
+    expect(() => compileTrustedProxies(["2001:db8::/ffff::"])).toThrow(/netmask/);
+    expect(() => compileTrustedProxies(["bogus"])).toThrow(/is not an IP address, a CIDR or a preset \(loopback, linklocal, uniquelocal\)/);
+    expect(() => compileTrustedProxies(["10.0.0.1%eth0"])).toThrow(/is not an IP address/);
+  });
+});

@@ -1,0 +1,39 @@
+// The three header shapes, read once: Node's object, Node's raw list, WHATWG Headers.
+import { describe, expect, it } from "vitest";
+import { RequestHeaders } from "../src/headers.js";
+
+const read = (input: unknown) => {
+  const headers = new RequestHeaders(input);
+  return { host: headers.host, origin: headers.origin, forwarded: headers.forwarded, xff: headers.xForwardedFor, xRealIp: headers.xRealIp };
+};
+
+describe("request headers", () => {
+  it("read Node's object, joining a list value with commas, and refusing lists that are empty or not text", () => {
+    expect(read({ host: "localhost", "x-forwarded-for": ["203.0.113.7", "10.0.0.3"] })).toMatchObject({ host: "localhost", xff: "203.0.113.7, 10.0.0.3" });
+    expect(read({ host: ["localhost"] }).host).toBe("localhost");
+    expect(read({ host: [] }).host).toBeNull();
+    expect(read({ host: ["localhost", 7] }).host).toBeNull();
+    expect(read({ host: 7 }).host).toBeNull();
+    expect(read({}).host).toBeUndefined();
+  });
+
+  it("read a raw list in one pass: names case-insensitively, repeated lines joined in order, non-text values fail closed", () => {
+    const raw = ["HOST", "a", "Origin", "o", "X-Real-IP", "r", "Forwarded", "f", "x-forwarded-for", "1", "X-FORWARDED-FOR", "2", "Date", "d", "Hosts", "h"];
+    expect(read(raw)).toEqual({ host: "a", origin: "o", forwarded: "f", xff: "1, 2", xRealIp: "r" });
+    expect(read(["Host", 7, "Host", "b"]).host).toBeNull(); // once unreadable, the joined value stays unreadable
+    expect(read(["Host", "a", "Host", 7]).host).toBeNull();
+    expect(read([7, "localhost", "Host", "b"]).host).toBe("b"); // a name that is not text names nothing
+    expect(read(["Host"]).host).toBeNull(); // a name without a value
+    expect(read(["Hos", "x", "Origins", "y", "Forwarde", "z", "X-Real-IP2", "w", "X-Forwarded-Fo", "v"])).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+  });
+
+  it("read a WHATWG Headers (its get joins repeated values), and fail closed if get throws", () => {
+    const headers = new Headers([["Host", "a"], ["X-Forwarded-For", "1"], ["X-Forwarded-For", "2"]]);
+    expect(read(headers)).toMatchObject({ host: "a", xff: "1, 2", origin: undefined });
+    expect(read({ get: () => { throw new Error("boom"); } }).host).toBeNull();
+  });
+
+  it("read nothing from anything else", () => {
+    for (const input of [undefined, null, "host: a", 7]) expect(read(input)).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+  });
+});
