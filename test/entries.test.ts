@@ -100,5 +100,17 @@ describe("entries", () => {
     expect(entries("forwarded", "proto=https")).toEqual([{ malformed: "element has no for= parameter", raw: "proto=https" }]);
     expect(entries("forwarded", "for=1.2.3.4;;")[0]).toEqual({ malformed: expect.stringMatching(/^not a valid Forwarded element \(Unexpected character ';' at index 12\)$/) as unknown as string, raw: "for=1.2.3.4;;" });
   });
+
+  it("takes an X-Real-IP of exactly 128 characters and not one of 129", () => {
+    const value = `${" ".repeat(119)}127.0.0.1`;
+    expect(value).toHaveLength(128);
+    expect(entries("x-real-ip", value)).toEqual([{ text: "127.0.0.1" }]);
+    expect(entries("x-real-ip", ` ${value}`)[0]).toMatchObject({ malformed: "entry longer than 128 characters" });
+  });
+
+  it("counts a backslash at the very start of the header", () => {
+    expect(entries("forwarded", '\\",for=192.0.2.1')[0]).toEqual({ text: "192.0.2.1" });
+    expect(entries("forwarded", 'a"b,c",for=192.0.2.1')[0]).toEqual({ text: "192.0.2.1" });
+  });
 });
 
