@@ -221,6 +221,9 @@ describe("trusted proxies: boundaries", () => {
 
   it("tells a netmask from other bad prefixes, and names the family's limit", () => {
     expect(() => compileTrustedProxies(["10.0.0.0/abc"])).toThrow(/invalid prefix length: expected 0-32 for IPv4/);
+    for (const prefix of ["1.", "3!", "2/", "+8", "1e1", "0x8"]) {
+      expect(() => compileTrustedProxies([`10.0.0.0/${prefix}`]), prefix).toThrow(TrustedProxiesError);
+    }
     expect(() => compileTrustedProxies(["2001:db8::/200"])).toThrow(/invalid prefix length: expected 0-128 for IPv6/);
     expect(() => compileTrustedProxies(["2001:db8::/ffff::"])).toThrow(/netmask/);
     expect(() => compileTrustedProxies(["bogus"])).toThrow(/is not an IP address, a CIDR or a preset \(loopback, linklocal, uniquelocal\)/);
