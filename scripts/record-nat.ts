@@ -19,7 +19,7 @@
 // inside the host namespace, makes one handshake and prints one JSON line with the outcome. The e2e test
 // imports NatLab and natScenarios() to redo the recorded cases live.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -38,7 +38,7 @@ import {
   iptablesVersion,
   namespaceSupport,
 } from "../test/e2e/netns.js";
-import { type Fixture, writeFixture } from "./lib/write-fixture.js";
+import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 export const NAT_FIXTURES = path.join(ROOT, "fixtures", "recorded", "nat");
@@ -338,21 +338,10 @@ async function record(): Promise<void> {
   } finally {
     await Promise.all(labs.map((lab) => lab.close()));
   }
-  const names = new Set(fixtures.map((fixture) => fixture.name));
-  for (const file of readdirSafe(NAT_FIXTURES)) {
-    if (file.endsWith(".json") && !names.has(file.slice(0, -5))) unlinkSync(path.join(NAT_FIXTURES, file));
-  }
-  for (const fixture of fixtures) writeFixture(NAT_FIXTURES, fixture);
+  writeFixtureSet(NAT_FIXTURES, fixtures);
   console.log(`wrote ${fixtures.length} fixtures to ${path.relative(ROOT, NAT_FIXTURES)}/`);
 }
 
-function readdirSafe(folder: string): string[] {
-  try {
-    return readdirSync(folder);
-  } catch {
-    return [];
-  }
-}
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   const [flag, json] = process.argv.slice(2);

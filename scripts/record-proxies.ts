@@ -8,7 +8,6 @@
 // started in the foreground on loopback ports and stopped by its own pid before the next one starts. After the
 // run, every fixture is also replayed through the library: a disagreement is printed and fails the run, but
 // the hand-derived expectation is written as it is, never replaced by the library's answer.
-import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { replayFixture } from "../src/fixture.js";
@@ -22,7 +21,7 @@ import {
   runScenario,
   startTopology,
 } from "../test/e2e/proxies.js";
-import { type Fixture, writeFixture } from "./lib/write-fixture.js";
+import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxies");
@@ -63,34 +62,17 @@ async function record(): Promise<Fixture[]> {
   return fixtures;
 }
 
-function validate(fixture: Fixture): void {
-  const fail = (why: string) => {
-    throw new Error(`fixture ${fixture.name}: ${why}`);
-  };
-  if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(fixture.name)) fail("bad name");
+/** Every request here went through a proxy: local on the socket's word alone means the proxy was invisible. */
+function check(fixture: Fixture): void {
   const { expected, description } = fixture;
-  if (expected.address === null && expected.loopbackEquivalent) fail("a null address cannot be local");
-  const verdict = expected.basis.split(":")[1];
-  if ((verdict === "loopback" || verdict === "trusted-path") !== expected.loopbackEquivalent) fail("basis and loopbackEquivalent disagree");
-  // Every request here went through a proxy: local on the socket's word alone means the proxy was invisible.
   if (expected.loopbackEquivalent && expected.basis.startsWith("socket:") && !description.includes("limitation:")) {
-    fail("local on the socket's word through a proxy: the description must say it is a limitation");
+    throw new Error(`fixture ${fixture.name}: local on the socket's word through a proxy: the description must say it is a limitation`);
   }
 }
 
 async function main(): Promise<void> {
   const fixtures = await record();
-  const names = new Set<string>();
-  for (const fixture of fixtures) {
-    validate(fixture);
-    if (names.has(fixture.name)) throw new Error(`duplicate fixture name ${fixture.name}`);
-    names.add(fixture.name);
-  }
-  mkdirSync(OUT_DIR, { recursive: true });
-  for (const file of readdirSync(OUT_DIR)) {
-    if (file.endsWith(".json") && !names.has(file.slice(0, -5))) unlinkSync(path.join(OUT_DIR, file));
-  }
-  for (const fixture of fixtures) writeFixture(OUT_DIR, fixture);
+  writeFixtureSet(OUT_DIR, fixtures, check);
   console.log(`wrote ${fixtures.length} fixtures from ${SCENARIOS.length} recorded handshakes to ${path.relative(ROOT, OUT_DIR)}/`);
 
   // The sanity check: the library against the hand-derived answers.

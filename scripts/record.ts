@@ -17,12 +17,13 @@
 // fixture whose expectation no longer fits.
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
+import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = path.join(ROOT, "fixtures", "recorded");
@@ -32,44 +33,12 @@ const CURL_MAX_TIME_S = 3;
 const WATCHDOG_MS = 120_000;
 
 // ---------------------------------------------------------------------------------------------------------
-// Fixture shape (what the loader validates)
+// Fixture shape: the loader's own types
 
-type ForwardingHeader = "x-forwarded-for" | "forwarded" | "x-real-ip";
-
-interface Endpoint {
-  address: string;
-  port: number;
-}
-
-interface CapturedRequest {
-  peer: Endpoint | null;
-  local: Endpoint | null;
-  method: string;
-  url: string;
-  rawHeaders: string[];
-}
-
-interface FixtureOptions {
-  trustedProxies: string[];
-  header?: ForwardingHeader;
-  maxHops?: number;
-  localHosts?: string[];
-}
-
-interface Expected {
-  address: string | null;
-  loopbackEquivalent: boolean;
-  basis: string;
-}
-
-interface Fixture {
-  name: string;
-  description: string;
-  provenance: { kind: "recorded"; source: string };
-  request: CapturedRequest;
-  options: FixtureOptions;
-  expected: Expected;
-}
+type CapturedRequest = Fixture["request"];
+type Endpoint = NonNullable<CapturedRequest["peer"]>;
+type FixtureOptions = Fixture["options"];
+type Expected = Fixture["expected"];
 
 // ---------------------------------------------------------------------------------------------------------
 // Servers
@@ -782,19 +751,15 @@ function topology(server: RecordingServer, client: Client): string {
   return `direct loopback TCP from the client to ${client.dial.includes(":") ? `[${client.dial}]` : client.dial}:${server.port}, ${serverText}`;
 }
 
-function validate(fixture: Fixture): void {
+/** Recorded here means recorded on loopback, from a complete request. */
+function check(fixture: Fixture): void {
+  const { request, description } = fixture;
   const fail = (why: string) => {
     throw new Error(`fixture ${fixture.name}: ${why}`);
   };
-  if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(fixture.name)) fail("bad name");
-  if (fixture.description.length === 0) fail("empty description");
-  const { request, options, expected } = fixture;
+  if (description.length === 0) fail("empty description");
   if (request.rawHeaders.length % 2 !== 0 || !request.rawHeaders.every((item) => typeof item === "string")) fail("bad rawHeaders");
   if (request.peer === null || !isLoopbackText(request.peer.address)) fail(`peer is not loopback: ${JSON.stringify(request.peer)}`);
-  if (!Array.isArray(options.trustedProxies)) fail("trustedProxies missing");
-  if (expected.address === null && expected.loopbackEquivalent) fail("null address cannot be local");
-  const verdict = expected.basis.split(":")[1];
-  if ((verdict === "loopback" || verdict === "trusted-path") !== expected.loopbackEquivalent) fail("basis and loopbackEquivalent disagree");
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -856,19 +821,7 @@ async function main(): Promise<void> {
     await Promise.all(Object.values(servers).map((server) => server.close()));
   }
 
-  const names = new Set<string>();
-  for (const fixture of fixtures) {
-    validate(fixture);
-    if (names.has(fixture.name)) throw new Error(`duplicate fixture name ${fixture.name}`);
-    names.add(fixture.name);
-  }
-  mkdirSync(OUT_DIR, { recursive: true });
-  for (const file of readdirSync(OUT_DIR)) {
-    if (file.endsWith(".json") && !names.has(file.slice(0, -5))) unlinkSync(path.join(OUT_DIR, file));
-  }
-  for (const fixture of fixtures) {
-    writeFileSync(path.join(OUT_DIR, `${fixture.name}.json`), `${JSON.stringify(fixture, null, 2)}\n`);
-  }
+  writeFixtureSet(OUT_DIR, fixtures, check);
   console.log(`wrote ${fixtures.length} fixtures from ${scenarios.length} recorded handshakes to ${path.relative(ROOT, OUT_DIR)}/`);
   console.log(`  ${versions.curl}; ws ${versions.ws}; Node ${versions.node}`);
 }

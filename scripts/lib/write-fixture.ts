@@ -1,10 +1,39 @@
-// Writes a fixture the way every recorder does: pretty JSON, two spaces, a trailing newline.
-import { mkdirSync, writeFileSync } from "node:fs";
+// Writes recorded fixtures the way every recorder does: checked, pretty JSON (two spaces, a trailing newline),
+// and the folder's stale files removed, so that a re-recording leaves exactly the cases it recorded.
+import { mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Fixture } from "../../src/fixture.js";
 
 export type { Fixture };
 
+/**
+ * Replaces the fixtures in `folder` with `fixtures`. Each is checked first (a slug name, unique; a null
+ * address never local; the basis's verdict agrees with loopbackEquivalent; then the recorder's own `check`),
+ * so that nothing is written from a run whose expectations do not hold together.
+ */
+export function writeFixtureSet(folder: string, fixtures: readonly Fixture[], check: (fixture: Fixture) => void = () => {}): void {
+  const names = new Set<string>();
+  for (const fixture of fixtures) {
+    const fail = (why: string) => {
+      throw new Error(`fixture ${fixture.name}: ${why}`);
+    };
+    if (!/^[a-z0-9]+(?:-[a-z0-9]+)*$/.test(fixture.name)) fail("bad name");
+    if (names.has(fixture.name)) fail("duplicate name");
+    names.add(fixture.name);
+    const { expected } = fixture;
+    if (expected.address === null && expected.loopbackEquivalent) fail("a null address cannot be local");
+    const verdict = expected.basis.split(":")[1];
+    if ((verdict === "loopback" || verdict === "trusted-path") !== expected.loopbackEquivalent) fail("basis and loopbackEquivalent disagree");
+    check(fixture);
+  }
+  mkdirSync(folder, { recursive: true });
+  for (const file of readdirSync(folder)) {
+    if (file.endsWith(".json") && !names.has(file.slice(0, -5))) unlinkSync(path.join(folder, file));
+  }
+  for (const fixture of fixtures) writeFixture(folder, fixture);
+}
+
+/** Writes one fixture into `folder` (created if need be) and returns its path. */
 export function writeFixture(folder: string, fixture: Fixture): string {
   mkdirSync(folder, { recursive: true });
   const file = path.join(folder, `${fixture.name}.json`);
