@@ -195,14 +195,17 @@ function parseIpv6(text: string, start: number, end: number): Address | null {
     }
     end = zone;
   }
-  const parts: number[] = [];
+  // Eight slots from the start (V8 keeps a literal array of small integers packed, and nothing grows it);
+  // `count` says how many groups were read.
+  const parts = [0, 0, 0, 0, 0, 0, 0, 0];
+  let count = 0;
   let gap = -1; // where `::` stands, as an index into parts
   let i = start;
   if (text.charCodeAt(i) === COLON) {
     if (text.charCodeAt(i + 1) !== COLON) return null;
     gap = 0;
     i += 2;
-    if (i === end) return fold([0, 0, 0, 0, 0, 0, 0, 0]);
+    if (i === end) return fold(parts);
   }
   for (;;) {
     // One group: 1-4 hex digits, or a dotted-quad tail.
@@ -218,31 +221,27 @@ function parseIpv6(text: string, start: number, end: number): Address | null {
     }
     if (i < end && text.charCodeAt(i) === DOT) {
       const v4 = parseIpv4(text, from, end);
-      if (v4 < 0 || parts.length > 6) return null;
-      parts.push(v4 >>> 16, v4 & 0xffff);
-      i = end;
+      if (v4 < 0 || count > 6) return null;
+      parts[count++] = v4 >>> 16;
+      parts[count++] = v4 & 0xffff;
       break;
     }
-    if (digits === 0 || digits > 4) return null;
-    parts.push(group);
+    if (digits === 0 || digits > 4 || count === 8) return null;
+    parts[count++] = group;
     if (i === end) break;
     if (text.charCodeAt(i) !== COLON) return null;
     i++;
-    if (text.charCodeAt(i) === COLON) {
+    if (i < end && text.charCodeAt(i) === COLON) {
       if (gap !== -1) return null;
-      gap = parts.length;
+      gap = count;
       i++;
       if (i === end) break;
-    } else if (i === end) {
-      return null; // a single trailing colon
     }
-    if (parts.length > 8) return null;
   }
-  if (gap === -1) return parts.length === 8 ? fold(parts) : null;
-  if (parts.length > 7) return null;
+  if (gap === -1) return count === 8 ? fold(parts) : null;
+  if (count > 7) return null;
   // Open the gap: move the groups after `::` to the end and zero what lies between.
-  const after = parts.length - gap;
-  parts.length = 8;
+  const after = count - gap;
   for (let k = 1; k <= after; k++) parts[8 - k] = parts[gap + after - k]!;
   for (let k = gap; k < 8 - after; k++) parts[k] = 0;
   return fold(parts);
