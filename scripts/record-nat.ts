@@ -38,6 +38,7 @@ import {
   iptablesVersion,
   namespaceSupport,
 } from "../test/e2e/netns.js";
+import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -348,18 +349,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.reso
   if (flag === "--client" && json !== undefined) {
     client(JSON.parse(json) as { url: string; origin?: string });
   } else {
-    const watchdog = setTimeout(() => {
-      console.error("record-nat: still running after 120 s, giving up");
-      process.exit(2); // the topologies' exit handlers delete the namespaces
-    }, 120_000);
-    watchdog.unref();
-    record().then(
-      () => clearTimeout(watchdog),
-      (error: unknown) => {
-        console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-        process.exitCode = 1;
-        clearTimeout(watchdog);
-      },
-    );
+    // The topologies' exit handlers delete the namespaces if the bound is reached.
+    runBounded("record-nat", record);
   }
 }

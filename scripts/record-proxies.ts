@@ -21,11 +21,11 @@ import {
   runScenario,
   startTopology,
 } from "../test/e2e/proxies.js";
+import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxies");
-const WATCHDOG_MS = 120_000;
 
 async function record(): Promise<Fixture[]> {
   const date = new Date().toISOString().slice(0, 10);
@@ -91,18 +91,5 @@ async function main(): Promise<void> {
   }
 }
 
-const watchdog = setTimeout(() => {
-  // The exit hook in test/e2e/proxies.ts kills any proxy still running.
-  console.error(`record-proxies: still running after ${WATCHDOG_MS} ms, giving up`);
-  process.exit(2);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-main().then(
-  () => clearTimeout(watchdog),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
-    process.exitCode = 1;
-    clearTimeout(watchdog);
-  },
-);
+// The exit hook in test/e2e/proxies.ts kills any proxy still running when the bound is reached.
+runBounded("record-proxies", main);

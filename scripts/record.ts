@@ -23,6 +23,7 @@ import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket, WebSocketServer } from "ws";
+import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -30,7 +31,6 @@ const OUT_DIR = path.join(ROOT, "fixtures", "recorded");
 const CURL = "/usr/bin/curl";
 const SCENARIO_TIMEOUT_MS = 5_000;
 const CURL_MAX_TIME_S = 3;
-const WATCHDOG_MS = 120_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixture shape: the loader's own types
@@ -826,17 +826,4 @@ async function main(): Promise<void> {
   console.log(`  ${versions.curl}; ws ${versions.ws}; Node ${versions.node}`);
 }
 
-const watchdog = setTimeout(() => {
-  console.error(`record: still running after ${WATCHDOG_MS} ms, giving up`);
-  process.exit(2);
-}, WATCHDOG_MS);
-watchdog.unref();
-
-main().then(
-  () => clearTimeout(watchdog),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.stack ?? error.message : error);
-    process.exitCode = 1;
-    clearTimeout(watchdog);
-  },
-);
+runBounded("record", main);
