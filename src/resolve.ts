@@ -158,8 +158,7 @@ class Request {
 }
 
 interface Decision {
-  readonly client: Address | null;
-  /** The client's canonical text; null with the client. */
+  /** The client's canonical text; null when the client is unknown. */
   readonly text: string | null;
   readonly source: HopSource;
   readonly verdict: Verdict;
@@ -236,7 +235,7 @@ function decide(request: Request, explanation: Explanation | null): Decision {
       note(explanation, "invalid-peer", `remoteAddress ${shown} is not an IP address (a closed socket, or not a TCP socket): the client is unknown and not local`);
       checkHeaders(request, null, false, false, explanation);
     }
-    return { client: null, text: null, source: "socket", verdict: "invalid-peer" };
+    return { text: null, source: "socket", verdict: "invalid-peer" };
   }
   const peer = parsed.address;
   const peerText = parsed.text;
@@ -245,7 +244,7 @@ function decide(request: Request, explanation: Explanation | null): Decision {
 
   // Rules 2 and 3: a trusted peer's believed header, right to left.
   let client = peer;
-  let text: string | null = null;
+  let text = peerText;
   let source: HopSource = "socket";
   let allTrusted = peerTrusted;
   const value = peerTrusted ? headers.get(believed) : undefined;
@@ -258,7 +257,7 @@ function decide(request: Request, explanation: Explanation | null): Decision {
         note(explanation, verdict, message());
         checkHeaders(request, peerText, true, false, explanation);
       }
-      return { client: null, text: null, source, verdict };
+      return { text: null, source, verdict };
     };
     if (value === null) return fail("invalid-entry", "", () => `${name} from trusted proxy ${peerText} is not text: the client is unknown`);
     const cursor = new EntryCursor(believed, value);
@@ -295,14 +294,13 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     text = canonicalText(client, clientText, clientStart, clientEnd);
   }
 
-  text ??= peerText;
-
   // Rule 4a: a loopback client, or a path of trusted addresses only.
   let verdict: Verdict | undefined;
-  const clientOk = isLoopback(client) || allTrusted;
+  const loopback = isLoopback(client);
+  const clientOk = loopback || allTrusted;
   if (!clientOk) {
     verdict = "remote-client";
-    if (explanation === null) return { client, text, source, verdict };
+    if (explanation === null) return { text, source, verdict };
     note(
       explanation,
       "client-not-loopback",
@@ -313,8 +311,8 @@ function decide(request: Request, explanation: Explanation | null): Decision {
   }
   // Rules 4b-4d.
   const failed = checkHeaders(request, peerText, peerTrusted, clientOk, explanation);
-  verdict ??= failed ?? (isLoopback(client) ? "loopback" : "trusted-path");
-  return { client, text, source, verdict };
+  verdict ??= failed ?? (loopback ? "loopback" : "trusted-path");
+  return { text, source, verdict };
 }
 
 /**
