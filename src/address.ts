@@ -126,16 +126,28 @@ function hexGroups(parts: readonly number[], from: number, to: number): string {
 }
 
 /**
- * The canonical text of `address`, parsed from text[start, end): the written text itself when it is already
- * canonical (a plain dotted quad, the common case), so that no string is built; otherwise formatted.
+ * The canonical text of `address`, which was parsed from text[start, end): the written text itself when it
+ * is already canonical (a plain dotted quad, the common case), so that no string is built; otherwise formatted.
+ *
+ * It decides that by length alone, without reading the text again: a strict dotted quad has exactly one
+ * spelling, and every other spelling of an IPv4 address is longer than it. A port adds at least two
+ * characters; a mapped form adds "::ffff:" (seven) to a dotted tail, or writes each half `a.b` (at least
+ * three characters, at most seven) as a hex group of at least 1, 1, 2, 3 or 4 digits for a half of 3, 4, 5,
+ * 6 or 7 characters, and so saves at most three per half while its "::ffff:" and middle colon add eight.
+ * test/address.test.ts holds this against every spelling of a spread of addresses.
  */
 export function canonicalText(address: Address, text: string, start = 0, end = text.length): string {
-  if (address.family === 6 || end - start > 15) return formatAddress(address);
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (c !== DOT && (c < 0x30 || c > 0x39)) return formatAddress(address);
-  }
+  if (address.family === 6 || end - start !== dottedLength(address.value)) return formatAddress(address);
   return start === 0 && end === text.length ? text : text.slice(start, end);
+}
+
+/** The length of the dotted-quad text of an IPv4 value. */
+function dottedLength(value: number): number {
+  return 3 + decimalLength(value >>> 24) + decimalLength((value >>> 16) & 0xff) + decimalLength((value >>> 8) & 0xff) + decimalLength(value & 0xff);
+}
+
+function decimalLength(octet: number): number {
+  return octet < 10 ? 1 : octet < 100 ? 2 : 3;
 }
 
 /** Strict dotted-quad decimal in text[start, end) as an unsigned integer, or -1. */

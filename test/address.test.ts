@@ -2,7 +2,7 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { isIP } from "node:net";
 import { describe, expect, it } from "vitest";
-import { formatAddress, isLoopback, parseIp, parseNode } from "../src/address.js";
+import { canonicalText, formatAddress, isLoopback, parseIp, parseNode } from "../src/address.js";
 import { address } from "./support/arbitraries.js";
 import { runs } from "./support/runs.js";
 
@@ -212,5 +212,51 @@ describe("the hand-written RFC 5952 printer", () => {
       }),
       { seed: 20261125, numRuns: runs(20_000) },
     );
+  });
+});
+
+describe("the canonical text of a parsed address", () => {
+  // canonicalText keeps the written text when its length is that of the dotted quad: it relies on every
+  // other spelling of an IPv4 address being longer. Each spelling here is checked against the printer.
+  const spellings = (value: number): string[] => {
+    const quad = formatAddress({ family: 4, value });
+    const high = (value >>> 16).toString(16);
+    const low = (value & 0xffff).toString(16);
+    const hexForms = [`${high}:${low}`, `${high.padStart(4, "0")}:${low.padStart(4, "0")}`, `${high.toUpperCase()}:${low}`];
+    const tails = [quad, ...hexForms];
+    return [
+      quad,
+      `${quad}:80`,
+      `${quad}:_a`,
+      ...tails.flatMap((tail) => [`::ffff:${tail}`, `::FFFF:${tail}`, `0::ffff:${tail}`, `0:0:0:0:0:ffff:${tail}`, `::ffff:${tail}%1`, `[::ffff:${tail}]`, `[::ffff:${tail}]:8`]),
+    ];
+  };
+  /** The spellings of `value` that parse to something else or print as something else than the quad. */
+  const misprinted = (value: number): string[] => {
+    const expected = formatAddress({ family: 4, value });
+    return spellings(value).filter((text) => {
+      const header = `x, ${text} ,y`;
+      const address = parseNode(header, 3, 3 + text.length);
+      return address === null || address.family !== 4 || address.value !== value || canonicalText(address, header, 3, 3 + text.length) !== expected || canonicalText(address, text) !== expected;
+    });
+  };
+
+  it("prints every spelling of IPv4 addresses whose octets have one, two and three digits as the dotted quad", () => {
+    const octets = [0, 1, 9, 10, 99, 100, 255];
+    const wrong: string[] = [];
+    for (const a of octets) for (const b of octets) for (const c of octets) for (const d of octets) wrong.push(...misprinted(((a << 24) | (b << 16) | (c << 8) | d) >>> 0));
+    expect(wrong).toEqual([]);
+  });
+
+  it("prints every spelling of any IPv4 address as the dotted quad", () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 0xffffffff }), (value) => {
+        expect(misprinted(value)).toEqual([]);
+      }), { seed: 20261125, numRuns: runs(5_000) });
+  });
+
+  it("keeps the written text of a plain dotted quad, and prints IPv6 in RFC 5952 form", () => {
+    const written = "203.0.113.7";
+    expect(canonicalText(parseIp(written)!, written)).toBe(written);
+    expect(canonicalText(parseIp("2001:DB8:0:0::1")!, "2001:DB8:0:0::1")).toBe("2001:db8::1");
   });
 });
