@@ -134,34 +134,33 @@ const EMPTY_TRUST = compileTrustedProxies([]);
  */
 export function resolveClientAddress(options: ResolveOptions): ClientAddress {
   const request = new Request(options);
-  return new Resolution(request, decide(request, null));
+  const verdict = decide(request, null);
+  return new Resolution(request, verdict);
 }
 
-/** One request's inputs, validated, with its headers read at most once each. */
-class Request {
+/**
+ * One request's inputs, validated, with its headers read at most once each (it is its own RequestHeaders,
+ * so that taking a request in is one allocation), and the two things `decide` found besides the verdict.
+ */
+class Request extends RequestHeaders {
   readonly remoteAddress: unknown;
-  readonly headers: RequestHeaders;
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
   readonly maxHops: number;
   readonly localHosts: readonly string[];
+  /** Written by `decide`: the client's canonical text (null when unknown), and where it came from. */
+  client: string | null = null;
+  source: HopSource = "socket";
 
   constructor(options: ResolveOptions) {
+    super(options.headers);
     this.remoteAddress = options.remoteAddress;
-    this.headers = new RequestHeaders(options.headers);
     this.trust = trustOf(options.trustedProxies);
     this.believed = options.header ?? DEFAULT_HEADER;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
     this.localHosts = options.localHosts ?? NO_HOSTS;
     checkOptions(this.believed, this.maxHops, this.localHosts);
   }
-}
-
-interface Decision {
-  /** The client's canonical text; null when the client is unknown. */
-  readonly text: string | null;
-  readonly source: HopSource;
-  readonly verdict: Verdict;
 }
 
 /** What the explained run collects. */
@@ -178,10 +177,10 @@ class Resolution implements ClientAddress {
   readonly #request: Request;
   #explanation: Explanation | undefined;
 
-  constructor(request: Request, decision: Decision) {
-    this.address = decision.text;
-    this.loopbackEquivalent = decision.verdict === "loopback" || decision.verdict === "trusted-path";
-    this.basis = BASES[decision.source][decision.verdict];
+  constructor(request: Request, verdict: Verdict) {
+    this.address = request.client;
+    this.loopbackEquivalent = verdict === "loopback" || verdict === "trusted-path";
+    this.basis = BASES[request.source][verdict];
     this.#request = request;
   }
 
@@ -217,13 +216,16 @@ class Resolution implements ClientAddress {
 }
 
 /**
- * Rules 1-4 for one request. Without an explanation it returns at the first failed condition; with one, it
- * evaluates all four, records the path, the checks and a diagnostic for every failure, and returns the same
- * decision (the first failure, in the order a, b, c, d, names the verdict either way).
+ * Rules 1-4 for one request: returns the verdict and records the client's text and source on the request.
+ * Without an explanation it returns at the first failed condition; with one, it evaluates all four, records
+ * the path, the checks and a diagnostic for every failure, and reaches the same decision (the first failure,
+ * in the order a, b, c, d, names the verdict either way). Messages are built only when explaining.
  */
-function decide(request: Request, explanation: Explanation | null): Decision {
-  const { trust, believed, headers } = request;
+function decide(request: Request, explanation: Explanation | null): Verdict {
+  const { trust, believed } = request;
   const hops = explanation?.hops;
+  request.client = null;
+  request.source = "socket";
 
   // Rule 1 and 5: the socket peer.
   const remote = request.remoteAddress;
@@ -235,7 +237,7 @@ function decide(request: Request, explanation: Explanation | null): Decision {
       note(explanation, "invalid-peer", `remoteAddress ${shown} is not an IP address (a closed socket, or not a TCP socket): the client is unknown and not local`);
       checkHeaders(request, null, false, false, explanation);
     }
-    return { text: null, source: "socket", verdict: "invalid-peer" };
+    return "invalid-peer";
   }
   const peer = parsed.address;
   const peerText = parsed.text;
@@ -245,21 +247,14 @@ function decide(request: Request, explanation: Explanation | null): Decision {
   // Rules 2 and 3: a trusted peer's believed header, right to left.
   let client = peer;
   let text = peerText;
-  let source: HopSource = "socket";
   let allTrusted = peerTrusted;
-  const value = peerTrusted ? headers.get(believed) : undefined;
+  const value = peerTrusted ? request.get(believed) : undefined;
   if (value !== undefined) {
-    source = believed;
-    const name = DISPLAY[believed];
-    const fail = (verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: () => string): Decision => {
-      if (explanation !== null) {
-        if (raw !== null) hops!.push({ address: null, raw, trusted: false, source: believed });
-        note(explanation, verdict, message());
-        checkHeaders(request, peerText, true, false, explanation);
-      }
-      return { text: null, source, verdict };
-    };
-    if (value === null) return fail("invalid-entry", "", () => `${name} from trusted proxy ${peerText} is not text: the client is unknown`);
+    request.source = believed;
+    if (value === null) {
+      if (explanation !== null) walkFailed(request, peerText, explanation, "invalid-entry", "", `${DISPLAY[believed]} from trusted proxy ${peerText} is not text: the client is unknown`);
+      return "invalid-entry";
+    }
     const cursor = new EntryCursor(believed, value);
     let examined = 0;
     let clientText = "";
@@ -267,16 +262,23 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     let clientEnd = 0;
     while (cursor.next()) {
       if (examined === request.maxHops) {
-        return fail("hop-limit", null, () => `${name} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+        if (explanation !== null) {
+          walkFailed(request, peerText, explanation, "hop-limit", null, `${DISPLAY[believed]} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+        }
+        return "hop-limit";
       }
       examined++;
       if (cursor.malformed !== null) {
-        return fail("malformed-header", cursor.raw, () => `${name} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
+        if (explanation !== null) walkFailed(request, peerText, explanation, "malformed-header", cursor.raw, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
+        return "malformed-header";
       }
       const address = parseNode(cursor.text, cursor.start, cursor.end);
       if (address === null) {
-        const written = cursor.written();
-        return fail("invalid-entry", written, () => `${name} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+        if (explanation !== null) {
+          const written = cursor.written();
+          walkFailed(request, peerText, explanation, "invalid-entry", written, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+        }
+        return "invalid-entry";
       }
       const trusted = trust.trusts(address);
       client = address;
@@ -293,6 +295,7 @@ function decide(request: Request, explanation: Explanation | null): Decision {
     // A present header always has an entry, so the client now comes from it.
     text = canonicalText(client, clientText, clientStart, clientEnd);
   }
+  request.client = text;
 
   // Rule 4a: a loopback client, or a path of trusted addresses only.
   let verdict: Verdict | undefined;
@@ -300,19 +303,25 @@ function decide(request: Request, explanation: Explanation | null): Decision {
   const clientOk = loopback || allTrusted;
   if (!clientOk) {
     verdict = "remote-client";
-    if (explanation === null) return { text, source, verdict };
+    if (explanation === null) return verdict;
     note(
       explanation,
       "client-not-loopback",
-      source === "socket"
+      request.source === "socket"
         ? `peer ${text} is neither loopback nor a trusted proxy: not local. If it is the gateway of a Docker bridge or another NAT in front of this server, add "${text}" to trustedProxies (that one address, not its whole subnet)`
         : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
     );
   }
   // Rules 4b-4d.
   const failed = checkHeaders(request, peerText, peerTrusted, clientOk, explanation);
-  verdict ??= failed ?? (loopback ? "loopback" : "trusted-path");
-  return { text, source, verdict };
+  return verdict ?? failed ?? (loopback ? "loopback" : "trusted-path");
+}
+
+/** Records a walk that stopped without a client (the entry as written, when there is one) and the rest. */
+function walkFailed(request: Request, peer: string, explanation: Explanation, verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: string): void {
+  if (raw !== null) explanation.hops.push({ address: null, raw, trusted: false, source: request.believed });
+  note(explanation, verdict, message);
+  checkHeaders(request, peer, true, false, explanation);
 }
 
 /**
@@ -320,12 +329,12 @@ function decide(request: Request, explanation: Explanation | null): Decision {
  * or undefined; without an explanation it stops there, with one it evaluates all three and records the four.
  */
 function checkHeaders(request: Request, peer: string | null, peerTrusted: boolean, client: boolean, explanation: Explanation | null): Verdict | undefined {
-  const { headers, believed, localHosts } = request;
+  const { believed, localHosts } = request;
   let failed: Verdict | undefined;
 
   let forwarding = true;
   for (const header of FORWARDING_HEADERS) {
-    if ((peerTrusted && header === believed) || headers.get(header) === undefined) continue;
+    if ((peerTrusted && header === believed) || request.get(header) === undefined) continue;
     forwarding = false;
     failed = "unread-forwarding-header";
     if (explanation === null) return failed;
@@ -340,7 +349,7 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
     );
   }
 
-  const hostValue = headers.host;
+  const hostValue = request.host;
   const host = typeof hostValue === "string" && (localHosts.length === 0 ? hostNamesThisMachine(hostValue) : namesThisMachine(hostValue, localHosts));
   if (!host) {
     failed ??= "host-not-local";
@@ -352,7 +361,7 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
     }
   }
 
-  const originValue = headers.origin;
+  const originValue = request.origin;
   const origin =
     originValue === undefined ||
     (originValue !== null && (localHosts.length === 0 ? originNamesThisMachine(originValue) : originIsThisMachine(originValue, localHosts)));
