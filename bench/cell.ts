@@ -1,5 +1,5 @@
 // One measurement in a fresh process: `node --import tsx bench/cell.ts WORKLOAD IMPLEMENTATION` prints
-// {"ns": ...}, the mean time of one call over mitata's batched samples.
+// {"ns": ...}, the mean time of one call over mitata's batched samples, measured after a warm-up run.
 import { measure } from "mitata";
 import { type Implementation, WORKLOADS } from "./workloads.js";
 
@@ -10,5 +10,9 @@ if (fn === undefined) {
   console.error(`no such cell: ${name} / ${implementation}`);
   process.exit(2);
 }
+// The first run is a warm-up and is thrown away: V8 tiers the code up (and, for code the size of the
+// resolver, finishes optimizing it) during that run, so the mean of a single run mixes two tiers. The
+// same warm-up is given to every implementation.
+await measure(fn);
 const stats = await measure(fn);
 console.log(JSON.stringify({ ns: stats.avg, p50: stats.p50 }));
