@@ -89,7 +89,7 @@ const report = [
   "",
   `Machine: ${machine}.`,
   "",
-  `Each cell is the mean time of one call measured by mitata (batched) in a fresh process, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
+  `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
   "",
   ...lines,
   "",
