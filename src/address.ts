@@ -29,8 +29,8 @@ const PERCENT = 0x25;
  * resolvers that accept them let `0177.0.0.1` pass for loopback.
  */
 export function parseIp(text: string, start = 0, end = text.length): Address | null {
-  // One pass for the common case: a dotted quad that runs to the end is IPv4; anything else is IPv6 or nothing.
-  return scanIpv4(text, start, end) === end ? { family: 4, value: scanned } : parseIpv6(text, start, end);
+  // One pass for the common case: a dotted quad that fills the range is IPv4; anything else is IPv6 or nothing.
+  return quadBefore(text, start, end) === start ? lastQuad() : parseIpv6(text, start, end);
 }
 
 /**
@@ -46,11 +46,17 @@ export function parseNode(text: string, start = 0, end = text.length): Address |
     // Brackets hold IPv6 only; a mapped address inside them is IPv6 text folded to IPv4, which is fine.
     return address !== null && indexIn(text, COLON, start + 1, close) !== -1 ? address : null;
   }
-  const stop = scanIpv4(text, start, end);
-  if (stop === end) return { family: 4, value: scanned };
-  // A dotted quad and one colon: IPv4 with a port (IPv6 needs brackets to carry one).
-  if (stop !== -1) return text.charCodeAt(stop) === COLON && isPort(text, stop + 1, end) ? { family: 4, value: scanned } : null;
+  if (quadBefore(text, start, end) === start) return lastQuad();
+  // A dotted quad, a colon and a port: IPv4 with a port (IPv6 needs brackets to carry one).
+  const colon = lastIndexIn(text, COLON, start, end);
+  if (colon !== -1 && quadBefore(text, start, colon) === start) return isPort(text, colon + 1, end) ? lastQuad() : null;
   return parseIpv6(text, start, end);
+}
+
+/** The last `code` in text[start, end), or -1 (bounded like indexIn). */
+function lastIndexIn(text: string, code: number, start: number, end: number): number {
+  for (let i = end - 1; i >= start; i--) if (text.charCodeAt(i) === code) return i;
+  return -1;
 }
 
 /**
@@ -150,44 +156,55 @@ function decimalLength(octet: number): number {
   return octet < 10 ? 1 : octet < 100 ? 2 : 3;
 }
 
-/** Strict dotted-quad decimal in text[start, end) as an unsigned integer, or -1. */
-function parseIpv4(text: string, start: number, end: number): number {
-  return scanIpv4(text, start, end) === end ? scanned : -1;
-}
-
-// The value of the last dotted quad scanIpv4 accepted. A module-level result slot rather than a returned
-// object: the scan runs for every hop of every request, and this way it allocates nothing.
+// The value of the last dotted quad quadBefore accepted. A module-level result slot rather than a returned
+// object: the scan runs for every hop of every request, and this way it allocates only when an address is
+// wanted (lastQuad). Read it at once: the next scan overwrites it.
 let scanned = 0;
 
+/** The dotted quad quadBefore last accepted, as an address. */
+export function lastQuad(): IPv4 {
+  return { family: 4, value: scanned };
+}
+
 /**
- * Reads a strict dotted quad (decimal, no leading zeros, each part 0-255) from text[start, end) and returns
- * the index where it ends, with its value in `scanned`; or -1 when text[start...] does not begin with one.
+ * Reads a strict dotted quad (decimal, no leading zeros, each part 0-255) that ends at `end`, right to left
+ * and not past `start`, and returns the index where it begins, with its value for lastQuad(); or -1 when
+ * the text before `end` does not end with one. It is the one IPv4 reader: parseIp asks for a quad that fills
+ * its range, parseNode for one before a port, the IPv6 parser for a dotted tail. It reads right to left
+ * because forwarding headers are walked from their right end: the walk can read the last entry's address
+ * and find where that entry starts in one pass, where a left-to-right reader needs the start found first.
  */
-function scanIpv4(text: string, start: number, end: number): number {
+export function quadBefore(text: string, start: number, end: number): number {
   let value = 0;
+  let factor = 1; // 256 to the power of the parts read so far
   let part = 0;
+  let scale = 1; // 10 to the power of the part's digits read so far
   let digits = 0;
+  let lead = 0; // the part's leftmost digit so far: a part of two or more digits may not start with 0
   let dots = 0;
-  let i = start;
-  for (; i < end; i++) {
-    const c = text.charCodeAt(i);
+  let i = end;
+  for (; i > start; i--) {
+    const c = text.charCodeAt(i - 1);
     if (c === DOT) {
-      if (digits === 0 || dots === 3) return -1;
-      value = value * 256 + part;
+      // No leading zeros: 0177 is octal to some parsers and decimal to others.
+      if (digits === 0 || dots === 3 || (digits > 1 && lead === 0)) return -1;
+      value += part * factor;
+      factor *= 256;
       part = 0;
+      scale = 1;
       digits = 0;
       dots++;
       continue;
     }
     const digit = c - 0x30;
     if (digit < 0 || digit > 9) break;
-    // No leading zeros: 0177 is octal to some parsers and decimal to others.
-    if (digits === 1 && part === 0) return -1;
-    part = part * 10 + digit;
+    part += digit * scale;
+    scale *= 10;
+    lead = digit;
     if (++digits > 3 || part > 255) return -1;
   }
-  if (dots !== 3 || digits === 0) return -1;
-  scanned = value * 256 + part;
+  if (dots !== 3 || digits === 0 || (digits > 1 && lead === 0)) return -1;
+  scanned = value + part * factor;
   return i;
 }
 
@@ -232,8 +249,8 @@ function parseIpv6(text: string, start: number, end: number): Address | null {
       i++;
     }
     if (i < end && text.charCodeAt(i) === DOT) {
-      const v4 = parseIpv4(text, from, end);
-      if (v4 < 0 || count > 6) return null;
+      if (quadBefore(text, from, end) !== from || count > 6) return null;
+      const v4 = scanned;
       parts[count++] = v4 >>> 16;
       parts[count++] = v4 & 0xffff;
       break;

@@ -1,8 +1,9 @@
-// Splits the believed forwarding header into entries, nearest proxy first, one entry at a time.
-// The walk pulls only as many entries as it examines, and each pull scans at most a bounded number of
-// characters, so a request costs what `maxHops` allows however long the header is, and whatever a
-// client wrote left of the entry where the walk stops is never even parsed.
+// Splits the believed forwarding header into entries, nearest proxy first, one entry at a time, and reads
+// each entry's address. The walk pulls only as many entries as it examines, and each pull scans at most a
+// bounded number of characters, so a request costs what `maxHops` allows however long the header is, and
+// whatever a client wrote left of the entry where the walk stops is never even parsed.
 import parseForwarded from "forwarded-parse";
+import { type Address, lastQuad, parseNode, quadBefore } from "./address.js";
 
 export type ForwardingHeader = "x-forwarded-for" | "forwarded" | "x-real-ip";
 export const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for", "forwarded", "x-real-ip"];
@@ -15,14 +16,16 @@ const MAX_ELEMENT = 1024;
 
 /**
  * A cursor over the entries of one header value, right to left. After `next()` returns true, the entry is
- * `text[start, end)` (the list item, or the `for=` value of a Forwarded element), or, when `malformed` is not
- * null, it could not be read and `raw` shows it. A cursor rather than a generator: the walk runs on every
- * request, and this allocates nothing per X-Forwarded-For entry.
+ * `text[start, end)` (the list item, or the `for=` value of a Forwarded element) and `address` is what it
+ * names (null when it is not an address); or, when `malformed` is not null, it could not be read and `raw`
+ * shows it. A cursor rather than a generator: the walk runs on every request, and this allocates nothing per
+ * X-Forwarded-For entry but its address.
  */
 export class EntryCursor {
   text: string;
   start = 0;
   end = 0;
+  address: Address | null = null;
   malformed: string | null = null;
   raw = "";
   readonly #header: ForwardingHeader;
@@ -46,6 +49,7 @@ export class EntryCursor {
       return end <= MAX_ENTRY ? this.#entry(value, 0, end) : this.#tooLong(value, end, MAX_ENTRY);
     }
     const forwarded = this.#header === "forwarded";
+    if (!forwarded && this.#plainQuad(value, end)) return true;
     const start = forwarded ? elementStart(value, end) : listItemStart(value, end);
     if (start === undefined) {
       this.#next = -1;
@@ -60,12 +64,37 @@ export class EntryCursor {
     return this.text.slice(this.start, this.end);
   }
 
+  /**
+   * The common X-Forwarded-For item, a plain dotted quad, in one right-to-left pass: the quad's reader finds
+   * where the address starts, and a comma (or the header's start) before it, past spaces, ends the item.
+   * Anything else (a port, IPv6, junk) is left to the general path, which finds the comma first.
+   */
+  #plainQuad(value: string, end: number): boolean {
+    const floor = Math.max(0, end - MAX_ENTRY - 1); // as far as listItemStart would look for the comma
+    let stop = end;
+    while (stop > floor && isOws(value.charCodeAt(stop - 1))) stop--;
+    const start = quadBefore(value, floor, stop);
+    if (start === -1) return false;
+    let comma = start - 1;
+    while (comma >= floor && isOws(value.charCodeAt(comma))) comma--;
+    // The item starts after a comma within reach, or at the header's start if the item is short enough.
+    if (comma >= floor ? value.charCodeAt(comma) !== 0x2c /* , */ : comma !== -1 || end > MAX_ENTRY) return false;
+    this.#next = comma;
+    this.text = value;
+    this.start = start;
+    this.end = stop;
+    this.address = lastQuad();
+    this.malformed = null;
+    return true;
+  }
+
   #entry(text: string, start: number, end: number): boolean {
     while (start < end && isOws(text.charCodeAt(start))) start++;
     while (end > start && isOws(text.charCodeAt(end - 1))) end--;
     this.text = text;
     this.start = start;
     this.end = end;
+    this.address = parseNode(text, start, end);
     this.malformed = null;
     return true;
   }
@@ -76,6 +105,7 @@ export class EntryCursor {
   }
 
   #fail(malformed: string, raw: string): boolean {
+    this.address = null;
     this.malformed = malformed;
     this.raw = raw;
     return true;

@@ -3,7 +3,7 @@
 // first condition that fails; the hops, the four checks and the diagnostics are produced by running the same
 // function again with an explanation, the first time anyone reads them, on the header values the fast path
 // read. Nobody pays for messages nobody reads, and there is no second copy of a rule to drift.
-import { type Address, canonicalText, isLoopback, parseIp, parseNode } from "./address.js";
+import { type Address, canonicalText, isLoopback, parseIp } from "./address.js";
 import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
 import { type HeadersInput, RequestHeaders } from "./headers.js";
 import { namesThisMachine, originIsThisMachine } from "./locality.js";
@@ -272,7 +272,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
         if (explanation !== null) walkFailed(request, peerText, explanation, "malformed-header", cursor.raw, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
         return "malformed-header";
       }
-      const address = parseNode(cursor.text, cursor.start, cursor.end);
+      const address = cursor.address;
       if (address === null) {
         if (explanation !== null) {
           const written = cursor.written();

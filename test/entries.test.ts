@@ -112,5 +112,28 @@ describe("entries", () => {
     expect(entries("forwarded", '\\",for=192.0.2.1')[0]).toEqual({ text: "192.0.2.1" });
     expect(entries("forwarded", 'a"b,c",for=192.0.2.1')[0]).toEqual({ text: "192.0.2.1" });
   });
-});
 
+  it("bounds an X-Forwarded-For item of a plain address as it bounds any other: 128 characters, spaces included", () => {
+    const padded = (length: number, address: string) => `${" ".repeat(length - address.length)}${address}`;
+    for (const address of ["127.0.0.1", "[::1]:80", "::ffff:127.0.0.1"]) {
+      expect(entries("x-forwarded-for", padded(128, address)), address).toEqual([{ text: address }]);
+      expect(entries("x-forwarded-for", padded(129, address))[0], address).toMatchObject({ malformed: "entry longer than 128 characters" });
+      expect(entries("x-forwarded-for", `10.0.0.9,${padded(128, address)}`), address).toEqual([{ text: address }, { text: "10.0.0.9" }]);
+      expect(entries("x-forwarded-for", `10.0.0.9,${padded(129, address)}`)[0], address).toMatchObject({ malformed: "entry longer than 128 characters" });
+    }
+  });
+
+  it("reads each entry's address, null where an entry names none", () => {
+    const cursor = new EntryCursor("x-forwarded-for", "unknown, ::ffff:10.0.0.1 , 198.51.100.4:80,010.0.0.1, 7.7.7.7.7,\t203.0.113.7\t");
+    const addresses: Array<unknown> = [];
+    while (cursor.next()) addresses.push(cursor.address);
+    expect(addresses).toEqual([
+      { family: 4, value: 0xcb007107 },
+      null, // five parts
+      null, // a leading zero
+      { family: 4, value: 0xc6336404 },
+      { family: 4, value: 0x0a000001 },
+      null,
+    ]);
+  });
+});
