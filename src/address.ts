@@ -109,6 +109,12 @@ export function formatAddress(address: Address): string {
   // (the first, on a tie) becomes "::". ipaddr.js's toRFC5952String prints the same text (a property test
   // holds the two together) but takes ten times as long, and the client's address is printed on every request.
   const parts = address.parts;
+  const run = zeroRun(parts);
+  return run === -1 ? hexGroups(parts, 0, 8) : `${hexGroups(parts, 0, run)}::${hexGroups(parts, run + zeroRunLength(parts, run), 8)}`;
+}
+
+/** Where RFC 5952's "::" goes: the first of the longest runs of two or more zero groups, or -1. */
+function zeroRun(parts: readonly number[]): number {
   let runStart = -1;
   let runLength = 1;
   for (let i = 0; i < 8; i++) {
@@ -121,7 +127,13 @@ export function formatAddress(address: Address): string {
     }
     i = j;
   }
-  return runStart === -1 ? hexGroups(parts, 0, 8) : `${hexGroups(parts, 0, runStart)}::${hexGroups(parts, runStart + runLength, 8)}`;
+  return runStart;
+}
+
+function zeroRunLength(parts: readonly number[], from: number): number {
+  let j = from;
+  while (j < 8 && parts[j] === 0) j++;
+  return j - from;
 }
 
 /** Groups `from` to `to` in lower-case hex, joined with colons. */
@@ -133,9 +145,10 @@ function hexGroups(parts: readonly number[], from: number, to: number): string {
 
 /**
  * The canonical text of `address`, which was parsed from text[start, end): the written text itself when it
- * is already canonical (a plain dotted quad, the common case), so that no string is built; otherwise formatted.
+ * is already canonical (a plain dotted quad, the common case, or IPv6 as RFC 5952 writes it), so that no
+ * string is built; otherwise formatted. For IPv6 the parser noted whether the text was canonical.
  *
- * It decides that by length alone, without reading the text again: a strict dotted quad has exactly one
+ * For IPv4 it decides by length alone, without reading the text again: a strict dotted quad has exactly one
  * spelling, and every other spelling of an IPv4 address is longer than it. A port adds at least two
  * characters; a mapped form adds "::ffff:" (seven) to a dotted tail, or writes each half `a.b` (at least
  * three characters, at most seven) as a hex group of at least 1, 1, 2, 3 or 4 digits for a half of 3, 4, 5,
@@ -143,7 +156,11 @@ function hexGroups(parts: readonly number[], from: number, to: number): string {
  * test/address.test.ts holds this against every spelling of a spread of addresses.
  */
 export function canonicalText(address: Address, text: string, start = 0, end = text.length): string {
-  if (address.family === 6 || end - start !== dottedLength(address.value)) return formatAddress(address);
+  const kept =
+    address.family === 4
+      ? end - start === dottedLength(address.value)
+      : address === written && start === writtenStart && end === writtenEnd && text === writtenText;
+  if (!kept) return formatAddress(address);
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
@@ -213,73 +230,95 @@ export function quadBefore(text: string, start: number, end: number): number {
  * group, an optional dotted-quad tail counting as two groups, an optional `%zone` of [0-9A-Za-z.:-]
  * (dropped). IPv4-mapped addresses are folded to IPv4. `::a.b.c.d` is IPv4-compatible, not mapped (RFC 4291),
  * which is one reason this is not `ipaddr.IPv6.parse`: that reads it as `::ffff:a.b.c.d`.
+ * It also notes whether the text was already written in RFC 5952 form (see `written`).
  */
 function parseIpv6(text: string, start: number, end: number): Address | null {
-  const zone = indexIn(text, PERCENT, start, end);
-  if (zone !== -1) {
-    if (zone + 1 === end) return null;
-    for (let i = zone + 1; i < end; i++) {
-      const c = text.charCodeAt(i);
-      if (!(isAlnum(c) || c === DOT || c === COLON || c === 0x2d)) return null;
-    }
-    end = zone;
-  }
   // Eight slots from the start (V8 keeps a literal array of small integers packed, and nothing grows it);
   // `count` says how many groups were read.
   const parts = [0, 0, 0, 0, 0, 0, 0, 0];
   let count = 0;
   let gap = -1; // where `::` stands, as an index into parts
+  let plain = true; // lower-case hex, no leading zeros, no dotted tail, no zone
   let i = start;
   if (text.charCodeAt(i) === COLON) {
     if (text.charCodeAt(i + 1) !== COLON) return null;
     gap = 0;
     i += 2;
-    if (i === end) return fold(parts);
   }
-  for (;;) {
+  // The zone is found where the address ends rather than searched for first: that would read the text twice.
+  while (i < end && text.charCodeAt(i) !== PERCENT) {
     // One group: 1-4 hex digits, or a dotted-quad tail.
     let group = 0;
     let digits = 0;
     const from = i;
     while (i < end && digits <= 4) {
-      const h = hexValue(text.charCodeAt(i));
+      const c = text.charCodeAt(i);
+      const h = hexValue(c);
       if (h < 0) break;
+      if (c < 0x61 && h > 9) plain = false; // upper case
       group = group * 16 + h;
       digits++;
       i++;
     }
     if (i < end && text.charCodeAt(i) === DOT) {
-      if (quadBefore(text, from, end) !== from || count > 6) return null;
-      const v4 = scanned;
-      parts[count++] = v4 >>> 16;
-      parts[count++] = v4 & 0xffff;
+      const zone = indexIn(text, PERCENT, i, end);
+      i = zone === -1 ? end : zone;
+      if (quadBefore(text, from, i) !== from || count > 6) return null;
+      parts[count++] = scanned >>> 16;
+      parts[count++] = scanned & 0xffff;
+      plain = false;
       break;
     }
     if (digits === 0 || digits > 4 || count === 8) return null;
+    if (digits > 1 && text.charCodeAt(from) === 0x30) plain = false; // a leading zero
     parts[count++] = group;
-    if (i === end) break;
+    if (i === end || text.charCodeAt(i) === PERCENT) break;
     if (text.charCodeAt(i) !== COLON) return null;
     i++;
     if (i < end && text.charCodeAt(i) === COLON) {
       if (gap !== -1) return null;
       gap = count;
       i++;
-      if (i === end) break;
+    } else if (i === end || text.charCodeAt(i) === PERCENT) {
+      return null; // a single colon at the end
     }
   }
-  if (gap === -1) return count === 8 ? fold(parts) : null;
-  if (count > 7) return null;
-  // Open the gap: move the groups after `::` to the end and zero what lies between.
-  const after = count - gap;
-  for (let k = 1; k <= after; k++) parts[8 - k] = parts[gap + after - k]!;
-  for (let k = gap; k < 8 - after; k++) parts[k] = 0;
-  return fold(parts);
+  if (i < end) {
+    // A zone: one or more of [0-9A-Za-z.:-], dropped.
+    if (i + 1 === end) return null;
+    for (let k = i + 1; k < end; k++) {
+      const c = text.charCodeAt(k);
+      if (!(isAlnum(c) || c === DOT || c === COLON || c === 0x2d)) return null;
+    }
+    plain = false;
+  }
+  if (gap === -1 ? count !== 8 : count > 7) return null;
+  if (gap !== -1) {
+    // Open the gap: move the groups after `::` to the end and zero what lies between.
+    const after = count - gap;
+    for (let k = 1; k <= after; k++) parts[8 - k] = parts[gap + after - k]!;
+    for (let k = gap; k < 8 - after; k++) parts[k] = 0;
+  }
+  const mapped = parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
+  if (mapped) return { family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 };
+  const address: IPv6 = { family: 6, parts };
+  // Written in RFC 5952 form if, besides the above, `::` stands exactly for the run the printer compresses.
+  const run = zeroRun(parts);
+  const canonical = plain && (gap === -1 ? run === -1 : run === gap && zeroRunLength(parts, run) === 8 - count);
+  written = canonical ? address : null;
+  writtenText = text;
+  writtenStart = start;
+  writtenEnd = end;
+  return address;
 }
 
-function fold(parts: number[]): Address {
-  const mapped = parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff;
-  return mapped ? { family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 } : { family: 6, parts };
-}
+// A note from parseIpv6 to canonicalText: the last IPv6 address it made, if text[start, end) was already in
+// RFC 5952 form. canonicalText trusts it only for that very object and that very range, so a stale note (a
+// parse in between, brackets or a port around the range) can only make it print what it could have kept.
+let written: IPv6 | null = null;
+let writtenText = "";
+let writtenStart = 0;
+let writtenEnd = 0;
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;

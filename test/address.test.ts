@@ -259,4 +259,35 @@ describe("the canonical text of a parsed address", () => {
     expect(canonicalText(parseIp(written)!, written)).toBe(written);
     expect(canonicalText(parseIp("2001:DB8:0:0::1")!, "2001:DB8:0:0::1")).toBe("2001:db8::1");
   });
+
+  it("prints every spelling of an IPv6 address in RFC 5952 form, and keeps the text only when it is that form", () => {
+    const group = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 0xffff }) });
+    const hex = (parts: readonly number[], from: number, to: number, pad = false) =>
+      parts.slice(from, to).map((part) => (pad ? part.toString(16).padStart(4, "0") : part.toString(16))).join(":");
+    fc.assert(
+      fc.property(fc.array(group, { minLength: 8, maxLength: 8 }), (parts) => {
+        fc.pre(!(parts.slice(0, 5).every((part) => part === 0) && parts[5] === 0xffff)); // mapped: IPv4
+        const expected = formatAddress({ family: 6, parts });
+        const spellings = [expected, hex(parts, 0, 8), hex(parts, 0, 8, true), expected.toUpperCase(), `${expected}%eth0`];
+        spellings.push(`${hex(parts, 0, 6)}:${parts[6]! >> 8}.${parts[6]! & 255}.${parts[7]! >> 8}.${parts[7]! & 255}`);
+        // Every "::" the grammar allows: any run of one or more zero groups.
+        for (let from = 0; from < 8; from++) {
+          for (let to = from + 1; to <= 8 && parts[to - 1] === 0; to++) spellings.push(`${hex(parts, 0, from)}::${hex(parts, to, 8)}`);
+        }
+        for (const text of spellings) {
+          const address = parseIp(text);
+          expect(address, text).toEqual({ family: 6, parts });
+          const kept = canonicalText(address!, text);
+          expect(kept, text).toBe(expected);
+          // In a header, and inside brackets with a port: the range read is not the range printed.
+          const header = `x, [${text}]:443 ,y`;
+          const inBrackets = parseNode(header, 3, 3 + text.length + 6);
+          expect(canonicalText(inBrackets!, header, 3, 3 + text.length + 6), text).toBe(expected);
+          const bare = parseIp(header, 4, 4 + text.length);
+          expect(canonicalText(bare!, header, 4, 4 + text.length), text).toBe(expected);
+        }
+      }),
+      { seed: 20261125, numRuns: runs(3_000) },
+    );
+  });
 });
