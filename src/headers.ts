@@ -15,51 +15,53 @@ export type HeaderName = "host" | "origin" | "forwarded" | "x-forwarded-for" | "
  */
 export type HeaderValue = string | null | undefined;
 
+/** The five headers the rules read. */
+export interface HeaderValues {
+  host: HeaderValue;
+  origin: HeaderValue;
+  forwarded: HeaderValue;
+  xForwardedFor: HeaderValue;
+  xRealIp: HeaderValue;
+}
+
 /**
- * The five headers the rules read, read once when the request is taken in: all five in one pass over a raw
+ * Reads the five headers into `into`, once, when the request is taken in: all five in one pass over a raw
  * list, five constant-key lookups on Node's object (V8 serves those from its property caches). The explained
  * path, run later if anyone asks, so sees exactly the values the decision saw, even if the caller's headers
- * object has changed in between.
+ * object has changed in between. It fills the caller's object rather than making one: the resolver's
+ * request holds the values itself, so taking a request in is one allocation.
  */
-export class RequestHeaders {
-  readonly host: HeaderValue;
-  readonly origin: HeaderValue;
-  readonly forwarded: HeaderValue;
-  readonly xForwardedFor: HeaderValue;
-  readonly xRealIp: HeaderValue;
-
-  constructor(input: unknown) {
-    if (Array.isArray(input)) {
-      const raw = fromRaw(input);
-      this.host = raw.host;
-      this.origin = raw.origin;
-      this.forwarded = raw.forwarded;
-      this.xForwardedFor = raw["x-forwarded-for"];
-      this.xRealIp = raw["x-real-ip"];
-    } else if (typeof input !== "object" || input === null) {
-      this.host = this.origin = this.forwarded = this.xForwardedFor = this.xRealIp = undefined;
-    } else if (typeof (input as { get?: unknown }).get === "function") {
-      const headers = input as { get(name: string): unknown };
-      this.host = fromWhatwg(headers, "host");
-      this.origin = fromWhatwg(headers, "origin");
-      this.forwarded = fromWhatwg(headers, "forwarded");
-      this.xForwardedFor = fromWhatwg(headers, "x-forwarded-for");
-      this.xRealIp = fromWhatwg(headers, "x-real-ip");
-    } else {
-      // Node lower-cases names, and ours are never Object.prototype keys, so a plain lookup is safe.
-      const headers = input as Readonly<Record<HeaderName, unknown>>;
-      this.host = toText(headers.host);
-      this.origin = toText(headers.origin);
-      this.forwarded = toText(headers.forwarded);
-      this.xForwardedFor = toText(headers["x-forwarded-for"]);
-      this.xRealIp = toText(headers["x-real-ip"]);
-    }
+export function readHeaders(input: unknown, into: HeaderValues): void {
+  if (Array.isArray(input)) {
+    const raw = fromRaw(input);
+    into.host = raw.host;
+    into.origin = raw.origin;
+    into.forwarded = raw.forwarded;
+    into.xForwardedFor = raw["x-forwarded-for"];
+    into.xRealIp = raw["x-real-ip"];
+  } else if (typeof input !== "object" || input === null) {
+    into.host = into.origin = into.forwarded = into.xForwardedFor = into.xRealIp = undefined;
+  } else if (typeof (input as { get?: unknown }).get === "function") {
+    const headers = input as { get(name: string): unknown };
+    into.host = fromWhatwg(headers, "host");
+    into.origin = fromWhatwg(headers, "origin");
+    into.forwarded = fromWhatwg(headers, "forwarded");
+    into.xForwardedFor = fromWhatwg(headers, "x-forwarded-for");
+    into.xRealIp = fromWhatwg(headers, "x-real-ip");
+  } else {
+    // Node lower-cases names, and ours are never Object.prototype keys, so a plain lookup is safe.
+    const headers = input as Readonly<Record<HeaderName, unknown>>;
+    into.host = toText(headers.host);
+    into.origin = toText(headers.origin);
+    into.forwarded = toText(headers.forwarded);
+    into.xForwardedFor = toText(headers["x-forwarded-for"]);
+    into.xRealIp = toText(headers["x-real-ip"]);
   }
+}
 
-  /** A forwarding header's value. */
-  get(name: "forwarded" | "x-forwarded-for" | "x-real-ip"): HeaderValue {
-    return name === "x-forwarded-for" ? this.xForwardedFor : name === "forwarded" ? this.forwarded : this.xRealIp;
-  }
+/** A forwarding header's value. */
+export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-forwarded-for" | "x-real-ip"): HeaderValue {
+  return name === "x-forwarded-for" ? values.xForwardedFor : name === "forwarded" ? values.forwarded : values.xRealIp;
 }
 
 function fromWhatwg(headers: { get(name: string): unknown }, name: HeaderName): HeaderValue {
@@ -102,10 +104,12 @@ function wanted(key: string): HeaderName | undefined {
   }
 }
 
+// Kept this small so that V8 inlines it at each of its five call sites: as a call it cost ~3 ns a header.
 function toText(value: unknown): HeaderValue {
-  if (value === undefined || typeof value === "string") return value;
-  if (Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string")) {
-    return value.join(", ");
-  }
-  return null;
+  return value === undefined || typeof value === "string" ? value : listText(value);
+}
+
+/** A value that is not a string: a non-empty list of strings is joined, anything else fails closed. */
+function listText(value: unknown): HeaderValue {
+  return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string") ? value.join(", ") : null;
 }

@@ -5,7 +5,7 @@
 // read. Nobody pays for messages nobody reads, and there is no second copy of a rule to drift.
 import { type Address, canonicalText, isLoopback, parseIp } from "./address.js";
 import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
-import { type HeadersInput, RequestHeaders } from "./headers.js";
+import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue, readHeaders } from "./headers.js";
 import { namesThisMachine, originIsThisMachine } from "./locality.js";
 import { memoize } from "./memo.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
@@ -139,10 +139,15 @@ export function resolveClientAddress(options: ResolveOptions): ClientAddress {
 }
 
 /**
- * One request's inputs, validated, with its headers read at most once each (it is its own RequestHeaders,
- * so that taking a request in is one allocation), and the two things `decide` found besides the verdict.
+ * One request's inputs, validated, with its headers read once each (into the request itself, so that taking
+ * a request in is one allocation), and the two things `decide` found besides the verdict.
  */
-class Request extends RequestHeaders {
+class Request implements HeaderValues {
+  host: HeaderValue = undefined;
+  origin: HeaderValue = undefined;
+  forwarded: HeaderValue = undefined;
+  xForwardedFor: HeaderValue = undefined;
+  xRealIp: HeaderValue = undefined;
   readonly remoteAddress: unknown;
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
@@ -153,7 +158,7 @@ class Request extends RequestHeaders {
   source: HopSource = "socket";
 
   constructor(options: ResolveOptions) {
-    super(options.headers);
+    readHeaders(options.headers, this);
     this.remoteAddress = options.remoteAddress;
     this.trust = trustOf(options.trustedProxies);
     this.believed = options.header ?? DEFAULT_HEADER;
@@ -248,7 +253,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
   let client = peer;
   let text = peerText;
   let allTrusted = peerTrusted;
-  const value = peerTrusted ? request.get(believed) : undefined;
+  const value = peerTrusted ? forwardingValue(request, believed) : undefined;
   if (value !== undefined) {
     request.source = believed;
     if (value === null) {
@@ -334,7 +339,7 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
 
   let forwarding = true;
   for (const header of FORWARDING_HEADERS) {
-    if ((peerTrusted && header === believed) || request.get(header) === undefined) continue;
+    if ((peerTrusted && header === believed) || forwardingValue(request, header) === undefined) continue;
     forwarding = false;
     failed = "unread-forwarding-header";
     if (explanation === null) return failed;
