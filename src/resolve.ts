@@ -246,7 +246,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
   }
   const peer = parsed.address;
   const peerText = parsed.text;
-  const peerTrusted = trust.trusts(peer);
+  const peerTrusted = trust.trustsPeer(peer);
   hops?.push({ address: peerText, trusted: peerTrusted, source: "socket" });
 
   // Rules 2 and 3: a trusted peer's believed header, right to left.

@@ -45,7 +45,14 @@ export class TrustedProxies {
   // list's length; typed arrays keep a 10,000-entry list small (16 bytes an IPv4 range, 32 an IPv6 one).
   readonly #v4Starts: Float64Array;
   readonly #v4Ends: Float64Array;
+  // Where each first octet's ranges begin: #v4Firsts[b] is the first range starting at or above b.0.0.0.
+  // The search then looks only among ranges starting with the address's own first octet (about 13 steps
+  // fewer for 10,000 CIDRs), for 1 KiB.
+  readonly #v4Firsts: Uint32Array;
   readonly #v6: Uint16Array; // per range: 8 groups of its first address, then 8 of its last
+  // The last peer asked about and the answer (see trustsPeer).
+  #peer: Address | null = null;
+  #peerTrusted = false;
 
   /** @internal */
   constructor(list: readonly string[], v4: Array<[number, number]>, v6: Array<[number[], number[]]>, diagnostics: TrustDiagnostic[]) {
@@ -54,6 +61,11 @@ export class TrustedProxies {
     const merged4 = mergeRanges(v4, (a, b) => a - b, (end, start) => start <= end + 1);
     this.#v4Starts = Float64Array.from(merged4, ([start]) => start);
     this.#v4Ends = Float64Array.from(merged4, ([, end]) => end);
+    this.#v4Firsts = new Uint32Array(257);
+    for (let octet = 0, range = 0; octet <= 256; octet++) {
+      while (range < merged4.length && merged4[range]![0] < octet * 0x1000000) range++;
+      this.#v4Firsts[octet] = range;
+    }
     const merged6 = mergeRanges(v6, compareGroups, (end, start) => compareGroups(start, end) <= 0);
     this.#v6 = new Uint16Array(merged6.length * 16);
     merged6.forEach(([start, end], i) => {
@@ -69,12 +81,27 @@ export class TrustedProxies {
     return this.#ranges;
   }
 
+  /**
+   * @internal Whether the socket peer is trusted. The same as `trusts`, remembering the last peer: a server
+   * behind a proxy sees the same peer on every request, and the resolver's memo hands over the same parsed
+   * object for it, so a repeat is answered by one identity comparison instead of a search.
+   */
+  trustsPeer(address: Address): boolean {
+    if (address !== this.#peer) {
+      this.#peerTrusted = this.trusts(address);
+      this.#peer = address;
+    }
+    return this.#peerTrusted;
+  }
+
   /** @internal Whether a parsed address falls in a trusted range. */
   trusts(address: Address): boolean {
     if (address.family === 4) {
       const starts = this.#v4Starts;
-      let lo = 0;
-      let hi = starts.length - 1;
+      const octet = address.value >>> 24;
+      // The last range starting at or below the address is among its octet's ranges, or just before them.
+      let lo = this.#v4Firsts[octet]!;
+      let hi = this.#v4Firsts[octet + 1]! - 1;
       while (lo <= hi) {
         const mid = (lo + hi) >>> 1;
         if (starts[mid]! <= address.value) lo = mid + 1;

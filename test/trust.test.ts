@@ -81,6 +81,28 @@ describe("trusted proxies: matching", () => {
   });
 });
 
+describe("trusted proxies: the first-octet index and the last peer", () => {
+  it("finds ranges that cross a first octet, start at 0.0.0.0 or end at 255.255.255.255, from every octet they cover", () => {
+    const list = ["10.255.255.0/24", "11.0.0.0/24", "0.0.0.0/8", "255.255.255.255", "128.0.0.0/7"];
+    const inside = ["10.255.255.0", "10.255.255.255", "11.0.0.0", "11.0.0.255", "0.0.0.0", "0.255.255.255", "255.255.255.255", "128.0.0.0", "129.255.255.255", "129.0.0.1"];
+    const outside = ["10.255.254.255", "11.0.1.0", "1.0.0.0", "255.255.255.254", "127.255.255.255", "130.0.0.0", "12.0.0.0"];
+    for (const address of inside) expect(trusts(list, address), address).toBe(true);
+    for (const address of outside) expect(trusts(list, address), address).toBe(false);
+    // One range covering many octets is found from inside each of them.
+    for (let octet = 64; octet < 128; octet++) expect(trusts(["64.0.0.0/2"], `${octet}.1.2.3`), String(octet)).toBe(true);
+    expect(trusts(["64.0.0.0/2"], "128.0.0.0")).toBe(false);
+  });
+
+  it("answers a repeated peer as it answered it first, and a new peer afresh", () => {
+    const compiled = compileTrustedProxies(["172.18.0.1"]);
+    const gateway = parseIp("172.18.0.1")!;
+    const other = parseIp("172.18.0.2")!;
+    const again = parseIp("172.18.0.1")!; // equal, but another object
+    expect([compiled.trustsPeer(gateway), compiled.trustsPeer(gateway), compiled.trustsPeer(other), compiled.trustsPeer(other), compiled.trustsPeer(again), compiled.trustsPeer(gateway)]).toEqual([true, true, false, false, true, true]);
+    expect(compileTrustedProxies([]).trustsPeer(gateway)).toBe(false);
+  });
+});
+
 describe("trusted proxies: configuration errors", () => {
   it.each([
     ["10.0.0.300"],
