@@ -63,6 +63,29 @@ export const WORKLOADS: readonly Workload[] = [
   xffWorkload("one hop, 1,000 CIDRs", 100, "10.0.0.2", "203.0.113.7", manyCidrs(1000)),
   xffWorkload("one hop, 10,000 CIDRs", 1000, "10.0.0.2", "203.0.113.7", manyCidrs(10000)),
   {
+    // Every call from another peer, naming another Host, in a cycle longer than the memo holds: the cost of
+    // the peer and Host parses that the workloads above, repeating one request, answer from memory.
+    name: "one hop, a new peer and Host each request",
+    build: () => {
+      const compiled = compileTrustedProxies(TWO);
+      const theirs = proxyaddr.compile(TWO);
+      const requests = Array.from({ length: 4096 }, (_, i) => {
+        const peer = `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`;
+        const headers = { "x-forwarded-for": "203.0.113.7", host: `gw${i}.example:18789` };
+        return { peer, headers, req: { connection: { remoteAddress: peer }, socket: { remoteAddress: peer }, headers } as unknown as IncomingMessage };
+      });
+      let i = 0;
+      let j = 0;
+      return {
+        clientaddr: () => {
+          const r = requests[i++ & 4095]!;
+          return resolveClientAddress({ remoteAddress: r.peer, headers: r.headers, trustedProxies: compiled }).address;
+        },
+        "proxy-addr": () => proxyaddr(requests[j++ & 4095]!.req, theirs),
+      };
+    },
+  },
+  {
     name: "Host and Origin checked for locality",
     build: () => {
       const compiled = compileTrustedProxies(TWO);
