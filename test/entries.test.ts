@@ -12,6 +12,19 @@ vi.mock("forwarded-parse", async (importOriginal) => {
   };
 });
 
+// The general address parser, counted: a plain dotted-quad item is read by the one-pass path without it.
+const general = vi.hoisted(() => ({ calls: 0 }));
+vi.mock("../src/address.js", async (importOriginal) => {
+  const real = (await importOriginal()) as typeof import("../src/address.js");
+  return {
+    ...real,
+    parseNode: (...args: Parameters<typeof real.parseNode>) => {
+      general.calls++;
+      return real.parseNode(...args);
+    },
+  };
+});
+
 const { EntryCursor } = await import("../src/entries.js");
 type Header = "x-forwarded-for" | "forwarded" | "x-real-ip";
 
@@ -26,6 +39,7 @@ function entries(header: Header, value: string, limit = Infinity): Array<{ text:
 }
 
 afterEach(() => {
+  general.calls = 0;
   parse.calls.length = 0;
   parse.override = undefined;
 });
@@ -135,5 +149,26 @@ describe("entries", () => {
       { family: 4, value: 0x0a000001 },
       null,
     ]);
+  });
+
+  it("reads a plain dotted-quad X-Forwarded-For item in one pass, without the general parser, and anything else with it", () => {
+    const pad = (length: number) => " ".repeat(length);
+    const plain = ["203.0.113.7", " 203.0.113.7\t", "10.0.0.1, 203.0.113.7", "10.0.0.1,203.0.113.7 ", `${pad(117)}203.0.113.7`, `10.0.0.1,${pad(117)}203.0.113.7`];
+    for (const value of plain) {
+      general.calls = 0;
+      const cursor = new EntryCursor("x-forwarded-for", value);
+      expect(cursor.next(), value).toBe(true);
+      expect(cursor.address, value).toEqual({ family: 4, value: 0xcb007107 });
+      expect(cursor.text.slice(cursor.start, cursor.end), value).toBe("203.0.113.7");
+      expect(general.calls, value).toBe(0);
+    }
+    // Not a plain item, or too long: the general path reads it (and finds the address, or none).
+    const other = ["203.0.113.7:80", "::ffff:203.0.113.7", "x203.0.113.7", "[::1]", "1.203.0.113.7", "0203.0.113.7", `${pad(118)}203.0.113.7`, `10.0.0.1;203.0.113.7`];
+    for (const value of other) {
+      general.calls = 0;
+      const cursor = new EntryCursor("x-forwarded-for", value);
+      cursor.next();
+      expect(general.calls + (cursor.malformed === null ? 0 : 1), value).toBe(1);
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { parseIp } from "../src/address.js";
 import { TrustedProxiesError, compileTrustedProxies } from "../src/trust.js";
 
@@ -100,6 +100,16 @@ describe("trusted proxies: the first-octet index and the last peer", () => {
     const again = parseIp("172.18.0.1")!; // equal, but another object
     expect([compiled.trustsPeer(gateway), compiled.trustsPeer(gateway), compiled.trustsPeer(other), compiled.trustsPeer(other), compiled.trustsPeer(again), compiled.trustsPeer(gateway)]).toEqual([true, true, false, false, true, true]);
     expect(compileTrustedProxies([]).trustsPeer(gateway)).toBe(false);
+  });
+
+  it("searches the list once for a peer asked about again and again", () => {
+    const compiled = compileTrustedProxies(["172.18.0.1"]);
+    const search = vi.spyOn(compiled, "trusts");
+    const gateway = parseIp("172.18.0.1")!;
+    for (let i = 0; i < 5; i++) compiled.trustsPeer(gateway);
+    expect(search).toHaveBeenCalledTimes(1);
+    compiled.trustsPeer(parseIp("172.18.0.1")!);
+    expect(search).toHaveBeenCalledTimes(2);
   });
 });
 
