@@ -175,12 +175,13 @@ function decimalLength(octet: number): number {
 
 // The value of the last dotted quad quadBefore accepted. A module-level result slot rather than a returned
 // object: the scan runs for every hop of every request, and this way it allocates only when an address is
-// wanted (lastQuad). Read it at once: the next scan overwrites it.
-let scanned = 0;
+// wanted (lastQuad). Read it at once: the next scan overwrites it. A typed array rather than a variable:
+// most addresses are above 2^30, which V8 would box in a fresh heap number at every store to a variable.
+const scanned = new Float64Array(1);
 
 /** The dotted quad quadBefore last accepted, as an address. */
 export function lastQuad(): IPv4 {
-  return { family: 4, value: scanned };
+  return { family: 4, value: scanned[0]! };
 }
 
 /**
@@ -221,7 +222,7 @@ export function quadBefore(text: string, start: number, end: number): number {
     if (++digits > 3 || part > 255) return -1;
   }
   if (dots !== 3 || digits === 0 || (digits > 1 && lead === 0)) return -1;
-  scanned = value + part * factor;
+  scanned[0] = value + part * factor;
   return i;
 }
 
@@ -264,8 +265,8 @@ function parseIpv6(text: string, start: number, end: number): Address | null {
       const zone = indexIn(text, PERCENT, i, end);
       i = zone === -1 ? end : zone;
       if (quadBefore(text, from, i) !== from || count > 6) return null;
-      parts[count++] = scanned >>> 16;
-      parts[count++] = scanned & 0xffff;
+      parts[count++] = scanned[0]! >>> 16;
+      parts[count++] = scanned[0]! & 0xffff;
       plain = false;
       break;
     }
