@@ -171,4 +171,16 @@ describe("entries", () => {
       expect(general.calls + (cursor.malformed === null ? 0 : 1), value).toBe(1);
     }
   });
+
+  it("finds no address in a bad dotted quad wherever the entry starts, the header's second character included", () => {
+    // quadBefore reports where a quad starts, or -1: a range that starts at index 1 must not mistake a
+    // failed read for a quad found there.
+    for (const bad of ["01.2.3.4", "1.2.3.256", "1.2.3.4.5", "1.2.3.1234", "1.2.3.", ".1.2.3.4", "1.2..3"]) {
+      for (const value of [` ${bad}`, `,${bad}`, bad, `10.0.0.1, ${bad}`]) {
+        const cursor = new EntryCursor("x-forwarded-for", value);
+        expect(cursor.next(), value).toBe(true);
+        expect(cursor.address, value).toBeNull();
+      }
+    }
+  });
 });
