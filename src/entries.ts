@@ -70,7 +70,7 @@ export class EntryCursor {
    * Anything else (a port, IPv6, junk) is left to the general path, which finds the comma first.
    */
   #plainQuad(value: string, end: number): boolean {
-    const floor = Math.max(0, end - MAX_ENTRY - 1); // as far as listItemStart would look for the comma
+    const floor = itemFloor(end);
     let stop = end;
     while (stop > floor && isOws(value.charCodeAt(stop - 1))) stop--;
     const start = quadBefore(value, floor, stop);
@@ -127,9 +127,14 @@ export class EntryCursor {
   }
 }
 
+/** The lowest index where the comma before an X-Forwarded-For item ending at `end` may stand (both paths). */
+function itemFloor(end: number): number {
+  return Math.max(0, end - MAX_ENTRY - 1);
+}
+
 /** Start of the X-Forwarded-For item ending at `end`, or undefined when it is longer than MAX_ENTRY. */
 function listItemStart(value: string, end: number): number | undefined {
-  const floor = Math.max(0, end - MAX_ENTRY - 1);
+  const floor = itemFloor(end);
   for (let i = end - 1; i >= floor; i--) {
     if (value.charCodeAt(i) === 0x2c /* , */) return i + 1;
   }
