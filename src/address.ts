@@ -99,6 +99,21 @@ export function isLoopback(address: Address): boolean {
   return p[0] === 0 && p[1] === 0 && p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0 && p[6] === 0 && p[7] === 1;
 }
 
+/**
+ * Loopback, private (RFC 1918), link-local or unique-local (fc00::/7): the addresses a proxy or NAT gateway
+ * of one's own has. Diagnostics suggest trusting only these: a public peer is a client, never a proxy to add.
+ */
+export function isPrivateUse(address: Address): boolean {
+  if (address.family === 4) {
+    const v = address.value;
+    const a = v >>> 24;
+    const b = (v >>> 16) & 0xff;
+    return a === 127 || a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168) || (a === 169 && b === 254);
+  }
+  const first = address.parts[0]!;
+  return isLoopback(address) || (first & 0xffc0) === 0xfe80 || (first & 0xfe00) === 0xfc00;
+}
+
 /** Canonical text: dotted IPv4 (mapped addresses included), RFC 5952 lower-case IPv6, no port, no zone. */
 export function formatAddress(address: Address): string {
   if (address.family === 4) {

@@ -13,6 +13,10 @@ export const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for
 const MAX_ENTRY = 128;
 // A Forwarded element also carries by=, host= (up to 255) and proto=, possibly quoted.
 const MAX_ELEMENT = 1024;
+// RFC 9110 section 5.6.2's token: what a parameter name must be.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Empty list elements skipped in one header before it counts as malformed.
+const MAX_EMPTY = 64;
 
 /**
  * A cursor over the entries of one header value, right to left. After `next()` returns true, the entry is
@@ -31,6 +35,7 @@ export class EntryCursor {
   readonly #header: ForwardingHeader;
   readonly #value: string;
   #next: number; // the end of the next entry; -1 when there is none
+  #empty = 0; // empty list elements skipped so far
 
   constructor(header: ForwardingHeader, value: string) {
     this.#header = header;
@@ -41,22 +46,35 @@ export class EntryCursor {
 
   next(): boolean {
     const value = this.#value;
-    const end = this.#next;
-    if (end < 0) return false;
     if (this.#header === "x-real-ip") {
       // One address, set (not appended) by the proxy. Repeated lines were joined with ", " and so fail.
+      const end = this.#next;
+      if (end < 0) return false;
       this.#next = -1;
       return end <= MAX_ENTRY ? this.#entry(value, 0, end) : this.#tooLong(value, end, MAX_ENTRY);
     }
     const forwarded = this.#header === "forwarded";
-    if (!forwarded && this.#plainQuad(value, end)) return true;
-    const start = forwarded ? elementStart(value, end) : listItemStart(value, end);
-    if (start === undefined) {
-      this.#next = -1;
-      return this.#tooLong(value, end, forwarded ? MAX_ELEMENT : MAX_ENTRY);
+    for (;;) {
+      const end = this.#next;
+      if (end < 0) return false;
+      if (!forwarded && this.#plainQuad(value, end)) return true;
+      const start = forwarded ? elementStart(value, end) : listItemStart(value, end);
+      if (start === undefined) {
+        this.#next = -1;
+        return this.#tooLong(value, end, forwarded ? MAX_ELEMENT : MAX_ENTRY);
+      }
+      this.#next = start - 1; // the comma before this entry
+      // RFC 9110 section 5.6.1: empty list elements ("a, , b", a trailing comma) are not entries. Senders
+      // that merge values write them; more than a few is not a list anyone wrote.
+      if (isBlank(value, start, end)) {
+        if (++this.#empty > MAX_EMPTY) {
+          this.#next = -1;
+          return this.#fail(`more than ${MAX_EMPTY} empty list elements`, `…${value.slice(Math.max(0, end - 40), end)}`);
+        }
+        continue;
+      }
+      return forwarded ? this.#element(value, start, end) : this.#entry(value, start, end);
     }
-    this.#next = start - 1; // the comma before this entry
-    return forwarded ? this.#element(value.slice(start, end)) : this.#entry(value, start, end);
   }
 
   /** The entry as written (for a well-formed entry that is not an address). */
@@ -111,19 +129,60 @@ export class EntryCursor {
     return true;
   }
 
-  /** The `for=` node of one Forwarded element, parsed by `forwarded-parse` (quoting, escapes, case). */
-  #element(text: string): boolean {
-    const element = trimOws(text);
-    let parsed: Record<string, string>[];
-    try {
-      parsed = parseForwarded(element);
-    } catch (error) {
-      return this.#fail(`not a valid Forwarded element (${(error as Error).message})`, element);
+  /**
+   * The `for=` node of one Forwarded element (RFC 7239 section 4), text[start, end). The element is split into
+   * its pairs here, so that a repeated parameter is seen (forbidden: read last-wins, `for=127.0.0.1;for=...`
+   * would let whichever the reader prefers win); each pair's syntax (token or quoted-string, escapes) is
+   * forwarded-parse's. One looser reading, of what real proxies write: an unquoted value that is an address
+   * with colons (nginx's `proxy_set_header Forwarded "for=$remote_addr"` writes bare IPv6) is taken as it is,
+   * since nothing in it can be mistaken for the header's own syntax.
+   */
+  #element(text: string, start: number, end: number): boolean {
+    const element = trimOws(text.slice(start, end));
+    const names: string[] = [];
+    let node: string | undefined;
+    let pairStart = 0;
+    while (pairStart <= element.length) {
+      const pairEnd = pairEndAt(element, pairStart);
+      const pair = trimOws(element.slice(pairStart, pairEnd));
+      pairStart = pairEnd + 1;
+      if (pair === "") continue; // forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
+      const equals = pair.indexOf("=");
+      const name = equals === -1 ? pair : pair.slice(0, equals).toLowerCase();
+      if (names.includes(name)) return this.#fail(`an element that repeats the ${name}= parameter (RFC 7239 section 4 allows each once)`, element);
+      names.push(name);
+      const read = pairValue(pair, equals);
+      if (typeof read !== "string") return this.#fail(`not a valid Forwarded element (${read.error})`, element);
+      if (name === "for") node = read;
     }
-    const params = parsed[0];
-    if (parsed.length !== 1 || params === undefined) return this.#fail("not a single Forwarded element", element);
-    if (!Object.hasOwn(params, "for")) return this.#fail("element has no for= parameter", element);
-    return this.#entry(params.for!, 0, params.for!.length);
+    if (node === undefined) return this.#fail("element has no for= parameter", element);
+    return this.#entry(node, 0, node.length);
+  }
+}
+
+/** Where the pair starting at `from` ends: the next `;` outside a quoted string, or the element's end. */
+function pairEndAt(element: string, from: number): number {
+  let quoted = false;
+  for (let i = from; i < element.length; i++) {
+    const code = element.charCodeAt(i);
+    if (code === 0x5c /* \ */ && quoted) i++;
+    else if (code === 0x22 /* " */) quoted = !quoted;
+    else if (code === 0x3b /* ; */ && !quoted) return i;
+  }
+  return element.length;
+}
+
+/** The value of one `name=value` pair (unescaped), or why it is not one. */
+function pairValue(pair: string, equals: number): string | { error: string } {
+  try {
+    const parsed = parseForwarded(pair);
+    // One pair in, one parameter out; anything else is not what was handed over, so fail closed.
+    const values = parsed.length === 1 ? Object.values(parsed[0]!) : [];
+    return values.length === 1 ? values[0]! : { error: "forwarded-parse did not read exactly one parameter" };
+  } catch (error) {
+    const raw = pair.slice(equals + 1);
+    if (TOKEN.test(pair.slice(0, equals)) && raw.includes(":") && parseNode(raw) !== null) return raw;
+    return { error: (error as Error).message };
   }
 }
 
@@ -153,11 +212,17 @@ function elementStart(value: string, end: number): number | undefined {
     if (code === 0x2c /* , */ && !quoted) return i + 1;
     if (code === 0x22 /* " */) {
       let slashes = 0;
-      while (i - slashes - 1 >= 0 && value.charCodeAt(i - slashes - 1) === 0x5c /* \ */) slashes++;
+      // Counted no further than the scan may go: a megabyte of backslashes costs what one element does.
+      while (i - slashes - 1 >= floor && value.charCodeAt(i - slashes - 1) === 0x5c /* \ */) slashes++;
       if (slashes % 2 === 0) quoted = !quoted;
     }
   }
   return end <= MAX_ELEMENT ? 0 : undefined;
+}
+
+function isBlank(text: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (!isOws(text.charCodeAt(i))) return false;
+  return true;
 }
 
 function trimOws(text: string): string {

@@ -1,13 +1,14 @@
-// Reads the few headers the resolver needs from whichever shape a server hands over, with one answer:
-// repeated lines joined with ", " in wire order (as Node and WHATWG `Headers` join them).
+// Reads the headers the rules need from whichever shape a server hands over, with one answer: names compared
+// without regard to case, repeated lines joined with ", " in wire order (as Node and WHATWG `Headers` join
+// them). The rules need the values of Host, Origin, Sec-Fetch-Site and the three walkable forwarding
+// headers, and only the presence of every other proxy header (a bit each).
+import { FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT } from "./proxy-headers.js";
 
-/** Node's `req.headers` (lower-case names), a WHATWG `Headers`, or Node's flat `req.rawHeaders` array. */
+/** Node's `req.headers`, a WHATWG `Headers`, or Node's flat `req.rawHeaders` array. */
 export type HeadersInput =
   | Readonly<Record<string, string | readonly string[] | undefined>>
   | { get(name: string): string | null }
   | readonly string[];
-
-export type HeaderName = "host" | "origin" | "forwarded" | "x-forwarded-for" | "x-real-ip";
 
 /**
  * A header's value: the text, `undefined` when absent, or `null` when present but not text (a value that
@@ -15,101 +16,136 @@ export type HeaderName = "host" | "origin" | "forwarded" | "x-forwarded-for" | "
  */
 export type HeaderValue = string | null | undefined;
 
-/** The five headers the rules read. */
+/** What the rules read of one request's headers. */
 export interface HeaderValues {
   host: HeaderValue;
   origin: HeaderValue;
+  secFetchSite: HeaderValue;
   forwarded: HeaderValue;
   xForwardedFor: HeaderValue;
   xRealIp: HeaderValue;
+  /** Bit i set: the header of PROXY_HEADERS row i is present. */
+  proxyHeaders: number;
 }
 
+// Where a name's value goes: a PROXY_HEADERS row (its index), or one of these.
+const HOST = 32;
+const ORIGIN = 33;
+const SEC_FETCH_SITE = 34;
+const NAMES: ReadonlyArray<readonly [string, number]> = [
+  ...PROXY_HEADERS.map((row, index) => [row.name, index] as const),
+  ["host", HOST],
+  ["origin", ORIGIN],
+  ["sec-fetch-site", SEC_FETCH_SITE],
+];
+// The names by length: a request's other headers (User-Agent, Accept, Cookie...) are mostly ruled out by
+// their length alone, and the rest by a case-insensitive comparison that allocates nothing (lower-casing each
+// raw name would allocate a string per header per request).
+const BY_LENGTH: Array<Array<readonly [string, number]> | undefined> = [];
+for (const entry of NAMES) (BY_LENGTH[entry[0].length] ??= []).push(entry);
+
 /**
- * Reads the five headers into `into`, once, when the request is taken in: all five in one pass over a raw
- * list, five constant-key lookups on Node's object (V8 serves those from its property caches). The explained
- * path, run later if anyone asks, so sees exactly the values the decision saw, even if the caller's headers
- * object has changed in between. It fills the caller's object rather than making one: the resolver's
- * request holds the values itself, so taking a request in is one allocation.
+ * Reads the values and presence bits into `into`, once, when the request is taken in. The explained path,
+ * run later if anyone asks, so sees exactly what the decision saw, even if the caller's headers object has
+ * changed in between. It fills the caller's object rather than making one: the resolver's request holds the
+ * values itself, so taking a request in is one allocation.
  */
 export function readHeaders(input: unknown, into: HeaderValues): void {
+  into.host = into.origin = into.secFetchSite = into.forwarded = into.xForwardedFor = into.xRealIp = undefined;
+  into.proxyHeaders = 0;
   if (Array.isArray(input)) {
-    const raw = fromRaw(input);
-    into.host = raw.host;
-    into.origin = raw.origin;
-    into.forwarded = raw.forwarded;
-    into.xForwardedFor = raw["x-forwarded-for"];
-    into.xRealIp = raw["x-real-ip"];
+    // Node's flat [name, value, ...] list in one pass; a value that is not text fails closed.
+    for (let i = 0; i < input.length; i += 2) {
+      const key: unknown = input[i];
+      if (typeof key !== "string") continue;
+      const slot = slotOf(key);
+      if (slot === -1) continue;
+      const value: unknown = input[i + 1];
+      add(into, slot, typeof value === "string" ? value : null);
+    }
   } else if (typeof input !== "object" || input === null) {
-    into.host = into.origin = into.forwarded = into.xForwardedFor = into.xRealIp = undefined;
+    // Nothing to read.
   } else if (typeof (input as { get?: unknown }).get === "function") {
     const headers = input as { get(name: string): unknown };
-    into.host = fromWhatwg(headers, "host");
-    into.origin = fromWhatwg(headers, "origin");
-    into.forwarded = fromWhatwg(headers, "forwarded");
-    into.xForwardedFor = fromWhatwg(headers, "x-forwarded-for");
-    into.xRealIp = fromWhatwg(headers, "x-real-ip");
+    for (const [name, slot] of NAMES) {
+      const value = fromWhatwg(headers, name);
+      if (value !== undefined) add(into, slot, value);
+    }
   } else {
-    // Node lower-cases names, and ours are never Object.prototype keys, so a plain lookup is safe.
-    const headers = input as Readonly<Record<HeaderName, unknown>>;
-    into.host = toText(headers.host);
-    into.origin = toText(headers.origin);
-    into.forwarded = toText(headers.forwarded);
-    into.xForwardedFor = toText(headers["x-forwarded-for"]);
-    into.xRealIp = toText(headers["x-real-ip"]);
+    // A plain object: Node's (lower-case names) or one built by hand (any case). Its own names are walked
+    // once rather than each wanted name looked up: a request carries fewer headers than the table has rows.
+    const headers = input as Readonly<Record<string, unknown>>;
+    for (const key in headers) {
+      const slot = slotOf(key);
+      if (slot === -1) continue;
+      const value = headers[key];
+      if (value !== undefined) add(into, slot, toText(value));
+    }
   }
 }
 
-/** A forwarding header's value. */
+/** A walkable forwarding header's value. */
 export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-forwarded-for" | "x-real-ip"): HeaderValue {
   return name === "x-forwarded-for" ? values.xForwardedFor : name === "forwarded" ? values.forwarded : values.xRealIp;
 }
 
-function fromWhatwg(headers: { get(name: string): unknown }, name: HeaderName): HeaderValue {
+/** Which slot the header `key` fills, ignoring case, or -1. */
+function slotOf(key: string): number {
+  const candidates = BY_LENGTH[key.length];
+  if (candidates === undefined) return -1;
+  for (const [name, slot] of candidates) if (sameIgnoringCase(key, name)) return slot;
+  return -1;
+}
+
+/** Adds one line's value to its slot: a proxy header's bit, and the value where the rules read it. */
+function add(into: HeaderValues, slot: number, value: string | null): void {
+  switch (slot) {
+    case HOST:
+      into.host = join(into.host, value);
+      return;
+    case ORIGIN:
+      into.origin = join(into.origin, value);
+      return;
+    case SEC_FETCH_SITE:
+      into.secFetchSite = join(into.secFetchSite, value);
+      return;
+  }
+  const bit = 1 << slot;
+  into.proxyHeaders |= bit;
+  if (bit === X_FORWARDED_FOR_BIT) into.xForwardedFor = join(into.xForwardedFor, value);
+  else if (bit === FORWARDED_BIT) into.forwarded = join(into.forwarded, value);
+  else if (bit === X_REAL_IP_BIT) into.xRealIp = join(into.xRealIp, value);
+}
+
+/** Repeated lines as one list in order; once a line is unreadable, the whole value is. */
+function join(previous: HeaderValue, next: string | null): string | null {
+  return previous === undefined ? next : previous === null || next === null ? null : `${previous}, ${next}`;
+}
+
+/** `lower` is lower-case ASCII; `key` may be any case. */
+function sameIgnoringCase(key: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+function fromWhatwg(headers: { get(name: string): unknown }, name: string): HeaderValue {
   try {
     const value = headers.get(name);
-    return value === null ? undefined : toText(value);
+    return value === null || value === undefined ? undefined : toText(value);
   } catch {
     return null;
   }
 }
 
-/** The five values from Node's flat [name, value, ...] list in one pass, repeated lines joined in order. */
-function fromRaw(raw: readonly unknown[]): Record<HeaderName, HeaderValue> {
-  const found: Record<HeaderName, HeaderValue> = { host: undefined, origin: undefined, forwarded: undefined, "x-forwarded-for": undefined, "x-real-ip": undefined };
-  for (let i = 0; i < raw.length; i += 2) {
-    const key = raw[i];
-    if (typeof key !== "string") continue;
-    const name = wanted(key);
-    if (name === undefined) continue;
-    const value = raw[i + 1];
-    const joined = found[name];
-    found[name] = typeof value !== "string" || joined === null ? null : joined === undefined ? value : `${joined}, ${value}`;
-  }
-  return found;
-}
-
-/** Which of the five names `key` is, ignoring case; the length check rules out most names at once. */
-function wanted(key: string): HeaderName | undefined {
-  switch (key.length) {
-    case 4:
-      return key.toLowerCase() === "host" ? "host" : undefined;
-    case 6:
-      return key.toLowerCase() === "origin" ? "origin" : undefined;
-    case 9:
-      return key.toLowerCase() === "forwarded" ? "forwarded" : key.toLowerCase() === "x-real-ip" ? "x-real-ip" : undefined;
-    case 15:
-      return key.toLowerCase() === "x-forwarded-for" ? "x-forwarded-for" : undefined;
-    default:
-      return undefined;
-  }
-}
-
-// Kept this small so that V8 inlines it at each of its five call sites: as a call it cost ~3 ns a header.
-function toText(value: unknown): HeaderValue {
-  return value === undefined || typeof value === "string" ? value : listText(value);
+// Kept this small so that V8 inlines it: as a call it cost ~3 ns a header.
+function toText(value: unknown): string | null {
+  return typeof value === "string" ? value : listText(value);
 }
 
 /** A value that is not a string: a non-empty list of strings is joined, anything else fails closed. */
-function listText(value: unknown): HeaderValue {
+function listText(value: unknown): string | null {
   return Array.isArray(value) && value.length > 0 && value.every((item) => typeof item === "string") ? value.join(", ") : null;
 }

@@ -4,49 +4,129 @@
 // Written over index ranges, without slicing or regular expressions: the check runs on every local request.
 import { isDecimalPort, isLoopback, parseIp } from "./address.js";
 
-// A DNS name is at most 253 characters; add brackets, a port and room for an IPv6 literal.
-const MAX_AUTHORITY = 300;
+// A DNS name is at most 253 characters; add brackets, a port and room for an IPv6 literal. Nothing longer
+// names this machine, whatever localHosts holds (a longer entry is refused when options are read).
+export const MAX_AUTHORITY = 300;
 const LOCALHOST = "localhost";
 const DOT_LOCALHOST = ".localhost";
+
+/** hostPort's answers besides a port number. */
+export const NOT_THIS_MACHINE = -2;
+export const NO_PORT = -1;
 
 /**
  * Whether `text[start...]` (a Host value, or an origin after its scheme) names this machine: `localhost`,
  * `*.localhost`, an address in 127.0.0.0/8, `[::1]`, or one of `localHosts` (compared case-insensitively),
- * with or without a decimal port. Anything else, `localhost.evil.example` included, does not.
+ * with or without a decimal port. Anything else, `localhost.evil.example` included, does not. Returns
+ * NOT_THIS_MACHINE, or the port: NO_PORT when none is written, else its number.
  */
-export function namesThisMachine(text: string, localHosts: readonly string[], start = 0): boolean {
+export function hostPort(text: string, localHosts: readonly string[], start = 0): number {
   const end = text.length;
-  if (end - start > MAX_AUTHORITY) return false;
+  if (end - start > MAX_AUTHORITY) return NOT_THIS_MACHINE;
   let nameEnd: number;
   if (text.charCodeAt(start) === 0x5b /* [ */) {
     const close = text.indexOf("]", start);
-    if (close === -1 || !portOk(text, close + 1, end)) return false;
+    if (close === -1 || !portOk(text, close + 1, end)) return NOT_THIS_MACHINE;
     // A bracketed IPv6 literal, without a zone (browsers never send one).
     const colon = text.indexOf(":", start);
-    if (colon === -1 || colon > close || text.indexOf("%", start) !== -1) return false;
+    if (colon === -1 || colon > close || text.indexOf("%", start) !== -1) return NOT_THIS_MACHINE;
     const address = parseIp(text, start + 1, close);
-    if (address === null) return false;
-    if (isLoopback(address)) return true;
+    if (address === null) return NOT_THIS_MACHINE;
     nameEnd = close + 1;
+    if (isLoopback(address)) return portAt(text, nameEnd);
   } else {
     const colon = text.indexOf(":", start);
     // One colon at most: a name or IPv4 address and its port (an IPv6 literal needs brackets).
-    if (colon !== -1 && (text.indexOf(":", colon + 1) !== -1 || !portOk(text, colon, end))) return false;
+    if (colon !== -1 && (text.indexOf(":", colon + 1) !== -1 || !portOk(text, colon, end))) return NOT_THIS_MACHINE;
     nameEnd = colon === -1 ? end : colon;
     if (isDigit(text.charCodeAt(start)) && isDigit(text.charCodeAt(nameEnd - 1))) {
       const address = parseIp(text, start, nameEnd);
-      if (address !== null && isLoopback(address)) return true;
+      if (address !== null && isLoopback(address)) return portAt(text, nameEnd);
     } else if (isLocalhostName(text, start, nameEnd)) {
-      return true;
+      return portAt(text, nameEnd);
     }
   }
-  return localHosts.length > 0 && localHosts.some((host) => sameIgnoringCase(text, start, nameEnd, host));
+  // Entries are never empty (see checkLocalHosts), so an empty name matches none of them.
+  for (const host of localHosts) if (sameIgnoringCase(text, start, nameEnd, host)) return portAt(text, nameEnd);
+  return NOT_THIS_MACHINE;
 }
 
-/** Whether an Origin header names this machine. `null` and schemes other than http(s) do not. */
-export function originIsThisMachine(origin: string, localHosts: readonly string[]): boolean {
-  const start = startsIgnoringCase(origin, "http://") ? 7 : startsIgnoringCase(origin, "https://") ? 8 : -1;
-  return start !== -1 && namesThisMachine(origin, localHosts, start);
+/** An Origin that names this machine: the port the page was served on, and whether that is its scheme's default. */
+export interface LocalOrigin {
+  readonly port: number;
+  readonly standard: boolean;
+}
+
+/** The origin's port if it names this machine (by hostPort's test); null for `null`, other schemes, others. */
+export function localOrigin(origin: string, localHosts: readonly string[]): LocalOrigin | null {
+  const start = schemeEnd(origin);
+  if (start === -1) return null;
+  const port = hostPort(origin, localHosts, start);
+  if (port === NOT_THIS_MACHINE) return null;
+  const standard = start === 7 ? 80 : 443;
+  return { port: port === NO_PORT ? standard : port, standard: port === NO_PORT || port === standard };
+}
+
+/**
+ * Whether a page on `origin` was served by this server, as far as Host tells: on the port Host names (a
+ * missing port in Host is the scheme's default). Another port of this machine is another application: a dev
+ * server, another local service; its pages must not borrow the gateway's locality.
+ */
+export function sameServer(origin: LocalOrigin, hostPortNumber: number): boolean {
+  return hostPortNumber === NO_PORT ? origin.standard : hostPortNumber === origin.port;
+}
+
+/**
+ * Fetch Metadata (W3C): a request without Origin that a page elsewhere caused (a navigation, an <img>, a
+ * no-cors fetch) says so in Sec-Fetch-Site. Only `same-origin` and `none` (typed or bookmarked) are this
+ * server's own; absent means a client that sends no Fetch Metadata (a script, an older browser).
+ */
+export function fetchSiteIsOwn(value: string | null | undefined): boolean {
+  return value === undefined || value === "same-origin" || value === "none";
+}
+
+/**
+ * An origin as browsers serialize it (RFC 6454): lower-case scheme and host, no default port, no path. The
+ * form localOrigins entries are kept in and compared with. Null for anything that is not an http(s) origin
+ * with a host: `null`, a path, user info, an empty or bad port.
+ */
+export function serializeOrigin(text: string): string | null {
+  const start = schemeEnd(text);
+  if (start === -1 || text.length - start > MAX_AUTHORITY || start === text.length) return null;
+  const close = text.charCodeAt(start) === 0x5b /* [ */ ? text.indexOf("]", start) : start;
+  if (close === -1) return null;
+  const colon = text.indexOf(":", close);
+  const nameEnd = colon === -1 ? text.length : colon;
+  if (!portOk(text, nameEnd, text.length) || !isHostText(text, start, nameEnd)) return null;
+  const defaultPort = start === 7 ? ":80" : ":443";
+  const port = text.slice(nameEnd);
+  return `${start === 7 ? "http://" : "https://"}${text.slice(start, nameEnd).toLowerCase()}${port === defaultPort ? "" : port}`;
+}
+
+/** Index after `http://` or `https://` (any case), or -1. */
+function schemeEnd(origin: string): number {
+  return startsIgnoringCase(origin, "http://") ? 7 : startsIgnoringCase(origin, "https://") ? 8 : -1;
+}
+
+/** A host name (letters, digits, `-`, `.`) or a bracketed IPv6 literal, non-empty: what an origin's host is. */
+function isHostText(text: string, start: number, end: number): boolean {
+  if (text.charCodeAt(start) === 0x5b /* [ */) {
+    return text.charCodeAt(end - 1) === 0x5d /* ] */ && parseIp(text, start + 1, end - 1) !== null && text.indexOf("%", start) === -1;
+  }
+  if (start === end) return false;
+  for (let i = start; i < end; i++) {
+    const c = text.charCodeAt(i);
+    if (!(isDigit(c) || c === 0x2d || c === 0x2e || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a))) return false;
+  }
+  return true;
+}
+
+/** The decimal port after text[at] == ":", or NO_PORT at the end (portOk has checked it). */
+function portAt(text: string, at: number): number {
+  if (at === text.length) return NO_PORT;
+  let port = 0;
+  for (let i = at + 1; i < text.length; i++) port = port * 10 + text.charCodeAt(i) - 0x30;
+  return port;
 }
 
 /** `localhost` or `*.localhost` in text[start, end): names that resolve to loopback by rule (RFC 6761). */
@@ -93,4 +173,37 @@ function lower(c: number): number {
 
 function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
+}
+
+/**
+ * Validates `localHosts` once: each entry a non-empty name without spaces, commas or slashes, no longer than
+ * a Host that can match. An empty entry (what `"".split(",")` gives) would match an empty Host or
+ * `Origin: http://`; it is an error, not a silent match.
+ */
+export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
+  if (!Array.isArray(list)) throw new TypeError(`localHosts must be an array of host names, got ${typeof list}`);
+  list.forEach((entry: unknown, index) => {
+    if (typeof entry !== "string" || !/^[^\s,/]+$/.test(entry) || entry.length > MAX_AUTHORITY) {
+      throw new TypeError(`localHosts[${index}] must be a host name (e.g. "mybox" or "[fd18::2]"), got ${JSON.stringify(entry)}`);
+    }
+  });
+  return Object.freeze([...(list as string[])]);
+}
+
+/**
+ * Validates `localOrigins` once: each an http(s) origin, scheme://host[:port] and nothing more, kept as
+ * browsers serialize it so that comparing is one set lookup. `null` is refused: every sandboxed or file page
+ * sends it.
+ */
+export function compileLocalOrigins(list: readonly unknown[]): ReadonlySet<string> {
+  if (!Array.isArray(list)) throw new TypeError(`localOrigins must be an array of origins, got ${typeof list}`);
+  return new Set(
+    list.map((entry: unknown, index) => {
+      const origin = typeof entry === "string" ? serializeOrigin(entry) : null;
+      if (origin === null) {
+        throw new TypeError(`localOrigins[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`);
+      }
+      return origin;
+    }),
+  );
 }

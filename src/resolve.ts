@@ -3,11 +3,25 @@
 // first condition that fails; the hops, the four checks and the diagnostics are produced by running the same
 // function again with an explanation, the first time anyone reads them, on the header values the fast path
 // read. Nobody pays for messages nobody reads, and there is no second copy of a rule to drift.
-import { type Address, canonicalText, isLoopback, parseIp } from "./address.js";
+import { type Address, canonicalText, formatAddress, isLoopback, isPrivateUse, parseIp } from "./address.js";
+import { compileOnce } from "./compile-once.js";
 import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
 import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue, readHeaders } from "./headers.js";
-import { namesThisMachine, originIsThisMachine } from "./locality.js";
+import {
+  type LocalOrigin,
+  MAX_AUTHORITY,
+  NOT_THIS_MACHINE,
+  NO_PORT,
+  checkLocalHosts,
+  compileLocalOrigins,
+  fetchSiteIsOwn,
+  hostPort,
+  localOrigin,
+  sameServer,
+  serializeOrigin,
+} from "./locality.js";
 import { memoize } from "./memo.js";
+import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT } from "./proxy-headers.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
 export type HopSource = "socket" | ForwardingHeader;
@@ -27,7 +41,7 @@ export type Verdict =
   | "remote-client" // the client is neither loopback nor reached through trusted hops only
   | "unread-forwarding-header" // a forwarding header names a client the walk did not read
   | "host-not-local" // Host is missing or names another machine (DNS rebinding)
-  | "origin-not-local" // Origin names another site (cross-site WebSocket), or is `null`
+  | "origin-not-local" // another page caused the request: Origin or Sec-Fetch-Site says so (condition d)
   | "invalid-peer" // remoteAddress is missing or not an address
   | "invalid-entry" // the walk met an entry that is not an address (`unknown`, `127.1`, garbage)
   | "malformed-header" // the believed header could not be parsed
@@ -40,11 +54,17 @@ export type Basis = `${HopSource}:${Verdict}`;
 export interface LocalityChecks {
   /** a. The client is loopback, or every address on the path (the client included) is trusted. */
   readonly client: boolean;
-  /** b. No forwarding header that the walk did not read names a client. */
+  /**
+   * b. No proxy header the walk did not read: from an untrusted peer none at all (X-Forwarded-Proto, Via and
+   * the rest of the table in proxy-headers.ts included); from a trusted one, no address header but the believed.
+   */
   readonly forwarding: boolean;
   /** c. Host is present and names this machine. */
   readonly host: boolean;
-  /** d. Origin is absent or names this machine. */
+  /**
+   * d. No other page caused the request: Origin is this server's own (this machine, Host's port) or one of
+   * localOrigins; without Origin, Sec-Fetch-Site is absent, `same-origin` or `none`.
+   */
   readonly origin: boolean;
 }
 
@@ -58,7 +78,8 @@ export type DiagnosticCode =
   | "unbelieved-forwarding-header"
   | "host-missing"
   | "host-not-local"
-  | "origin-not-local";
+  | "origin-not-local"
+  | "fetch-site-not-local";
 
 export interface Diagnostic {
   readonly code: DiagnosticCode;
@@ -77,6 +98,11 @@ export interface ResolveOptions {
   readonly maxHops?: number | undefined;
   /** Extra names that mean this machine in Host and Origin (e.g. a host name on 127.0.1.1). */
   readonly localHosts?: readonly string[] | undefined;
+  /**
+   * Origins besides this server's own whose pages count as local, exactly as written (scheme, host, port):
+   * e.g. a dev server's `http://localhost:5173`. Validated once, like trustedProxies.
+   */
+  readonly localOrigins?: readonly string[] | undefined;
 }
 
 /**
@@ -114,18 +140,26 @@ const BASES = Object.fromEntries(
   (["socket", ...FORWARDING_HEADERS] as HopSource[]).map((source) => [source, Object.fromEntries(VERDICTS.map((verdict) => [verdict, `${source}:${verdict}`]))]),
 ) as Record<HopSource, Record<Verdict, Basis>>;
 
-const compiledLists = new WeakMap<readonly string[], TrustedProxies>();
+const NO_ORIGINS: ReadonlySet<string> = new Set();
+const BELIEVED_BIT: Readonly<Record<ForwardingHeader, number>> = { "x-forwarded-for": X_FORWARDED_FOR_BIT, forwarded: FORWARDED_BIT, "x-real-ip": X_REAL_IP_BIT };
+// The longest Origin that can name this machine: the longer scheme and the longest authority.
+const MAX_ORIGIN = "https://".length + MAX_AUTHORITY;
 
 // The peer, Host and Origin checks are pure functions of one string each; memoized, a request from a peer
 // seen before, naming a Host seen before, parses nothing. (With localHosts given, Host and Origin are checked
-// directly: the memo is keyed by the value alone.)
+// directly: the memo is keyed by the value alone.) A Host or Origin too long to name this machine is refused
+// before the memo sees it: it is never stored, and never hashed (V8 hashes a long string by its length only,
+// so ever-new long values of one length would all collide in the Map).
 const parsePeer = memoize((text): { address: Address; text: string } | null => {
   const address = parseIp(text);
   return address === null ? null : { address, text: canonicalText(address, text) };
 });
-const hostNamesThisMachine = memoize((host) => namesThisMachine(host, NO_HOSTS));
-const originNamesThisMachine = memoize((origin) => originIsThisMachine(origin, NO_HOSTS));
+const memoHostPort = memoize((host) => hostPort(host, NO_HOSTS));
+const memoLocalOrigin = memoize((origin) => localOrigin(origin, NO_HOSTS));
 const EMPTY_TRUST = compileTrustedProxies([]);
+const trustedList = compileOnce((list) => compileTrustedProxies(list as readonly string[]));
+const localHostsList = compileOnce(checkLocalHosts);
+const localOriginsList = compileOnce(compileLocalOrigins);
 
 /**
  * Resolves the client of one request. Never throws on request input: a missing peer, a malformed header or
@@ -145,14 +179,19 @@ export function resolveClientAddress(options: ResolveOptions): ClientAddress {
 class Request implements HeaderValues {
   host: HeaderValue = undefined;
   origin: HeaderValue = undefined;
+  secFetchSite: HeaderValue = undefined;
   forwarded: HeaderValue = undefined;
   xForwardedFor: HeaderValue = undefined;
   xRealIp: HeaderValue = undefined;
+  proxyHeaders = 0;
   readonly remoteAddress: unknown;
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
   readonly maxHops: number;
+  // Compiled copies: the caller may change its arrays after the call, and the explanation, worked out later,
+  // must still agree with the verdict.
   readonly localHosts: readonly string[];
+  readonly localOrigins: ReadonlySet<string>;
   /** Written by `decide`: the client's canonical text (null when unknown), and where it came from. */
   client: string | null = null;
   source: HopSource = "socket";
@@ -163,8 +202,9 @@ class Request implements HeaderValues {
     this.trust = trustOf(options.trustedProxies);
     this.believed = options.header ?? DEFAULT_HEADER;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
-    this.localHosts = options.localHosts ?? NO_HOSTS;
-    checkOptions(this.believed, this.maxHops, this.localHosts);
+    checkOptions(this.believed, this.maxHops);
+    this.localHosts = options.localHosts === undefined ? NO_HOSTS : localHostsList(options.localHosts);
+    this.localOrigins = options.localOrigins === undefined ? NO_ORIGINS : localOriginsList(options.localOrigins);
   }
 }
 
@@ -257,7 +297,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
   if (value !== undefined) {
     request.source = believed;
     if (value === null) {
-      if (explanation !== null) walkFailed(request, peerText, explanation, "invalid-entry", "", `${DISPLAY[believed]} from trusted proxy ${peerText} is not text: the client is unknown`);
+      if (explanation !== null) walkFailed(request, peer, explanation, "invalid-entry", "", `${DISPLAY[believed]} from trusted proxy ${peerText} is not text: the client is unknown`);
       return "invalid-entry";
     }
     const cursor = new EntryCursor(believed, value);
@@ -268,20 +308,20 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
     while (cursor.next()) {
       if (examined === request.maxHops) {
         if (explanation !== null) {
-          walkFailed(request, peerText, explanation, "hop-limit", null, `${DISPLAY[believed]} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
+          walkFailed(request, peer, explanation, "hop-limit", null, `${DISPLAY[believed]} holds more than maxHops (${request.maxHops}) entries, all from trusted proxies so far: the walk stops and the client is unknown; raise maxHops if your proxy chain is really that long`);
         }
         return "hop-limit";
       }
       examined++;
       if (cursor.malformed !== null) {
-        if (explanation !== null) walkFailed(request, peerText, explanation, "malformed-header", cursor.raw, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
+        if (explanation !== null) walkFailed(request, peer, explanation, "malformed-header", cursor.raw, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(cursor.raw)}) is ${cursor.malformed}: the client is unknown`);
         return "malformed-header";
       }
       const address = cursor.address;
       if (address === null) {
         if (explanation !== null) {
           const written = cursor.written();
-          walkFailed(request, peerText, explanation, "invalid-entry", written, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
+          walkFailed(request, peer, explanation, "invalid-entry", written, `${DISPLAY[believed]} entry ${examined} from the right (${JSON.stringify(written.slice(0, 60))}) is not an IP address: the walk stops there and the client is unknown (strict addresses only: no "unknown", obfuscated identifiers or legacy forms such as 127.1 or 0177.0.0.1)`);
         }
         return "invalid-entry";
       }
@@ -297,8 +337,9 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
         break;
       }
     }
-    // A present header always has an entry, so the client now comes from it.
-    text = canonicalText(client, clientText, clientStart, clientEnd);
+    // A header without a single element (empty, or commas only) names nobody: the walk ends at the peer.
+    if (examined === 0) request.source = "socket";
+    else text = canonicalText(client, clientText, clientStart, clientEnd);
   }
   request.client = text;
 
@@ -313,17 +354,17 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
       explanation,
       "client-not-loopback",
       request.source === "socket"
-        ? `peer ${text} is neither loopback nor a trusted proxy: not local. If it is the gateway of a Docker bridge or another NAT in front of this server, add "${text}" to trustedProxies (that one address, not its whole subnet)`
+        ? `peer ${text} is neither loopback nor a trusted proxy: not local.${isPrivateUse(peer) ? ` If it is the gateway of a Docker bridge or another NAT in front of this server, add "${text}" to trustedProxies (that one address, not its whole subnet)` : ""}`
         : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
     );
   }
   // Rules 4b-4d.
-  const failed = checkHeaders(request, peerText, peerTrusted, clientOk, explanation);
+  const failed = checkHeaders(request, peer, peerTrusted, clientOk, explanation);
   return verdict ?? failed ?? (loopback ? "loopback" : "trusted-path");
 }
 
 /** Records a walk that stopped without a client (the entry as written, when there is one) and the rest. */
-function walkFailed(request: Request, peer: string, explanation: Explanation, verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: string): void {
+function walkFailed(request: Request, peer: Address, explanation: Explanation, verdict: "invalid-entry" | "malformed-header" | "hop-limit", raw: string | null, message: string): void {
   if (raw !== null) explanation.hops.push({ address: null, raw, trusted: false, source: request.believed });
   note(explanation, verdict, message);
   checkHeaders(request, peer, true, false, explanation);
@@ -333,29 +374,25 @@ function walkFailed(request: Request, peer: string, explanation: Explanation, ve
  * Conditions b, c and d (a, `client`, was decided by the caller). Returns the first that fails as a verdict,
  * or undefined; without an explanation it stops there, with one it evaluates all three and records the four.
  */
-function checkHeaders(request: Request, peer: string | null, peerTrusted: boolean, client: boolean, explanation: Explanation | null): Verdict | undefined {
+function checkHeaders(request: Request, peer: Address | null, peerTrusted: boolean, client: boolean, explanation: Explanation | null): Verdict | undefined {
   const { believed, localHosts } = request;
   let failed: Verdict | undefined;
 
-  let forwarding = true;
-  for (const header of FORWARDING_HEADERS) {
-    if ((peerTrusted && header === believed) || forwardingValue(request, header) === undefined) continue;
-    forwarding = false;
+  // b. From a trusted proxy, only address headers other than the believed one are hops the walk cannot see;
+  // from anyone else, any proxy header means a proxy that nobody declared.
+  const unread = peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~BELIEVED_BIT[believed] : request.proxyHeaders;
+  const forwarding = unread === 0;
+  if (!forwarding) {
     failed = "unread-forwarding-header";
     if (explanation === null) return failed;
-    note(
-      explanation,
-      peerTrusted ? "unbelieved-forwarding-header" : "untrusted-forwarding-header",
-      peerTrusted
-        ? `trusted proxy ${peer} passed on ${DISPLAY[header]}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. If that proxy writes ${DISPLAY[header]}, set header: "${header}"; otherwise make it drop ${DISPLAY[header]} from client requests`
-        : peer === null
-          ? `${DISPLAY[header]} is present but the peer is unknown: not local`
-          : `peer ${peer} is not a trusted proxy, so its ${DISPLAY[header]} header was ignored; a header naming a client means a proxy forwards for someone else, so not local. If ${peer} is a reverse proxy you run, add "${peer}" to trustedProxies so the header is read`,
-    );
+    PROXY_HEADERS.forEach((row, index) => {
+      if ((unread & (1 << index)) !== 0) explainProxyHeader(explanation, request, row, peer, peerTrusted);
+    });
   }
 
   const hostValue = request.host;
-  const host = typeof hostValue === "string" && (localHosts.length === 0 ? hostNamesThisMachine(hostValue) : namesThisMachine(hostValue, localHosts));
+  const port = typeof hostValue !== "string" ? NOT_THIS_MACHINE : localHosts.length > 0 ? hostPort(hostValue, localHosts) : hostValue.length > MAX_AUTHORITY ? NOT_THIS_MACHINE : memoHostPort(hostValue);
+  const host = port !== NOT_THIS_MACHINE;
   if (!host) {
     failed ??= "host-not-local";
     if (explanation === null) return failed;
@@ -366,17 +403,63 @@ function checkHeaders(request: Request, peer: string | null, peerTrusted: boolea
     }
   }
 
+  // d. Origin, when present, decides (it names the page); without it, Fetch Metadata says whether a page
+  // elsewhere caused the request.
   const originValue = request.origin;
-  const origin =
-    originValue === undefined ||
-    (originValue !== null && (localHosts.length === 0 ? originNamesThisMachine(originValue) : originIsThisMachine(originValue, localHosts)));
+  let origin: boolean;
+  let page: LocalOrigin | null = null;
+  if (originValue === undefined) {
+    origin = fetchSiteIsOwn(request.secFetchSite);
+  } else if (originValue === null) {
+    origin = false;
+  } else if (request.localOrigins.size > 0 && (request.localOrigins.has(originValue) || request.localOrigins.has(serializeOrigin(originValue) ?? ""))) {
+    origin = true;
+  } else {
+    page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);
+    // Ports are compared only when Host names this machine; otherwise c has failed already.
+    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port));
+  }
   if (!origin) {
     failed ??= "origin-not-local";
     if (explanation === null) return failed;
-    note(explanation, "origin-not-local", `Origin ${JSON.stringify(String(originValue).slice(0, 80))} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
+    explainOrigin(explanation, request, page, port);
   }
   if (explanation !== null) explanation.checks = { client, forwarding, host, origin };
   return failed;
+}
+
+/** Why a proxy header fails condition b, naming who writes it. */
+function explainProxyHeader(explanation: Explanation, request: Request, row: (typeof PROXY_HEADERS)[number], peer: Address | null, peerTrusted: boolean): void {
+  const { believed } = request;
+  const header = `${row.display} (written by ${row.writers})`;
+  if (peerTrusted) {
+    const peerText = formatAddress(peer!);
+    const advice = (FORWARDING_HEADERS as readonly string[]).includes(row.name) ? `If that proxy writes ${row.display}, set header: "${row.name}"; otherwise make it drop ${row.display} from client requests` : `Make it drop ${row.display} from client requests`;
+    note(explanation, "unbelieved-forwarding-header", `trusted proxy ${peerText} passed on ${header}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. ${advice}`);
+  } else if (peer === null) {
+    note(explanation, "untrusted-forwarding-header", `${header} is present but the peer is unknown: not local`);
+  } else {
+    const peerText = formatAddress(peer);
+    const advice = isPrivateUse(peer) ? ` If ${peerText} is a reverse proxy or tunnel you run, add "${peerText}" to trustedProxies so that its headers are read` : "";
+    note(explanation, "untrusted-forwarding-header", `peer ${peerText} is not a trusted proxy, yet the request carries ${header}: a proxy or tunnel forwards for someone else, so not local.${advice}`);
+  }
+}
+
+/** Why condition d fails: a foreign page, another application on this machine, or Fetch Metadata. */
+function explainOrigin(explanation: Explanation, request: Request, page: LocalOrigin | null, port: number): void {
+  const originValue = request.origin;
+  if (originValue === undefined) {
+    const site = JSON.stringify(String(request.secFetchSite).slice(0, 40));
+    note(explanation, "fetch-site-not-local", `no Origin, and Sec-Fetch-Site is ${site}: a page elsewhere made the user's browser send this request (a link, an image, a form, a no-cors fetch), so not local`);
+    return;
+  }
+  const shown = JSON.stringify(String(originValue).slice(0, 80));
+  if (page !== null) {
+    const hostSays = port === NO_PORT ? "no port" : `port ${port}`;
+    note(explanation, "origin-not-local", `Origin ${shown} is this machine but another port than Host (${hostSays}): a page of another application here (a dev server, another local service) opened this connection, so not local. If that page is yours, add ${shown} to localOrigins`);
+  } else {
+    note(explanation, "origin-not-local", `Origin ${shown} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
+  }
 }
 
 function note(explanation: Explanation, code: DiagnosticCode, message: string): void {
@@ -384,25 +467,14 @@ function note(explanation: Explanation, code: DiagnosticCode, message: string): 
 }
 
 function trustOf(list: TrustedProxies | readonly string[] | undefined): TrustedProxies {
-  if (list === undefined) return EMPTY_TRUST;
-  if (list instanceof TrustedProxies) return list;
-  let compiled = compiledLists.get(list);
-  if (compiled === undefined) {
-    compiled = compileTrustedProxies(list);
-    compiledLists.set(list, compiled);
-  }
-  return compiled;
+  return list === undefined ? EMPTY_TRUST : list instanceof TrustedProxies ? list : trustedList(list);
 }
 
-function checkOptions(header: unknown, maxHops: unknown, localHosts: readonly string[]): void {
+function checkOptions(header: unknown, maxHops: unknown): void {
   if (header !== "x-forwarded-for" && header !== "forwarded" && header !== "x-real-ip") {
     throw new TypeError(`header must be one of ${FORWARDING_HEADERS.join(", ")}, got ${JSON.stringify(header)}`);
   }
   if (maxHops !== DEFAULT_MAX_HOPS && (!Number.isInteger(maxHops) || (maxHops as number) < 0)) {
     throw new TypeError(`maxHops must be a non-negative integer, got ${JSON.stringify(maxHops)}`);
   }
-  if (localHosts !== NO_HOSTS && (!Array.isArray(localHosts) || !localHosts.every((host) => typeof host === "string"))) {
-    throw new TypeError("localHosts must be an array of host names");
-  }
 }
-

@@ -1,4 +1,4 @@
-// The entry splitter on its own: right to left, one bounded scan per entry, forwarded-parse once per element.
+// The entry splitter on its own: right to left, one bounded scan per entry, forwarded-parse once per pair.
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 const parse = vi.hoisted(() => ({ calls: [] as string[], override: undefined as ((element: string) => unknown) | undefined }));
@@ -47,8 +47,24 @@ afterEach(() => {
 describe("entries", () => {
   it("yields X-Forwarded-For items right to left, trimmed of spaces and tabs", () => {
     expect(entries("x-forwarded-for", "192.0.2.1 ,\t198.51.100.4,10.0.0.3 ")).toEqual([{ text: "10.0.0.3" }, { text: "198.51.100.4" }, { text: "192.0.2.1" }]);
-    expect(entries("x-forwarded-for", "")).toEqual([{ text: "" }]);
-    expect(entries("x-forwarded-for", ",")).toEqual([{ text: "" }, { text: "" }]);
+  });
+
+  it("skips empty list elements (RFC 9110 section 5.6.1), and a list of nothing but those has no entry", () => {
+    for (const value of ["", " ", ",", " , ,\t,", ", ,"]) {
+      expect(entries("x-forwarded-for", value), JSON.stringify(value)).toEqual([]);
+      expect(entries("forwarded", value), JSON.stringify(value)).toEqual([]);
+    }
+    expect(entries("x-forwarded-for", "192.0.2.1,, ,198.51.100.4,")).toEqual([{ text: "198.51.100.4" }, { text: "192.0.2.1" }]);
+    expect(entries("x-forwarded-for", "[2001:db8::1]:80, ,")).toEqual([{ text: "[2001:db8::1]:80" }]);
+    expect(entries("forwarded", "for=192.0.2.1, ,for=198.51.100.4,")).toEqual([{ text: "198.51.100.4" }, { text: "192.0.2.1" }]);
+  });
+
+  it("takes at most 64 empty elements in a header, then calls it malformed", () => {
+    expect(entries("x-forwarded-for", `192.0.2.1${",".repeat(64)}`)).toEqual([{ text: "192.0.2.1" }]);
+    expect(entries("x-forwarded-for", `192.0.2.1${",".repeat(65)}`)).toMatchObject([{ malformed: "more than 64 empty list elements" }]);
+    expect(entries("forwarded", `for=192.0.2.1${", ".repeat(65)}`)[0]).toMatchObject({ malformed: "more than 64 empty list elements" });
+    // Elements with addresses do not count towards the bound.
+    expect(entries("x-forwarded-for", `${"192.0.2.1,,".repeat(64)}`)).toHaveLength(64);
   });
 
   it("stops with a malformed entry at the first item longer than the bound, and yields nothing after it", () => {
@@ -69,7 +85,7 @@ describe("entries", () => {
   it("hands forwarded-parse one element at a time, commas inside quotes kept", () => {
     const all = entries("forwarded", 'for=192.0.2.1;host="a,b", for="[2001:db8::1]:80";by="x\\",y"');
     expect(all).toEqual([{ text: "[2001:db8::1]:80" }, { text: "192.0.2.1" }]);
-    expect(parse.calls).toEqual(['for="[2001:db8::1]:80";by="x\\",y"', 'for=192.0.2.1;host="a,b"']);
+    expect(parse.calls).toEqual(['for="[2001:db8::1]:80"', 'by="x\\",y"', "for=192.0.2.1", 'host="a,b"']);
   });
 
   it("trims spaces and tabs around Forwarded elements before parsing them", () => {
@@ -77,11 +93,14 @@ describe("entries", () => {
     expect(parse.calls).toEqual(["for=10.0.0.1", "for=192.0.2.1"]);
   });
 
-  it("fails closed if forwarded-parse ever returns other than one element for one element", () => {
+  it("fails closed if forwarded-parse ever returns other than one parameter for one pair", () => {
+    const malformed = { malformed: "not a valid Forwarded element (forwarded-parse did not read exactly one parameter)", raw: "for=203.0.113.7" };
     parse.override = () => [{ for: "127.0.0.1" }, { for: "203.0.113.7" }];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([{ malformed: "not a single Forwarded element", raw: "for=203.0.113.7" }]);
+    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
     parse.override = () => [];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([{ malformed: "not a single Forwarded element", raw: "for=203.0.113.7" }]);
+    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
+    parse.override = () => [{ for: "127.0.0.1", by: "203.0.113.7" }];
+    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
   });
 
   it("takes X-Real-IP whole: one entry, never split at commas", () => {
@@ -112,7 +131,43 @@ describe("entries", () => {
 
   it("names what is wrong with an element", () => {
     expect(entries("forwarded", "proto=https")).toEqual([{ malformed: "element has no for= parameter", raw: "proto=https" }]);
-    expect(entries("forwarded", "for=1.2.3.4;;")[0]).toEqual({ malformed: expect.stringMatching(/^not a valid Forwarded element \(Unexpected character ';' at index 12\)$/) as unknown as string, raw: "for=1.2.3.4;;" });
+    expect(entries("forwarded", "for=1.2.3.4;by")[0]).toEqual({ malformed: "not a valid Forwarded element (Unexpected end of input)", raw: "for=1.2.3.4;by" });
+    expect(entries("forwarded", 'for="1.2.3.4')[0]).toMatchObject({ malformed: "not a valid Forwarded element (Unexpected end of input)" });
+    expect(entries("forwarded", "for=1.2.3.4 x")[0]).toMatchObject({ malformed: expect.stringMatching(/^not a valid Forwarded element/) as unknown as string });
+  });
+
+  // RFC 7239 section 4: "Each parameter MUST NOT occur more than once per forwarded-element." Read last-wins,
+  // `for=127.0.0.1;for=203.0.113.7` lets whichever the reader prefers name the client.
+  it("calls an element that repeats a parameter malformed, in any case", () => {
+    for (const element of ["for=127.0.0.1;for=203.0.113.7", "for=203.0.113.7;proto=http;FOR=127.0.0.1", "for=192.0.2.1;proto=http;Proto=https", 'by=a;for="[::1]";by=b']) {
+      expect(entries("forwarded", element)[0], element).toMatchObject({ malformed: expect.stringMatching(/^an element that repeats the (for|proto|by)= parameter/) as unknown as string, raw: element });
+    }
+    // The same parameter in two elements is two hops, not a repeat.
+    expect(entries("forwarded", "for=192.0.2.1;proto=http, for=198.51.100.4;proto=https")).toEqual([{ text: "198.51.100.4" }, { text: "192.0.2.1" }]);
+  });
+
+  it("skips empty pairs, which the grammar allows, and spaces around pairs", () => {
+    expect(entries("forwarded", "for=1.2.3.4;;")).toEqual([{ text: "1.2.3.4" }]);
+    expect(entries("forwarded", ";for=1.2.3.4 ; proto=http")).toEqual([{ text: "1.2.3.4" }]);
+  });
+
+  // nginx's common `proxy_set_header Forwarded "for=$remote_addr"` writes IPv6 unquoted, against the grammar;
+  // nothing in an address can be taken for the header's own `,` `;` `"` or `=`, so it is read as written.
+  it("reads an unquoted address with colons as real proxies write it, and nothing looser", () => {
+    expect(entries("forwarded", "for=2001:db8::1")).toEqual([{ text: "2001:db8::1" }]);
+    expect(entries("forwarded", "for=[2001:db8::1]:4711;by=2001:db8::2")).toEqual([{ text: "[2001:db8::1]:4711" }]);
+    expect(entries("forwarded", "for=192.0.2.1:80")).toEqual([{ text: "192.0.2.1:80" }]);
+    expect(entries("forwarded", "for=fe80::1%eth0")).toEqual([{ text: "fe80::1%eth0" }]);
+    for (const element of ["for=2001:db8::1:", "for=2001:db8::g", "for=a:b", "f r=2001:db8::1", "=2001:db8::1", "for=[2001:db8::1]x", 'for=2001:db8::1"']) {
+      expect(entries("forwarded", element)[0], element).toMatchObject({ malformed: expect.stringMatching(/^not a valid Forwarded element/) as unknown as string });
+    }
+  });
+
+  it("counts the backslashes before a quote no further than one element's reach", () => {
+    const slashes = "\\".repeat(500_000);
+    // An even run escapes nothing; the run is longer than an element, so the element is too long either way.
+    expect(entries("forwarded", `for="${slashes}"`)[0]).toMatchObject({ malformed: "entry longer than 1024 characters" });
+    expect(entries("forwarded", `for=192.0.2.1,x="${slashes}\\"`)[0]).toMatchObject({ malformed: "entry longer than 1024 characters" });
   });
 
   it("takes an X-Real-IP of exactly 128 characters and not one of 129", () => {

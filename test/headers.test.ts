@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { type HeaderValues, readHeaders } from "../src/headers.js";
 
 const read = (input: unknown) => {
-  const headers: HeaderValues = { host: "stale", origin: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale" };
+  const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", proxyHeaders: -1 };
   readHeaders(input, headers);
   return { host: headers.host, origin: headers.origin, forwarded: headers.forwarded, xff: headers.xForwardedFor, xRealIp: headers.xRealIp };
 };

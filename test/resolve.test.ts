@@ -180,7 +180,7 @@ describe("rule 2: a trusted peer's header is walked right to left", () => {
   });
 
   it("turns a Forwarded parse error into a diagnostic, fail closed", () => {
-    for (const value of ['for="198.51.100.4', "for", "for=1.2.3.4;;", "=x", 'for=198.51.100.4 "x"', "for=192.0.2.1;by"]) {
+    for (const value of ['for="198.51.100.4', "for", "for=1.2.3.4;for=1.2.3.5", "=x", 'for=198.51.100.4 "x"', "for=192.0.2.1;by"]) {
       const result = resolve("172.18.0.1", { forwarded: value, host: "localhost" }, trusted, { header: "forwarded" });
       expect(result.address).toBeNull();
       expect(result.loopbackEquivalent).toBe(false);
@@ -197,7 +197,7 @@ describe("rule 2: a trusted peer's header is walked right to left", () => {
 });
 
 describe("rule 3: strict addresses", () => {
-  it.each(["unknown", "_hidden", "127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "", "127.0.0.1 127.0.0.2", "::127.0.0.1%"])(
+  it.each(["unknown", "_hidden", "127.1", "0177.0.0.1", "0x7f.0.0.1", "2130706433", "127.0.0.1 127.0.0.2", "::127.0.0.1%"])(
     "stops at X-Forwarded-For entry %j: null, not local",
     (entry) => {
       const result = resolve("127.0.0.1", { "x-forwarded-for": entry, host: "localhost" }, ["loopback"]);
@@ -208,9 +208,22 @@ describe("rule 3: strict addresses", () => {
     },
   );
 
-  it("stops at an empty entry between commas rather than skipping it", () => {
-    const result = resolve("172.18.0.1", { "x-forwarded-for": "198.51.100.4,,10.0.0.3", host: "localhost" }, ["172.18.0.0/16", "10.0.0.0/8"]);
-    expect(result.address).toBeNull();
+  // RFC 9110 section 5.6.1: a recipient ignores empty list elements; senders that merge lines write them.
+  it("skips empty list elements, and walks past them to the client", () => {
+    const result = resolve("172.18.0.1", { "x-forwarded-for": "198.51.100.4,,10.0.0.3, ", host: "localhost" }, ["172.18.0.0/16", "10.0.0.0/8"]);
+    expect(result.address).toBe("198.51.100.4");
+    expect(result.basis).toBe("x-forwarded-for:remote-client");
+    expect(result.hops.map((hop) => hop.address)).toEqual(["172.18.0.1", "10.0.0.3", "198.51.100.4"]);
+  });
+
+  it.each(["", " ", ",", ", ,"])("ends the walk at the peer for a header that names nobody (%j)", (value) => {
+    const trustedPeer = resolve("172.18.0.1", { "x-forwarded-for": value, host: "localhost" }, ["172.18.0.1"]);
+    expect(trustedPeer).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: true, basis: "socket:trusted-path" });
+    expect(trustedPeer.hops).toEqual([{ address: "172.18.0.1", trusted: true, source: "socket" }]);
+    const forwarded = resolve("172.18.0.1", { forwarded: value, host: "localhost" }, ["172.18.0.1"], { header: "forwarded" });
+    expect(forwarded).toMatchObject({ address: "172.18.0.1", basis: "socket:trusted-path" });
+    // From an untrusted peer the header still shows a proxy: never local.
+    expect(resolve("127.0.0.1", { "x-forwarded-for": value, host: "localhost" })).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:unread-forwarding-header" });
   });
 
   it("shows IPv4-mapped IPv6 as IPv4 and IPv6 in RFC 5952 form, without port or zone", () => {
@@ -473,14 +486,16 @@ describe("diagnostics say what to change", () => {
 
   it("untrusted-forwarding-header names the header and the peer to declare; for an unknown peer, just the header", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", "x-real-ip": "1.2.3.4" }), "untrusted-forwarding-header")).toBe(
-      'peer 127.0.0.1 is not a trusted proxy, so its X-Real-IP header was ignored; a header naming a client means a proxy forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy you run, add "127.0.0.1" to trustedProxies so the header is read',
+      'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run, add "127.0.0.1" to trustedProxies so that its headers are read',
     );
-    expect(message(resolve(undefined, { forwarded: "for=1.2.3.4" }), "untrusted-forwarding-header")).toBe("Forwarded is present but the peer is unknown: not local");
+    expect(message(resolve(undefined, { forwarded: "for=1.2.3.4" }), "untrusted-forwarding-header")).toBe(
+      "Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration) is present but the peer is unknown: not local",
+    );
   });
 
   it("unbelieved-forwarding-header says which header to believe", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", forwarded: "for=127.0.0.1" }, ["loopback"]), "unbelieved-forwarding-header")).toBe(
-      'trusted proxy 127.0.0.1 passed on Forwarded, but only X-Forwarded-For is believed: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
+      'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
     );
   });
 
@@ -507,6 +522,6 @@ describe("diagnostics say what to change", () => {
   it("bad options say what was expected", () => {
     expect(() => resolve("127.0.0.1", {}, [], { header: "x-client-ip" as "x-real-ip" })).toThrow('header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"');
     expect(() => resolve("127.0.0.1", {}, [], { maxHops: -1 })).toThrow("maxHops must be a non-negative integer, got -1");
-    expect(() => resolve("127.0.0.1", {}, [], { localHosts: ["a", 7 as unknown as string] })).toThrow("localHosts must be an array of host names");
+    expect(() => resolve("127.0.0.1", {}, [], { localHosts: ["a", 7 as unknown as string] })).toThrow('localHosts[1] must be a host name (e.g. "mybox" or "[fd18::2]"), got 7');
   });
 });

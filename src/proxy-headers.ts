@@ -1,0 +1,59 @@
+// Every header a reverse proxy, CDN or tunnel adds to name or describe the client, one row each, naming who
+// writes it (each checked against the writer's documentation or source; the README's table cites them). Locality condition b reads this table and nothing else: from a peer that is not a trusted proxy
+// any of these means a proxy forwards for someone else; from a trusted proxy an address header other than the
+// believed one is a hop the walk cannot see. Browsers and ordinary HTTP clients send none of them.
+
+export type ProxyHeaderKind =
+  /** Names the client's address. From a trusted proxy, only the believed one may be present. */
+  | "address"
+  /** Describes the original request or the proxy; a trusted proxy sets these routinely. */
+  | "descriptive";
+
+export interface ProxyHeader {
+  /** Lower case, as Node writes names in `req.headers`. */
+  readonly name: string;
+  /** As written in diagnostics. */
+  readonly display: string;
+  readonly kind: ProxyHeaderKind;
+  /** Who writes it, checked against the writer's own documentation or source. */
+  readonly writers: string;
+}
+
+// The three address headers the walk can read come first: their rows' indexes are their bits below.
+export const PROXY_HEADERS: readonly ProxyHeader[] = [
+  { name: "x-forwarded-for", display: "X-Forwarded-For", kind: "address", writers: "nginx ($proxy_add_x_forwarded_for, by configuration), HAProxy (option forwardfor), Caddy, Apache mod_proxy, Traefik, Envoy, Tailscale Serve, Cloudflare's edge (through cloudflared too), Fly.io, AWS load balancers" },
+  { name: "forwarded", display: "Forwarded", kind: "address", writers: "RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration" },
+  { name: "x-real-ip", display: "X-Real-IP", kind: "address", writers: "nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx" },
+  { name: "x-original-forwarded-for", display: "X-Original-Forwarded-For", kind: "address", writers: "ingress-nginx (the X-Forwarded-For the client sent)" },
+  { name: "x-client-ip", display: "X-Client-IP", kind: "address", writers: "no proxy we know of; read as the client's address by Apache mod_remoteip setups, HAProxy req.hdr_ip and client-IP libraries, so only a client asking to be believed sends it" },
+  { name: "x-cluster-client-ip", display: "X-Cluster-Client-IP", kind: "address", writers: "Riverbed (Zeus, Stingray) Traffic Manager; HAProxy option forwardfor header X-Cluster-Client-IP" },
+  { name: "cf-connecting-ip", display: "CF-Connecting-IP", kind: "address", writers: "Cloudflare's edge, through cloudflared to a tunnel's local origin too" },
+  { name: "cf-connecting-ipv6", display: "CF-Connecting-IPv6", kind: "address", writers: "Cloudflare (Pseudo IPv4)" },
+  { name: "true-client-ip", display: "True-Client-IP", kind: "address", writers: "Akamai, Cloudflare (Enterprise)" },
+  { name: "fastly-client-ip", display: "Fastly-Client-IP", kind: "address", writers: "Fastly" },
+  { name: "fly-client-ip", display: "Fly-Client-IP", kind: "address", writers: "Fly.io's proxy" },
+  { name: "x-envoy-external-address", display: "X-Envoy-External-Address", kind: "address", writers: "Envoy (edge requests, use_remote_address)" },
+  { name: "x-azure-clientip", display: "X-Azure-ClientIP", kind: "address", writers: "Azure Front Door" },
+  { name: "x-azure-socketip", display: "X-Azure-SocketIP", kind: "address", writers: "Azure Front Door" },
+  { name: "x-forwarded-proto", display: "X-Forwarded-Proto", kind: "descriptive", writers: "Caddy, Traefik, Envoy, Tailscale Serve, ingress-nginx, AWS load balancers, nginx or HAProxy by configuration" },
+  { name: "x-forwarded-host", display: "X-Forwarded-Host", kind: "descriptive", writers: "Caddy, Apache mod_proxy, Traefik, Tailscale Serve, cloudflared (httpHostHeader), ingress-nginx" },
+  { name: "x-forwarded-port", display: "X-Forwarded-Port", kind: "descriptive", writers: "Traefik, ingress-nginx, AWS load balancers" },
+  { name: "x-forwarded-server", display: "X-Forwarded-Server", kind: "descriptive", writers: "Apache mod_proxy, Traefik" },
+  { name: "x-forwarded-prefix", display: "X-Forwarded-Prefix", kind: "descriptive", writers: "Traefik (StripPrefix), ingress-nginx" },
+  { name: "via", display: "Via", kind: "descriptive", writers: "RFC 9110 section 7.6.3: Caddy (always), Apache (ProxyVia), Envoy (via), Azure Front Door" },
+  { name: "cdn-loop", display: "CDN-Loop", kind: "descriptive", writers: "RFC 8586: Cloudflare, Fastly, Envoy (cdn_loop)" },
+  { name: "cf-ray", display: "CF-Ray", kind: "descriptive", writers: "Cloudflare's edge, through cloudflared too" },
+  { name: "cf-visitor", display: "CF-Visitor", kind: "descriptive", writers: "Cloudflare's edge, through cloudflared too" },
+  { name: "fastly-ff", display: "Fastly-FF", kind: "descriptive", writers: "Fastly" },
+  { name: "tailscale-user-login", display: "Tailscale-User-Login", kind: "descriptive", writers: "Tailscale Serve (a tailnet user's request)" },
+  { name: "tailscale-user-name", display: "Tailscale-User-Name", kind: "descriptive", writers: "Tailscale Serve" },
+  { name: "tailscale-user-profile-pic", display: "Tailscale-User-Profile-Pic", kind: "descriptive", writers: "Tailscale Serve" },
+  { name: "tailscale-funnel-request", display: "Tailscale-Funnel-Request", kind: "descriptive", writers: "Tailscale Funnel (a request from the public internet)" },
+];
+
+/** A bit per row, in one number (at most 31 rows, so that it stays a small integer). */
+export const X_FORWARDED_FOR_BIT = 1 << 0;
+export const FORWARDED_BIT = 1 << 1;
+export const X_REAL_IP_BIT = 1 << 2;
+/** The rows of kind "address". */
+export const ADDRESS_BITS = PROXY_HEADERS.reduce((bits, row, index) => (row.kind === "address" ? bits | (1 << index) : bits), 0);
