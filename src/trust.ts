@@ -13,7 +13,7 @@ export type TrustDiagnosticCode = "trusts-everyone" | "host-bits-set";
 export interface TrustDiagnostic {
   readonly code: TrustDiagnosticCode;
   readonly message: string;
-  /** The entry as written and its index in the list. */
+  /** The entry as written and its index in the list; for a warning about the list as a whole, every entry joined and -1. */
   readonly entry: string;
   readonly index: number;
 }
@@ -55,10 +55,9 @@ export class TrustedProxies {
   #peerTrusted = false;
 
   /** @internal */
-  constructor(list: readonly string[], v4: Array<[number, number]>, v6: Array<[number[], number[]]>, diagnostics: TrustDiagnostic[]) {
+  constructor(list: readonly string[], merged4: Array<[number, number]>, merged6: Array<[number[], number[]]>, diagnostics: TrustDiagnostic[]) {
     this.#list = list;
     this.diagnostics = diagnostics;
-    const merged4 = mergeRanges(v4, (a, b) => a - b, (end, start) => start <= end + 1);
     this.#v4Starts = Float64Array.from(merged4, ([start]) => start);
     this.#v4Ends = Float64Array.from(merged4, ([, end]) => end);
     this.#v4Firsts = new Uint32Array(257);
@@ -66,7 +65,6 @@ export class TrustedProxies {
       while (range < merged4.length && merged4[range]![0] < octet * 0x1000000) range++;
       this.#v4Firsts[octet] = range;
     }
-    const merged6 = mergeRanges(v6, compareGroups, (end, start) => compareGroups(start, end) <= 0);
     this.#v6 = new Uint16Array(merged6.length * 16);
     merged6.forEach(([start, end], i) => {
       this.#v6.set(start, i * 16);
@@ -133,6 +131,9 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
   const v4: Array<[number, number]> = [];
   const v6: Array<[number[], number[]]> = [];
   const diagnostics: TrustDiagnostic[] = [];
+  // Whether one entry alone already trusts every IPv4 (or every IPv6) client, and has said so.
+  let warned4 = false;
+  let warned6 = false;
   list.forEach((entry: unknown, index) => {
     if (typeof entry !== "string") {
       throw new TrustedProxiesError(`trustedProxies[${index}] must be a string, got ${describe(entry)}`, entry, index);
@@ -147,6 +148,7 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
       if (range.family === 4) {
         v4.push([range.start, range.end]);
         if (range.start === 0 && range.end === 0xffffffff) {
+          warned4 = true;
           warn("trusts-everyone", `trustedProxies[${index}] "${entry}" trusts every IPv4 client: any client can then claim any address, loopback included`);
         }
         continue;
@@ -155,12 +157,34 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
       if (range.prefix <= 96 && inPrefix(MAPPED_BLOCK, range.network, range.prefix)) {
         // IPv4 clients are matched as IPv4, so a range holding every mapped address must trust all of IPv4.
         v4.push([0, 0xffffffff]);
+        warned4 = true;
+        warned6 ||= range.prefix === 0;
         const whom = range.prefix === 0 ? "every client" : "every IPv4 client (it contains ::ffff:0:0/96)";
         warn("trusts-everyone", `trustedProxies[${index}] "${entry}" trusts ${whom}: any client can then claim any address, loopback included`);
       }
     }
   });
-  return new TrustedProxies([...list], v4, v6, diagnostics);
+  const merged4 = mergeRanges(v4, (a, b) => a - b, (end, start) => start <= end + 1);
+  const merged6 = mergeRanges(v6, compareGroups, (end, start) => compareGroups(start, end) <= 0 || isNext(end, start));
+  // Ranges that together cover a whole family trust everyone just as 0.0.0.0/0 does, however they split it
+  // (0.0.0.0/1 and 128.0.0.0/1): said once, for the list, unless one entry already said it.
+  const whole = (whom: string) => {
+    diagnostics.push({ code: "trusts-everyone", message: `trustedProxies together trust ${whom}: any client can then claim any address, loopback included`, entry: list.join(", "), index: -1 });
+  };
+  if (!warned4 && merged4.length === 1 && merged4[0]![0] === 0 && merged4[0]![1] === 0xffffffff) whole("every IPv4 client");
+  if (!warned6 && merged6.length === 1 && merged6[0]![0].every((group) => group === 0) && merged6[0]![1].every((group) => group === 0xffff)) whole("every IPv6 client");
+  return new TrustedProxies([...list], merged4, merged6, diagnostics);
+}
+
+/** Whether IPv6 `start` is the address right after `end`: touching ranges join, as IPv4's do. */
+function isNext(end: readonly number[], start: readonly number[]): boolean {
+  let carry = 1;
+  for (let i = 7; i >= 0; i--) {
+    const sum = end[i]! + carry;
+    if ((sum & 0xffff) !== start[i]) return false;
+    carry = sum >> 16;
+  }
+  return carry === 0;
 }
 
 /** The CIDRs one entry stands for: a preset's ranges, or the entry itself. */

@@ -229,6 +229,26 @@ describe("trusted proxies: boundaries", () => {
     expect(compileTrustedProxies(["::ffff:0:0/97"]).trusts(parseIp("203.0.113.9")!)).toBe(false);
   });
 
+  it("warns when ranges together cover every IPv4 or every IPv6 address, however the list splits them", () => {
+    for (const list of [["0.0.0.0/1", "128.0.0.0/1"], ["0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/1"], ["::ffff:0:0/97", "128.0.0.0/1"], ["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/2"]]) {
+      const compiled = compileTrustedProxies(list);
+      expect(compiled.diagnostics, list.join(" ")).toEqual([
+        { code: "trusts-everyone", message: "trustedProxies together trust every IPv4 client: any client can then claim any address, loopback included", entry: list.join(", "), index: -1 },
+      ]);
+    }
+    expect(compileTrustedProxies(["::/1", "8000::/1"]).diagnostics.map((d) => [d.index, d.message])).toEqual([
+      [0, expect.stringMatching(/^trustedProxies\[0\] "::\/1" trusts every IPv4 client/)],
+      [-1, "trustedProxies together trust every IPv6 client: any client can then claim any address, loopback included"],
+    ]);
+    // A gap of one address is not everyone; nor is one entry's warning said twice.
+    expect(compileTrustedProxies(["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "224.0.0.0/4", "240.0.0.0/5", "248.0.0.0/6", "252.0.0.0/7", "254.0.0.0/8", "255.0.0.0/9", "255.128.0.0/9"]).diagnostics.map((d) => d.index)).toEqual([-1]);
+    expect(compileTrustedProxies(["0.0.0.0/1", "128.0.0.0/2", "192.0.0.0/3", "255.255.255.255"]).diagnostics).toEqual([]);
+    expect(compileTrustedProxies(["0.0.0.0/0", "0.0.0.0/1"]).diagnostics.map((d) => d.index)).toEqual([0]);
+    expect(compileTrustedProxies(["::/0", "::/1", "8000::/1"]).diagnostics.map((d) => d.index)).toEqual([0, 1]); // ::/1 holds the mapped block on its own
+    expect(compileTrustedProxies(["::/1", "8000::/2", "c000::/2"]).diagnostics.map((d) => d.index)).toEqual([0, -1]);
+    expect(compileTrustedProxies(["::/1", "8000::/2", "c000::/3"]).diagnostics.map((d) => d.index)).toEqual([0]);
+  });
+
   it("says whom a trust-everyone range trusts: every client for ::/0, every IPv4 client for ::/80", () => {
     expect(compileTrustedProxies(["::/0"]).diagnostics[0]!.message).toMatch(/trusts every client:/);
     expect(compileTrustedProxies(["::/80"]).diagnostics[0]!.message).toMatch(/trusts every IPv4 client \(it contains ::ffff:0:0\/96\)/);
