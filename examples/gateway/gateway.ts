@@ -33,6 +33,8 @@ export interface Handshake {
 export interface GatewayOptions {
   /** Called with every handshake, before it is answered (the recorder's capture mode). */
   onHandshake?: (handshake: Handshake) => void;
+  /** Called with every plain HTTP request, before it is answered (capture mode for requests that are not upgrades). */
+  onRequest?: (request: Handshake["request"]) => void;
   log?: (line: string) => void;
 }
 
@@ -47,6 +49,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
   const wss = new WebSocketServer({ noServer: true });
   const server = createServer((req, res) => {
+    options.onRequest?.(captured(req));
     if (req.method === "GET" && (req.url === "/" || req.url?.startsWith("/?"))) {
       res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" }).end(DASHBOARD);
     } else {

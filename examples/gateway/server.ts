@@ -1,5 +1,6 @@
 // Starts the example gateway: `npm run gateway -- --config examples/gateway/config.json`.
-// --capture FOLDER writes every handshake it receives as JSON (the recorder's capture mode).
+// --capture FOLDER writes every handshake, and every plain HTTP request, it receives as JSON (the recorder's
+// capture mode): a handshake as <case>.json, a plain request as <case>.request.json.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -22,15 +23,15 @@ let captured = 0;
 const capture = values.capture;
 if (capture !== undefined) mkdirSync(capture, { recursive: true });
 
+/** Named by the `case` query parameter when the client gives one, so a recorder can find its own. */
+function save(url: string, fallback: string, suffix: string, what: unknown): void {
+  const name = new URL(url, "http://gateway.invalid").searchParams.get("case") ?? `${fallback}-${++captured}`;
+  writeFileSync(path.join(capture!, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}${suffix}`), `${JSON.stringify(what, null, 2)}\n`);
+}
+
 const server = createGateway(config, {
-  onHandshake:
-    capture === undefined
-      ? undefined
-      : (handshake) => {
-          // Named by the `case` query parameter when the client gives one, so a recorder can find its own.
-          const name = new URL(handshake.request.url, "http://gateway.invalid").searchParams.get("case") ?? `handshake-${++captured}`;
-          writeFileSync(path.join(capture, `${name.replace(/[^A-Za-z0-9._-]/g, "_")}.json`), `${JSON.stringify(handshake, null, 2)}\n`);
-        },
+  onHandshake: capture === undefined ? undefined : (handshake) => save(handshake.request.url, "handshake", ".json", handshake),
+  onRequest: capture === undefined ? undefined : (request) => save(request.url, "request", ".request.json", { request }),
 });
 server.listen(Number(values.port), values.host, () => {
   console.log(`gateway: listening on ${values.host}:${values.port}`);

@@ -10,27 +10,28 @@
 //   node --import tsx test/e2e/browser.ts --serve-page HOST PORT WS_URL
 //     Another site: serves one page whose script opens a WebSocket to WS_URL and shows the outcome in #status
 //     the way the gateway's dashboard does. Prints "page server: listening" once ready; exits on SIGTERM.
-import { mkdirSync } from "node:fs";
+//
+// Imported (scripts/record-browser.ts does), it only exports the launcher: the command line runs when this
+// file is the program.
+import { mkdirSync, realpathSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
-import { chromium } from "playwright-core";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium } from "playwright-core";
 
-const CHROMIUM = "/usr/bin/chromium";
+/** Debian's Chromium: never a downloaded browser. */
+export const CHROMIUM = "/usr/bin/chromium";
 
-interface DriveArgs {
-  url: string;
-  screenshot: string;
-  hostResolverRules?: string;
-  timeoutMs?: number;
-}
-
-async function drive(args: DriveArgs): Promise<void> {
-  const timeout = args.timeoutMs ?? 20_000;
-  const browser = await chromium.launch({
+/**
+ * Headless Debian Chromium with a fresh temporary profile (playwright's default) and nothing that phones out
+ * on its own. `hostResolverRules` is Chromium's --host-resolver-rules ("MAP evil.example 127.0.0.2"): names
+ * resolve inside the browser, no DNS.
+ */
+export function launchChromium(options: { timeoutMs: number; hostResolverRules?: string }): Promise<Browser> {
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    timeout,
-    // A fresh temporary profile (playwright's default), and nothing that phones out on its own.
+    timeout: options.timeoutMs,
     args: [
       "--no-sandbox", // root in CI
       "--disable-gpu",
@@ -46,9 +47,21 @@ async function drive(args: DriveArgs): Promise<void> {
       "--metrics-recording-only",
       // Keep http:// as typed: no HTTPS-Upgrades attempt on the test's addresses.
       "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-      ...(args.hostResolverRules === undefined ? [] : [`--host-resolver-rules=${args.hostResolverRules}`]),
+      ...(options.hostResolverRules === undefined ? [] : [`--host-resolver-rules=${options.hostResolverRules}`]),
     ],
   });
+}
+
+interface DriveArgs {
+  url: string;
+  screenshot: string;
+  hostResolverRules?: string;
+  timeoutMs?: number;
+}
+
+async function drive(args: DriveArgs): Promise<void> {
+  const timeout = args.timeoutMs ?? 20_000;
+  const browser = await launchChromium({ timeoutMs: timeout, hostResolverRules: args.hostResolverRules });
   try {
     const page = await browser.newPage({ viewport: { width: 720, height: 240 } });
     await page.goto(args.url, { waitUntil: "load", timeout });
@@ -109,8 +122,18 @@ function servePage(host: string, port: number, wsUrl: string): void {
   }
 }
 
+function isProgram(): boolean {
+  try {
+    return process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
 const argv = process.argv.slice(2);
-if (argv[0] === "--serve-page" && argv.length === 4) {
+if (!isProgram()) {
+  // Imported: the exports only.
+} else if (argv[0] === "--serve-page" && argv.length === 4) {
   servePage(argv[1]!, Number(argv[2]), argv[3]!);
 } else if (argv.length === 1) {
   // Whatever happens, one JSON line on stdout: the test reads it, not the exit code.

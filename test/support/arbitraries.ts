@@ -69,13 +69,22 @@ export const hostValue = fc.oneof(
 
 export const originValue = fc.oneof(
   fc.constantFrom("http://127.0.0.1:18789", "http://localhost:18789", "https://app.localhost"),
+  // This machine, another application: a dev server, another local service.
+  fc.constantFrom("http://localhost:8000", "http://127.0.0.1:5173", "http://[::1]:3000", "http://localhost"),
   fc.constantFrom("https://evil.example", "null", "file://", "http://localhost.evil.example"),
   junk,
 );
 
+/** Fetch Metadata as browsers send it, and what they do not. */
+export const fetchSite = fc.constantFrom("same-origin", "none", "same-site", "cross-site", "", "Same-Origin", "cross-site, same-origin");
+
+/** Headers proxies and tunnels add besides the three the walk reads (a sample of PROXY_HEADERS, spelled as sent). */
+export const proxySignal = fc.constantFrom("X-Forwarded-Proto", "X-Forwarded-Host", "Via", "CF-Connecting-IP", "Cf-Ray", "Tailscale-User-Login", "X-Original-Forwarded-For", "x-envoy-external-address", "True-Client-IP");
+
 const headerName = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom("Host", "Origin", "X-Forwarded-For", "Forwarded", "X-Real-IP") },
-  { weight: 2, arbitrary: fc.constantFrom("host", "ORIGIN", "x-forwarded-for", "forwarded", "x-REAL-ip") },
+  { weight: 8, arbitrary: fc.constantFrom("Host", "Origin", "X-Forwarded-For", "Forwarded", "X-Real-IP", "Sec-Fetch-Site") },
+  { weight: 2, arbitrary: fc.constantFrom("host", "ORIGIN", "x-forwarded-for", "forwarded", "x-REAL-ip", "sec-fetch-SITE") },
+  { weight: 2, arbitrary: proxySignal },
   { weight: 1, arbitrary: fc.constantFrom("__proto__", "constructor", "X_Forwarded_For", "toString", "hasOwnProperty", "User-Agent") },
 );
 
@@ -97,6 +106,8 @@ function valueFor(name: string): fc.Arbitrary<string> {
       return fc.array(forwardedElement, { minLength: 1, maxLength: 4 }).map((elements) => elements.join(", "));
     case "x-real-ip":
       return entry;
+    case "sec-fetch-site":
+      return fetchSite;
     default:
       return junk;
   }
@@ -124,12 +135,20 @@ const anyRequest = fc.record({
 const nearLocalRequest = fc.record({
   remoteAddress: fc.constantFrom("127.0.0.1", "::1", "::ffff:127.0.0.1", "172.18.0.1", "::ffff:172.18.0.1", "203.0.113.9"),
   rawHeaders: fc
-    .tuple(hostValue, fc.option(originValue, { nil: undefined }), fc.option(fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP"), { nil: undefined, freq: 4 }))
-    .map(([host, origin, forwarding]) => [
+    .tuple(
+      hostValue,
+      fc.option(originValue, { nil: undefined }),
+      fc.option(fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP"), { nil: undefined, freq: 4 }),
+      fc.option(fetchSite, { nil: undefined, freq: 2 }),
+      fc.option(proxySignal, { nil: undefined, freq: 4 }),
+    )
+    .map(([host, origin, forwarding, site, signal]) => [
       "Host",
       host,
       ...(origin === undefined ? [] : ["Origin", origin]),
       ...(forwarding === undefined ? [] : [forwarding, forwarding === "Forwarded" ? "for=127.0.0.1" : "127.0.0.1"]),
+      ...(site === undefined ? [] : ["Sec-Fetch-Site", site]),
+      ...(signal === undefined ? [] : [signal, signal.toLowerCase().includes("ip") ? "127.0.0.1" : "https"]),
     ]),
   trustedProxies: fc.constantFrom<string[]>([], ["172.18.0.1"], ["loopback"], ["172.18.0.0/16", "loopback"]),
   header,

@@ -7,6 +7,7 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { formatAddress, parseIp } from "../../src/address.js";
 import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/index.js";
+import { PROXY_HEADERS } from "../../src/proxy-headers.js";
 import { address, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
 import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
 
@@ -37,10 +38,27 @@ const resolve = (input: Request, headers: ResolveOptions["headers"] = input.rawH
 export const whole = (result: ClientAddress) => JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
 
 const BASIS = /^(socket|x-forwarded-for|forwarded|x-real-ip):(loopback|trusted-path|remote-client|unread-forwarding-header|host-not-local|origin-not-local|invalid-peer|invalid-entry|malformed-header|hop-limit)$/;
-const FORWARDING = new Set(["x-forwarded-for", "forwarded", "x-real-ip"]);
-// The generators' local Host and Origin values: anything else must never be local.
-const LOCAL_HOSTS = new Set(["localhost", "LOCALHOST:18789", "127.0.0.1:18789", "[::1]:18789", "app.localhost"]);
-const LOCAL_ORIGINS = new Set(["http://127.0.0.1:18789", "http://localhost:18789", "https://app.localhost"]);
+// Every header a proxy or tunnel adds, the three the walk reads among them.
+const PROXY = new Set(PROXY_HEADERS.map((row) => row.name));
+// The generators' local Host and Origin values with their ports (null: none written; an origin's standard
+// port is its scheme's default): anything else must never be local.
+const LOCAL_HOSTS = new Map<string, number | null>([["localhost", null], ["LOCALHOST:18789", 18789], ["127.0.0.1:18789", 18789], ["[::1]:18789", 18789], ["app.localhost", null]]);
+const LOCAL_ORIGINS = new Map<string, { port: number; standard: boolean }>([
+  ["http://127.0.0.1:18789", { port: 18789, standard: false }],
+  ["http://localhost:18789", { port: 18789, standard: false }],
+  ["https://app.localhost", { port: 443, standard: true }],
+  ["http://localhost:8000", { port: 8000, standard: false }],
+  ["http://127.0.0.1:5173", { port: 5173, standard: false }],
+  ["http://[::1]:3000", { port: 3000, standard: false }],
+  ["http://localhost", { port: 80, standard: true }],
+]);
+
+/** Whether the generators' `origin` is a page this server served, by the rule written out independently. */
+function servedHere(host: string, origin: string): boolean {
+  const page = LOCAL_ORIGINS.get(origin);
+  const port = LOCAL_HOSTS.get(host);
+  return page !== undefined && port !== undefined && (port === null ? page.standard : port === page.port);
+}
 
 /** The joined value of a header in a raw list, as the resolver reads it (undefined when absent). */
 function joined(raw: readonly string[], name: string): string | undefined {
@@ -155,21 +173,35 @@ export const LAWS: Record<string, Law<never>> = {
     }
   }),
 
-  "a request without a local Host, or with a non-local Origin, is never local": law(request, asIs, true, (input) => {
+  "a request without a local Host, or with an Origin that is not this server's page, is never local": law(request, asIs, true, (input) => {
     const host = joined(input.rawHeaders, "host");
     const origin = joined(input.rawHeaders, "origin");
-    if (host === undefined || !LOCAL_HOSTS.has(host) || (origin !== undefined && !LOCAL_ORIGINS.has(origin))) {
+    if (host === undefined || !LOCAL_HOSTS.has(host) || (origin !== undefined && !servedHere(host, origin))) {
       assert.equal(resolve(input).loopbackEquivalent, false);
     }
   }),
 
-  "an untrusted peer's forwarding headers never change the address or the path, and never make it local": law(request, asIs, true, (input) => {
+  "a request without Origin whose Sec-Fetch-Site is other than same-origin or none is never local": law(request, asIs, true, (input) => {
+    const site = joined(input.rawHeaders, "sec-fetch-site");
+    if (joined(input.rawHeaders, "origin") === undefined && site !== undefined && site !== "same-origin" && site !== "none") {
+      assert.equal(resolve(input).loopbackEquivalent, false);
+    }
+  }),
+
+  "an untrusted peer's proxy headers never change the address or the path, and any of them means not local": law(request, asIs, true, (input) => {
     const result = resolve(input);
     if (result.hops[0]?.trusted !== false) return;
-    const bare = resolve({ ...input, rawHeaders: without(input.rawHeaders, FORWARDING) });
+    const bare = resolve({ ...input, rawHeaders: without(input.rawHeaders, PROXY) });
     assert.equal(result.address, bare.address);
     assert.deepEqual(result.hops, bare.hops);
-    if (input.rawHeaders.some((name, i) => i % 2 === 0 && FORWARDING.has(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
+    if (input.rawHeaders.some((name, i) => i % 2 === 0 && PROXY.has(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
+  }),
+
+  "from a trusted proxy, an address header other than the believed one means not local": law(request, asIs, true, (input) => {
+    const result = resolve(input);
+    if (result.hops[0]?.trusted !== true) return;
+    const others = PROXY_HEADERS.filter((row) => row.kind === "address" && row.name !== input.header).map((row) => row.name);
+    if (input.rawHeaders.some((name, i) => i % 2 === 0 && others.includes(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
   }),
 
   "anything a client writes left of the first untrusted entry never changes the answer": law(walkedChain, (chain) => chainRequest(chain, chain.left[0]), false, (chain) => {
