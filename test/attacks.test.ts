@@ -221,6 +221,75 @@ describe("attacks on locality", () => {
     expect(result.loopbackEquivalent).toBe(false);
   });
 
+  // Zoom's local web server, CVE-2019-13450 (2019): any web page made the user's browser call the server on
+  // localhost with an <img>, which sends no Origin. Fetch Metadata (W3C) says who caused such a request; without
+  // it, a navigation, an <img> or a no-cors fetch from any site borrowed the user's locality.
+  it("a cross-site page's navigation, <img> or no-cors fetch to the loopback gateway is not local (Sec-Fetch-Site)", () => {
+    for (const site of ["cross-site", "same-site"]) {
+      const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "127.0.0.1:18789", "sec-fetch-site": site, "sec-fetch-mode": "no-cors" } });
+      expect(result.loopbackEquivalent).toBe(false);
+      expect(result.basis).toBe("socket:origin-not-local");
+      expect(result.diagnostics.map((d) => d.code)).toEqual(["fetch-site-not-local"]);
+    }
+  });
+
+  // RFC 6454 section 4: an origin is scheme, host and port. Another application on this machine (a dev server,
+  // any local service serving a page an attacker can influence) is another origin; "this machine" in Origin
+  // let its pages borrow the gateway's locality, WebSocket included.
+  it("a page served on another local port does not borrow the gateway's locality", () => {
+    for (const origin of ["http://localhost:8000", "http://127.0.0.1:5173", "http://[::1]:3000", "http://localhost"]) {
+      const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "127.0.0.1:18789", origin } });
+      expect(result.loopbackEquivalent, origin).toBe(false);
+      expect(result.basis).toBe("socket:origin-not-local");
+    }
+    expect(judge({ remoteAddress: "127.0.0.1", headers: { host: "127.0.0.1:18789", origin: "http://localhost:8000" }, localOrigins: ["http://localhost:8000"] }).loopbackEquivalent).toBe(true);
+  });
+
+  // openclaw#1795 ("auth bypass when behind unconfigured reverse proxy", 2026): the fix looked for the address
+  // headers only. A proxy that adds only X-Forwarded-Proto, -Host or Via (Caddy always adds Via), or a tunnel
+  // whose edge adds CF-Connecting-IP (cloudflared) or Tailscale-User-Login (Tailscale Serve), reaches the
+  // gateway from 127.0.0.1 with none of the three.
+  it.each([
+    ["x-forwarded-proto", "https"],
+    ["x-forwarded-host", "gateway.example"],
+    ["via", "1.1 Caddy"],
+    ["cf-connecting-ip", "203.0.113.7"],
+    ["cf-ray", "8f0c1d2e3f4a5b6c-AMS"],
+    ["tailscale-user-login", "alice@example.com"],
+    ["tailscale-funnel-request", "?1"],
+    ["true-client-ip", "203.0.113.7"],
+  ])("an undeclared proxy or tunnel that adds only %s does not make its clients local", (name, value) => {
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost:18789", [name]: value } });
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("socket:unread-forwarding-header");
+    expect(result.diagnostics[0]!.message).toContain("written by");
+  });
+
+  // RFC 7239 section 4: "Each parameter MUST NOT occur more than once per forwarded-element." Read last-wins
+  // (or first-wins), a client's repeated for= inside an element the trusted proxy extended picks the answer.
+  it("a Forwarded element that repeats for= is malformed, not read last-wins", () => {
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", forwarded: "for=203.0.113.7;for=127.0.0.1" }, trustedProxies: ["loopback"], header: "forwarded" });
+    expect(result.address).toBeNull();
+    expect(result.loopbackEquivalent).toBe(false);
+    expect(result.basis).toBe("forwarded:malformed-header");
+  });
+
+  // `localHosts: process.env.LOCAL_HOSTS.split(",")` with the variable unset gives [""], which matched an empty
+  // Host and `Origin: http://`: a request that names nothing passed condition c.
+  it("an empty name in localHosts is refused, never a match for an empty Host", () => {
+    expect(() => judge({ remoteAddress: "127.0.0.1", headers: { host: "", origin: "http://" }, localHosts: "".split(",") })).toThrow(TypeError);
+  });
+
+  // Stale compiled options: a trust list cached by identity and changed in place kept its first meaning, so a
+  // proxy removed from the list went on being believed.
+  it("a trustedProxies array edited in place is never answered from its old compilation", () => {
+    const trustedProxies = ["127.0.0.1"];
+    const request = { remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": "127.0.0.1" }, trustedProxies };
+    expect(judge(request).loopbackEquivalent).toBe(true);
+    trustedProxies.pop();
+    expect(judge(request).loopbackEquivalent).toBe(false);
+  });
+
   // Docker's NAT hands host-published connections over from the bridge gateway; trusting the whole bridge
   // /16 lets every container on it pass for local (the README's limit). The resolver cannot tell, so the
   // test pins what it does: another container is local only when its address is trusted.

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -92,6 +92,23 @@ describe("replay", () => {
     expect(err).not.toContain("    at "); // no stack trace
   });
 
+  it("replays fixtures behind symbolic links, and exits 2 naming a link that leads nowhere", async () => {
+    const shared = await write("shared/case.json", dockerCase("shared-case"));
+    await write("fixtures/own.json", dockerCase("own-case"));
+    const fixtures = path.join(scratch.dir, "fixtures");
+    await symlink(shared, path.join(fixtures, "linked.json"));
+    const { code, out } = await cli("replay", fixtures);
+    expect(code).toBe(0);
+    expect([...out.matchAll(/^OK +(\S+)/gm)].map((match) => match[1])).toEqual(["shared-case", "own-case"]);
+
+    const dangling = path.join(fixtures, "dangling.json");
+    await symlink(path.join(scratch.dir, "missing.json"), dangling);
+    const broken = await cli("replay", fixtures);
+    expect(broken.code).toBe(2);
+    expect(broken.out).toBe("");
+    expect(broken.err.startsWith(`clientaddr: ${dangling}: is a symbolic link that cannot be followed (ENOENT`)).toBe(true);
+  });
+
   it("exits 2 naming a path that does not exist", async () => {
     const missing = path.join(scratch.dir, "missing.json");
     const { code, err } = await cli("replay", missing);
@@ -155,6 +172,7 @@ describe("explain", () => {
       trustedProxies: ["127.0.0.1", "10.0.0.1/8"],
       maxHops: 5,
       localHosts: [],
+      localOrigins: [],
     });
     const direct = resolveClientAddress({
       remoteAddress: "::ffff:127.0.0.1",
@@ -194,6 +212,48 @@ describe("explain", () => {
     const { result } = JSON.parse(out);
     expect(result.basis).toBe("x-real-ip:loopback");
     expect(result.address).toBe("127.0.0.2");
+  });
+
+  describe("--local-origin", () => {
+    const request = ["--peer", "127.0.0.1", "-H", "Host: localhost:18789", "-H", "Origin: http://localhost:5173"];
+
+    it("makes a page from a listed origin local, and shows the origins", async () => {
+      const { code, out, err } = await cli("explain", ...request, "--local-origin", "http://localhost:5173");
+      expect(err).toBe("");
+      expect(code).toBe(0);
+      expect(out).toMatch(/^ +local +yes$/m);
+      expect(out).toMatch(/^ +d\. PASS /m);
+      expect(out).toMatch(/^ +local origins +http:\/\/localhost:5173$/m);
+    });
+
+    it("without it, an Origin on another port of this machine is not local", async () => {
+      const { code, out } = await cli("explain", ...request);
+      expect(code).toBe(0);
+      expect(out).toMatch(/^ +local +no$/m);
+      expect(out).toMatch(/^ +d\. FAIL /m);
+      expect(out).not.toContain("local origins");
+    });
+
+    it("is repeatable and passed to the resolver, as the JSON shows", async () => {
+      const origins = ["https://dev.example:8443", "http://localhost:5173"];
+      const { out } = await cli("explain", ...request, "--local-origin", origins[0]!, "--local-origin", origins[1]!, "--json");
+      const { request: shown, result } = JSON.parse(out);
+      expect(shown.localOrigins).toEqual(origins);
+      const direct = resolveClientAddress({ remoteAddress: "127.0.0.1", headers: ["Host", "localhost:18789", "Origin", "http://localhost:5173"], localOrigins: origins });
+      expect(result).toEqual(JSON.parse(JSON.stringify(direct)));
+      expect(result.loopbackEquivalent).toBe(true);
+    });
+
+    it.each([
+      ["--local-origin", "localhost:5173/app", /^clientaddr: localOrigins\[0\] must be an http or https origin .*"localhost:5173\/app"$/],
+      ["--local-host", "", /^clientaddr: localHosts\[0\] must be a host name .*""$/],
+    ])("%s %j is a usage error naming the entry, not a crash", async (flag, value, message) => {
+      const { code, out, err } = await cli("explain", ...request, flag, value);
+      expect(code).toBe(2);
+      expect(out).toBe("");
+      expect(err.split("\n")[0]).toMatch(message);
+      expect(err).toContain("Usage:");
+    });
   });
 
   it("exits 2 with a message naming a bad trusted entry", async () => {

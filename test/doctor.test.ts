@@ -1,19 +1,34 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { run } from "../src/cli.js";
 import {
   type DoctorReport,
   type Facts,
   type Finding,
+  MAX_INVALID_LISTED,
   checkConfig,
   detectContainer,
   diagnose,
   parseIpv6Route,
   parseRoute,
 } from "../src/doctor.js";
+import { compileTrustedProxies } from "../src/trust.js";
 import { useScratchFolder } from "./support/scratch.js";
+
+// Counts the entries compileTrustedProxies is handed, to hold checkConfig's work to linear without timing it.
+const work = vi.hoisted(() => ({ entries: 0 }));
+vi.mock("../src/trust.js", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("../src/trust.js")>();
+  return {
+    ...actual,
+    compileTrustedProxies: (list: readonly string[]) => {
+      if (Array.isArray(list)) work.entries += list.length;
+      return actual.compileTrustedProxies(list);
+    },
+  };
+});
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -60,6 +75,17 @@ const CONTAINER: Facts = {
   container: { detected: true, evidence: ["/.dockerenv exists (Docker)"] },
   interfaces: [LO, { name: "eth0", addresses: [{ family: 4, address: "172.18.0.2", cidr: "172.18.0.2/16" }] }],
   gateways: parseRoute(CONTAINER_ROUTE, true),
+};
+
+/** A laptop: no container evidence, wlan0 and eth0 on 192.168.1.0/24 and 192.168.0.0/24; routes set per test. */
+const HOST: Facts = {
+  container: { detected: false, evidence: [] },
+  interfaces: [
+    LO,
+    { name: "wlan0", addresses: [{ family: 4, address: "192.168.1.20", cidr: "192.168.1.20/24" }] },
+    { name: "eth0", addresses: [{ family: 4, address: "192.168.0.20", cidr: "192.168.0.20/24" }] },
+  ],
+  gateways: [],
 };
 
 const CONTAINER_V6: Facts = {
@@ -179,10 +205,20 @@ describe("diagnose", () => {
     expect(diagnose(facts).recommendation.trustedProxies).toEqual(["192.168.0.1"]);
   });
 
-  it("says so when there is no container evidence, and still names the gateway (a bare network namespace)", () => {
-    const { recommendation, warnings } = diagnose({ ...CONTAINER, container: { detected: false, evidence: [] } });
-    expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
-    expect(only(warnings, "no-container-evidence").severity).toBe("info");
+  it("recommends no address without container evidence: on a host the default gateway is the router", () => {
+    const { recommendation, warnings } = diagnose({ ...HOST, gateways: parseRoute(HOST_ROUTE, true) });
+    expect(recommendation.trustedProxies).toEqual([]);
+    expect(codes(warnings)).toEqual(["no-container-evidence", "publish-on-loopback"]);
+    const { severity, message } = only(warnings, "no-container-evidence");
+    expect(severity).toBe("info");
+    expect(message).toContain("no address is recommended");
+    expect(message).toContain("router");
+    expect(message).not.toContain("192.168.0.1");
+    expect(only(warnings, "publish-on-loopback").message).toContain("arrives from the bridge gateway");
+  });
+
+  it("still warns of a missing default route without container evidence", () => {
+    expect(codes(diagnose({ ...HOST, gateways: [] }).warnings)).toEqual(["no-container-evidence", "no-default-gateway", "publish-on-loopback"]);
   });
 
   it("recommends nothing without a default route", () => {
@@ -224,6 +260,55 @@ describe("checkConfig", () => {
     expect(codes(checkConfig("172.18.0.1", CONTAINER))).toEqual(["not-a-config"]);
   });
 
+  it.each([
+    ["null", null, "null"],
+    ["an object", { "0": "172.18.0.1" }, "object"],
+    ["a number", 0, "number"],
+    ["a boolean", false, "boolean"],
+  ])("reports trustedProxies: %s as invalid, as the gateway would refuse it, in either config shape", (_, value, kind) => {
+    const invalid = [{ code: "invalid-entry", severity: "error", message: `trustedProxies must be an array of strings, got ${kind}` }];
+    // Not "absent" (which the gateway reads as []) and so not a gateway-not-trusted finding.
+    expect(checkConfig(gateway(value), CONTAINER)).toEqual(invalid);
+    expect(checkConfig({ trustedProxies: value }, CONTAINER)).toEqual(invalid);
+  });
+
+  it("reads an absent list in the gateway shape as the gateway does: empty", () => {
+    expect(codes(checkConfig({ gateway: { auth: {} } }, CONTAINER))).toEqual(["gateway-not-trusted"]);
+  });
+
+  // A generous timeout, not a timing: a quadratic check would take minutes, this one about a second.
+  it("finds 50,000 invalid entries in one pass, listing the first ones and counting the rest", { timeout: 30_000 }, () => {
+    const size = 50_000;
+    const list = Array.from({ length: size }, (_, i) => (i % 2 === 0 ? `10.0.0.${300 + i}` : "172.18.0.1"));
+    work.entries = 0;
+    const findings = checkConfig(list, CONTAINER);
+    // Each entry compiled alone, then the list once, plus a few ranges per valid entry: linear. Compiling the
+    // list again after each bad entry would be 25,000 lists of 50,000.
+    expect(work.entries).toBeLessThan(4 * size);
+    const invalid = findings.filter((finding) => finding.code === "invalid-entry");
+    expect(invalid).toHaveLength(MAX_INVALID_LISTED + 1);
+    expect(invalid.slice(0, MAX_INVALID_LISTED).map((finding) => finding.index)).toEqual(Array.from({ length: MAX_INVALID_LISTED }, (_, i) => 2 * i));
+    expect(invalid[MAX_INVALID_LISTED]).toEqual({
+      code: "invalid-entry",
+      severity: "error",
+      message: `${size / 2 - MAX_INVALID_LISTED} more invalid entries (${size / 2} in all; the first ${MAX_INVALID_LISTED} are listed)`,
+    });
+    // The valid entries are still checked: the gateway is trusted, so nothing else is reported.
+    expect(findings).toHaveLength(invalid.length);
+  });
+
+  it("reports each invalid entry with the message compileTrustedProxies gives for it at its index", () => {
+    const list = ["172.18.0.1", "10.0.0.0/255.0.0.0", { cidr: "10.0.0.1" }, "fe80::1%eth0"];
+    const findings = checkConfig(list, CONTAINER);
+    expect(findings.map((finding) => finding.index)).toEqual([1, 2, 3]);
+    for (const finding of findings) {
+      // What the gateway would log, had the earlier entries been fixed.
+      const alone = list.map((entry, i) => (i === finding.index ? entry : "127.0.0.1")) as string[];
+      expect(() => compileTrustedProxies(alone)).toThrow(finding.message);
+      expect(finding.entry).toBe(list[finding.index!]);
+    }
+  });
+
   it("reports a trust-all list as an error", () => {
     const found = only(checkConfig(["172.18.0.1", "0.0.0.0/0"], CONTAINER), "trusts-everyone");
     expect(found).toMatchObject({ severity: "error", entry: "0.0.0.0/0", index: 1 });
@@ -248,6 +333,60 @@ describe("checkConfig", () => {
     expect(findings[0]!.message).toContain('trust the gateway\'s single address "172.18.0.1" instead');
   });
 
+  it.each([
+    ["172.0.0.0/8", "172.0.0.0/8 (172.0.0.0 is one)", ", and the whole private network 172.16.0.0/12."],
+    ["128.0.0.0/1", "128.0.0.0/1 (128.0.0.0 is one)", ", and the whole private networks 172.16.0.0/12, 192.168.0.0/16."],
+    ["172.16.0.0/11", "172.0.0.0/11 (172.0.0.0 is one)", ", and the whole private network 172.16.0.0/12."],
+    ["172.15.0.0/16", "172.15.0.0/16 (172.15.0.0 is one)", undefined],
+  ])("reports %s, which holds public addresses, naming one", (entry, holds, networks) => {
+    const findings = checkConfig(["172.18.0.1", entry], CONTAINER);
+    const found = only(findings, "public-range");
+    expect(found).toMatchObject({ severity: "warning", entry, index: 1 });
+    expect(found.message).toContain(`trustedProxies[1] "${entry}" trusts public address space: ${holds} holds addresses outside the private, loopback and link-local blocks`);
+    if (networks === undefined) expect(found.message).not.toContain("whole private network");
+    else expect(found.message).toContain(networks);
+    expect(found.message).toContain('trust the gateway\'s single address "172.18.0.1" instead');
+    // One finding about breadth per entry: the widest problem, not also private-range or link-local-range.
+    expect(codes(findings).filter((code) => code !== "host-bits-set" && code !== "never-matches")).toEqual(["public-range"]);
+  });
+
+  it("counts addresses just outside a private block as public, and the block itself as private", () => {
+    // 10.0.0.0/7 is 10/8 and 11/8; 192.168.0.0/15 reaches 192.169.0.0.
+    expect(only(checkConfig(["10.0.0.0/7"], CONTAINER), "public-range").message).toContain("10.0.0.0/7 (11.0.0.0 is one)");
+    expect(only(checkConfig(["192.168.0.0/15"], CONTAINER), "public-range").message).toContain("192.168.0.0/15 (192.169.0.0 is one)");
+    expect(codes(checkConfig(["172.18.0.1", "192.168.0.0/16"], CONTAINER))).toEqual(["never-matches", "private-range"]);
+  });
+
+  it("reports IPv6 ranges beyond fc00::/7 as public, naming an IPv6 address", () => {
+    expect(only(checkConfig(["172.18.0.1", "fd18::1", "fc00::/6"], CONTAINER_V6), "public-range").message).toContain("fc00::/6 (fe00:: is one)");
+    expect(only(checkConfig(["172.18.0.1", "fd18::1", "2001:db8::/32"], CONTAINER_V6), "public-range").message).toContain("2001:db8::/32 (2001:db8:: is one)");
+  });
+
+  it("does not call a single public address public-range: a remote proxy's own address is not a range", () => {
+    expect(codes(checkConfig(["172.18.0.1", "203.0.113.7"], CONTAINER))).toEqual(["never-matches"]);
+  });
+
+  it("leaves trust-everyone ranges to their error", () => {
+    expect(codes(checkConfig(["172.18.0.1", "0.0.0.0/0"], CONTAINER))).toEqual(["trusts-everyone"]);
+  });
+
+  it.each([
+    ["the linklocal preset", "linklocal", "169.254.0.0/16, fe80::/10"],
+    ["fe80::/10", "fe80::/10", "fe80::/10"],
+    ["the bridge's fe80::/64", "fe80::/64", "fe80::/64"],
+    ["169.254.0.0/16", "169.254.0.0/16", "169.254.0.0/16"],
+  ])("reports %s in a container: every container on the bridge has a link-local address", (_, entry, ranges) => {
+    const findings = checkConfig(["172.18.0.1", "fd18::1", entry], CONTAINER_V6);
+    const found = only(findings, "link-local-range");
+    expect(found).toMatchObject({ severity: "warning", entry, index: 2 });
+    expect(found.message).toContain(`trusts link-local addresses (${ranges}): every container on the same bridge`);
+    expect(codes(findings).filter((code) => code !== "never-matches")).toEqual(["link-local-range"]);
+  });
+
+  it("does not report a single link-local address as a range", () => {
+    expect(codes(checkConfig(["172.18.0.1", "fd18::1", "fe80::1"], CONTAINER_V6))).toEqual([]);
+  });
+
   it("reports a ULA subnet on an IPv6 bridge, naming the IPv6 gateway", () => {
     const found = only(checkConfig(["172.18.0.1", "fd18::/64"], CONTAINER_V6), "private-range");
     expect(found.message).toContain('"fd18::1"');
@@ -256,26 +395,39 @@ describe("checkConfig", () => {
   it("reports entries that can never match, and the missing gateway", () => {
     // A remote reverse proxy and another Docker network: neither can be this container's peer.
     const findings = checkConfig(gateway(["203.0.113.7", "10.0.0.0/8", "fd18::1"]), CONTAINER);
-    expect(codes(findings)).toEqual(["never-matches", "never-matches", "never-matches", "gateway-not-trusted"]);
+    // 10.0.0.0/8 matches nothing here today, and would trust a whole private network where it does.
+    expect(codes(findings)).toEqual(["never-matches", "never-matches", "private-range", "never-matches", "gateway-not-trusted"]);
+    expect(findings[2]).toMatchObject({ entry: "10.0.0.0/8", index: 1 });
     expect(findings[0]!.message).toContain('trustedProxies[0] "203.0.113.7" can never match');
     expect(findings[0]!.message).toContain("it sees 172.18.0.0/16, default gateway 172.18.0.1, loopback");
     expect(findings[0]!.message).toContain("arrives from the gateway's address");
-    expect(findings.slice(0, 3).map((finding) => finding.severity)).toEqual(["warning", "warning", "warning"]);
+    expect(findings.slice(0, 4).map((finding) => finding.severity)).toEqual(["warning", "warning", "warning", "warning"]);
   });
 
   it("does not call loopback, link-local or the connected network never-matching", () => {
-    expect(codes(checkConfig(["172.18.0.1", "loopback", "linklocal", "127.0.0.1", "::1"], CONTAINER_V6))).toEqual([]);
+    expect(codes(checkConfig(["172.18.0.1", "loopback", "127.0.0.1", "::1", "fe80::1"], CONTAINER_V6))).toEqual([]);
+    expect(codes(checkConfig(["172.18.0.1", "linklocal"], CONTAINER_V6))).not.toContain("never-matches");
   });
 
-  it("reports a list that does not trust the default gateway: an error in a container, only info elsewhere", () => {
+  it("reports a list that does not trust the default gateway in a container as an error", () => {
     const inContainer = only(checkConfig(gateway(["loopback"]), CONTAINER), "gateway-not-trusted");
     expect(inContainer.severity).toBe("error");
     expect(inContainer.message).toContain('add "172.18.0.1"');
     expect(inContainer.message).toContain("1008 pairing required");
-    // The gateway's default: no trustedProxies at all.
-    expect(codes(checkConfig({ gateway: { auth: {} } }, CONTAINER))).toEqual(["gateway-not-trusted"]);
-    const onHost = only(checkConfig([], { ...CONTAINER, container: { detected: false, evidence: [] } }), "gateway-not-trusted");
-    expect(onHost.severity).toBe("info");
+  });
+
+  it("on a host, asks for no gateway and warns when the list trusts the router", () => {
+    const host: Facts = { ...HOST, gateways: parseRoute(HOST_ROUTE, true) };
+    expect(checkConfig([], host)).toEqual([]);
+    expect(checkConfig(["loopback"], host)).toEqual([]);
+    const found = only(checkConfig(["192.168.0.1"], host), "default-gateway-on-host");
+    expect(found.severity).toBe("warning");
+    expect(found.message).toContain('trusts the default gateway "192.168.0.1", and there is no container evidence');
+    // Either default route counts, and a range that holds it trusts it as much as its address does.
+    const both = checkConfig(["192.168.0.0/23"], host);
+    expect(codes(both)).toEqual(["private-range", "default-gateway-on-host"]);
+    expect(both[0]!.message).toContain("trust the single address of the proxy in front of the gateway instead");
+    expect(both[1]!.message).toContain('"192.168.1.1" and "192.168.0.1"');
   });
 
   it("does not ask for a gateway when there is none", () => {
@@ -334,6 +486,22 @@ describe("clientaddr doctor", () => {
     expect(out).toContain('  "trustedProxies": ["172.18.0.1", "fd18::1"]');
     expect(out).toMatch(/^ +warning +\[publish-on-loopback\] /m);
     expect(out).toMatch(/^ +warning +\[private-range\] trustedProxies\[0\] "172\.18\.0\.0\/16"/m);
+  });
+
+  it("recommends nothing on a host, and says why", async () => {
+    const { code, out } = await doctor({ ...HOST, gateways: parseRoute(HOST_ROUTE, true) });
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Use this\n {2}\(nothing: no container evidence; a gateway running directly on a host needs no trustedProxies\)$/m);
+    expect(out).toContain("  IPv4  192.168.0.1 via eth0 (metric 100)");
+    expect(out).not.toContain('"trustedProxies": [');
+    expect((await doctor({ ...CONTAINER, gateways: [] })).out).toMatch(/^Use this\n {2}\(nothing: no default gateway\)$/m);
+  });
+
+  it("exits 1 for trustedProxies: null", async () => {
+    const file = await scratch.write("null.json", { gateway: { trustedProxies: null } });
+    const { code, out } = await doctor(CONTAINER, "--config", file);
+    expect(code).toBe(1);
+    expect(out).toMatch(/^ +error +\[invalid-entry\] trustedProxies must be an array of strings, got null$/m);
   });
 
   it("says when nothing is wrong and when no config was given", async () => {

@@ -1,4 +1,5 @@
-import { mkdir } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -76,7 +77,7 @@ describe("loadFixtures", () => {
 
   it("accepts the optional options and a missing peer", async () => {
     const request = { ...(dockerCase().request as object), peer: null };
-    const options = { trustedProxies: [], header: "forwarded", maxHops: 3, localHosts: ["myhost"] };
+    const options = { trustedProxies: [], header: "forwarded", maxHops: 3, localHosts: ["myhost"], localOrigins: ["http://localhost:5173"] };
     const file = await write("full.json", dockerCase({ request, options }));
     const [loaded] = await loadFixtures([file]);
     expect(loaded!.fixture.request.peer).toBeNull();
@@ -95,6 +96,10 @@ describe("loadFixtures", () => {
     ["a bad believed header", dockerCase({ options: { trustedProxies: [], header: "via" } }), "options.header", /must be one of/],
     ["a bad maxHops", dockerCase({ options: { trustedProxies: [], maxHops: -1 } }), "options.maxHops", /non-negative integer/],
     ["a bad trusted entry", dockerCase({ options: { trustedProxies: ["10.0.0.1", "10.0.0.300"] } }), "options.trustedProxies[1]", /10\.0\.0\.300/],
+    ["localOrigins that is not a list", dockerCase({ options: { trustedProxies: [], localOrigins: "http://localhost:5173" } }), "options.localOrigins", /must be an array of strings/],
+    ["a localOrigins entry that is not a string", dockerCase({ options: { trustedProxies: [], localOrigins: [5173] } }), "options.localOrigins[0]", /must be a string/],
+    ["a localOrigins entry that is not an origin", dockerCase({ options: { trustedProxies: [], localOrigins: ["http://localhost:5173/app"] } }), "options", /refused by the resolver: localOrigins\[0\] .*localhost:5173\/app/],
+    ["a localHosts entry the resolver refuses", dockerCase({ options: { trustedProxies: [], localHosts: [""] } }), "options", /refused by the resolver: localHosts\[0\]/],
     ["a non-object", [1, 2], "(top level)", /must be an object/],
   ])("rejects %s, naming the file and the field", async (_, data, field, problem) => {
     const file = await write("bad.json", data);
@@ -118,6 +123,69 @@ describe("loadFixtures", () => {
     expect((await loadError(missing)).message).toContain(missing);
     await mkdir(path.join(scratch.dir, "empty"));
     expect((await loadError(path.join(scratch.dir, "empty"))).message).toMatch(/no \.json fixture files/);
+  });
+
+  describe("symbolic links", () => {
+    it("follows a link to a fixture file and a link to a folder of them", async () => {
+      const outside = await write("outside/shared.json", dockerCase({ name: "shared" }));
+      await write("outside/folder/deep.json", dockerCase({ name: "deep" }));
+      await write("fixtures/own.json", dockerCase({ name: "own" }));
+      const fixtures = path.join(scratch.dir, "fixtures");
+      await symlink(outside, path.join(fixtures, "linked.json"));
+      await symlink(path.join(scratch.dir, "outside/folder"), path.join(fixtures, "linked-folder"));
+      const loaded = await loadFixtures([fixtures]);
+      // Listed under the link's own path, sorted with the rest.
+      expect(loaded.map((entry) => [path.relative(fixtures, entry.file), entry.fixture.name])).toEqual([
+        [path.join("linked-folder", "deep.json"), "deep"],
+        ["linked.json", "shared"],
+        ["own.json", "own"],
+      ]);
+    });
+
+    it("loads a folder linked twice (not a cycle) twice", async () => {
+      await write("shared/one.json", dockerCase());
+      await mkdir(path.join(scratch.dir, "fixtures"));
+      await symlink(path.join(scratch.dir, "shared"), path.join(scratch.dir, "fixtures/a"));
+      await symlink(path.join(scratch.dir, "shared"), path.join(scratch.dir, "fixtures/b"));
+      expect(await loadFixtures([path.join(scratch.dir, "fixtures")])).toHaveLength(2);
+    });
+
+    it("rejects a link that leads nowhere, naming it, rather than skipping it", async () => {
+      await write("fixtures/own.json", dockerCase());
+      const link = path.join(scratch.dir, "fixtures/gone.json");
+      await symlink(path.join(scratch.dir, "nowhere.json"), link);
+      const error = await loadError(path.join(scratch.dir, "fixtures"));
+      expect(error.file).toBe(link);
+      expect(error.message).toMatch(/is a symbolic link that cannot be followed/);
+    });
+
+    it("rejects a link back to a folder being walked, naming it", async () => {
+      await write("fixtures/sub/own.json", dockerCase());
+      const link = path.join(scratch.dir, "fixtures/sub/loop");
+      await symlink(path.join(scratch.dir, "fixtures"), link);
+      const error = await loadError(path.join(scratch.dir, "fixtures"));
+      expect(error.file).toBe(link);
+      expect(error.message).toMatch(/a cycle of symbolic links/);
+    });
+
+    it("rejects a .json that is neither a file nor a folder (here a named pipe, which would block a read)", async () => {
+      await write("fixtures/own.json", dockerCase());
+      const pipe = path.join(scratch.dir, "pipe.json");
+      execFileSync("mkfifo", [pipe]);
+      await symlink(pipe, path.join(scratch.dir, "fixtures/linked-pipe.json"));
+      const error = await loadError(path.join(scratch.dir, "fixtures"));
+      expect(error.file).toBe(path.join(scratch.dir, "fixtures/linked-pipe.json"));
+      expect(error.message).toMatch(/is not a regular file/);
+    });
+
+    it("rejects a cycle reached through a linked top folder", async () => {
+      await write("real/own.json", dockerCase());
+      const top = path.join(scratch.dir, "top");
+      await symlink(path.join(scratch.dir, "real"), top);
+      await symlink(path.join(scratch.dir, "real"), path.join(scratch.dir, "real/again"));
+      const error = await loadError(top);
+      expect(error.file).toBe(path.join(top, "again"));
+    });
   });
 
   it("stops at the first bad file even when good ones follow", async () => {
@@ -165,6 +233,16 @@ describe("replayFixture", () => {
       "loopbackEquivalent: expected true, got false",
       'basis: expected "socket:trusted-path", got "socket:invalid-peer"',
     ]);
+  });
+
+  it("passes localOrigins to the resolver", async () => {
+    const request = { ...(dockerCase().request as object), rawHeaders: ["Host", "127.0.0.1:18789", "Origin", "http://localhost:5173"] };
+    const expected = { address: "172.18.0.1", loopbackEquivalent: true, basis: "socket:trusted-path" };
+    const listed = await loaded(dockerCase({ request, options: { trustedProxies: ["172.18.0.1"], localOrigins: ["http://localhost:5173"] }, expected }));
+    expect(replayFixture(listed).mismatches).toEqual([]);
+    // The same request without the origin listed: a page on another port is not this gateway's own.
+    const unlisted = await loaded(dockerCase({ request, expected }));
+    expect(replayFixture(unlisted).result.basis).toBe("socket:origin-not-local");
   });
 
   it("uses the believed header and maxHops from the options", async () => {

@@ -1,6 +1,7 @@
 // The three header shapes, read once: Node's object, Node's raw list, WHATWG Headers.
 import { describe, expect, it } from "vitest";
 import { type HeaderValues, readHeaders } from "../src/headers.js";
+import { PROXY_HEADERS } from "../src/proxy-headers.js";
 
 const read = (input: unknown) => {
   const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", proxyHeaders: -1 };
@@ -36,5 +37,35 @@ describe("request headers", () => {
 
   it("read nothing from anything else", () => {
     for (const input of [undefined, null, "host: a", 7]) expect(read(input)).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+  });
+});
+
+describe("proxy headers and Fetch Metadata", () => {
+  const bits = (input: unknown) => {
+    const headers: HeaderValues = { host: undefined, origin: undefined, secFetchSite: undefined, forwarded: undefined, xForwardedFor: undefined, xRealIp: undefined, proxyHeaders: 0 };
+    readHeaders(input, headers);
+    return { site: headers.secFetchSite, names: PROXY_HEADERS.filter((_, i) => (headers.proxyHeaders & (1 << i)) !== 0).map((row) => row.name) };
+  };
+
+  it("sets one bit per proxy header present, in every shape, whatever the case of its name", () => {
+    const expected = { site: "cross-site", names: ["x-forwarded-for", "x-forwarded-proto", "via", "tailscale-user-login"] };
+    const raw = ["VIA", "1.1 a", "Sec-Fetch-Site", "cross-site", "X-Forwarded-Proto", "https", "tailscale-user-login", "u@example.com", "X-Forwarded-For", "1.2.3.4", "Via", "1.1 b"];
+    expect(bits(raw)).toEqual(expected);
+    expect(bits({ via: "1.1 a", "sec-fetch-site": "cross-site", "x-forwarded-proto": ["https"], "Tailscale-User-Login": "u", "x-forwarded-for": "1.2.3.4" })).toEqual(expected);
+    expect(bits(new Headers(raw.reduce<[string, string][]>((pairs, item, i) => (i % 2 === 0 ? [...pairs, [item, raw[i + 1]!]] : pairs), [])))).toEqual(expected);
+  });
+
+  it("counts a proxy header whose value is not text as present, and ignores an absent (undefined) one", () => {
+    expect(bits(["Via", 7]).names).toEqual(["via"]);
+    expect(bits({ via: 7, "x-forwarded-host": undefined }).names).toEqual(["via"]);
+    expect(bits({}).names).toEqual([]);
+  });
+
+  it("joins repeated Sec-Fetch-Site lines, so that two never read as one allowed value", () => {
+    expect(bits(["Sec-Fetch-Site", "same-origin", "sec-fetch-site", "same-origin"]).site).toBe("same-origin, same-origin");
+  });
+
+  it("ignores names that only look like the table's", () => {
+    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none"])).toEqual({ site: undefined, names: [] });
   });
 });

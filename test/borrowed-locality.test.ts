@@ -1,0 +1,205 @@
+// Locality that web pages and undeclared proxies cannot borrow: Fetch Metadata, the gateway's own origin,
+// every proxy header, options taken once per call.
+import { describe, expect, it } from "vitest";
+import { type ClientAddress, type ResolveOptions, TrustedProxiesError, resolveClientAddress } from "../src/index.js";
+import { ADDRESS_BITS, PROXY_HEADERS } from "../src/proxy-headers.js";
+
+const resolve = (headers: ResolveOptions["headers"], extra: Partial<ResolveOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", headers, ...extra });
+const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);
+
+describe("a. Fetch Metadata when Origin is absent", () => {
+  it.each(["cross-site", "same-site", "", "Same-Origin", "cross-site, same-origin", "same-origin, same-origin"])("Sec-Fetch-Site %j is a page elsewhere: not local", (site) => {
+    const result = resolve({ host: "127.0.0.1:18789", "sec-fetch-site": site });
+    expect(result).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:origin-not-local" });
+    expect(result.checks).toEqual({ client: true, forwarding: true, host: true, origin: false });
+    expect(codes(result)).toEqual(["fetch-site-not-local"]);
+    expect(result.diagnostics[0]!.message).toBe(`no Origin, and Sec-Fetch-Site is ${JSON.stringify(site)}: a page elsewhere made the user's browser send this request (a link, an image, a form, a no-cors fetch), so not local`);
+  });
+
+  it.each(["same-origin", "none", undefined])("Sec-Fetch-Site %j is this server's own page, the user, or no browser: local", (site) => {
+    const headers: Record<string, string> = { host: "127.0.0.1:18789" };
+    if (site !== undefined) headers["sec-fetch-site"] = site;
+    expect(resolve(headers)).toMatchObject({ loopbackEquivalent: true, basis: "socket:loopback" });
+  });
+
+  it("a Sec-Fetch-Site that is not text fails closed", () => {
+    expect(resolve(["Host", "localhost", "Sec-Fetch-Site", 7 as unknown as string]).loopbackEquivalent).toBe(false);
+  });
+
+  it("Origin, when present, decides instead: it names the page more precisely", () => {
+    expect(resolve({ host: "localhost:18789", origin: "http://localhost:18789", "sec-fetch-site": "cross-site" }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "localhost:18789", origin: "https://evil.example", "sec-fetch-site": "same-origin" }).loopbackEquivalent).toBe(false);
+  });
+});
+
+describe("b. the gateway's own pages only: an Origin on the port Host names", () => {
+  it.each([
+    ["localhost:18789", "http://localhost:18789"],
+    ["localhost:18789", "http://127.0.0.1:18789"],
+    ["127.0.0.1:18789", "http://[::1]:18789"],
+    ["localhost", "http://localhost"],
+    ["localhost", "https://localhost"],
+    ["localhost", "http://localhost:80"],
+    ["localhost:80", "http://localhost"],
+    ["localhost:443", "https://app.localhost"],
+    ["[::1]:8443", "https://localhost:8443"],
+  ])("Host %j with Origin %j is this server's page: local", (host, origin) => {
+    expect(resolve({ host, origin })).toMatchObject({ loopbackEquivalent: true, basis: "socket:loopback" });
+  });
+
+  it.each([
+    ["localhost:18789", "http://localhost:8000"],
+    ["localhost:18789", "http://localhost"],
+    ["localhost", "http://localhost:8080"],
+    ["localhost:443", "http://localhost"],
+    ["localhost:80", "https://localhost"],
+    ["127.0.0.1:18789", "http://127.0.0.1:5173"],
+  ])("Host %j with Origin %j is another application here: not local, and the diagnostic says how to allow it", (host, origin) => {
+    const result = resolve({ host, origin });
+    expect(result).toMatchObject({ loopbackEquivalent: false, basis: "socket:origin-not-local" });
+    expect(result.checks.origin).toBe(false);
+    expect(result.diagnostics).toHaveLength(1);
+    expect(result.diagnostics[0]!.message).toMatch(/^Origin ".*" is this machine but another port than Host \((no port|port \d+)\): a page of another application here .* If that page is yours, add ".*" to localOrigins$/);
+  });
+
+  it("compares ports only once Host names this machine; a foreign Host fails on its own", () => {
+    const result = resolve({ host: "evil.example:18789", origin: "http://localhost:8000" });
+    expect(result.basis).toBe("socket:host-not-local");
+    expect(result.checks).toMatchObject({ host: false, origin: true });
+  });
+
+  it("localOrigins names other pages that count, as browsers serialize origins", () => {
+    const localOrigins = ["http://localhost:5173", "HTTPS://Dash.Example:443", "http://[::1]:3000"];
+    for (const origin of ["http://localhost:5173", "HTTP://LOCALHOST:5173", "https://dash.example", "https://dash.example:443", "http://[::1]:3000"]) {
+      expect(resolve({ host: "localhost:18789", origin }, { localOrigins }).loopbackEquivalent, origin).toBe(true);
+    }
+    for (const origin of ["http://localhost:5174", "https://localhost:5173", "https://dash.example:8443", "http://dash.example", "null"]) {
+      expect(resolve({ host: "localhost:18789", origin }, { localOrigins }).loopbackEquivalent, origin).toBe(false);
+    }
+    // An extra origin does not make its page's requests without Origin local: Sec-Fetch-Site cannot say which page.
+    expect(resolve({ host: "localhost:18789", "sec-fetch-site": "same-site" }, { localOrigins }).loopbackEquivalent).toBe(false);
+  });
+
+  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], [7]])(
+    "refuses localOrigins entry %j, naming it",
+    (entry) => {
+      expect(() => resolve({ host: "localhost" }, { localOrigins: ["http://localhost:5173", entry as string] })).toThrow(
+        `localOrigins[1] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`,
+      );
+    },
+  );
+
+  it("refuses a localOrigins that is not a list", () => {
+    expect(() => resolve({ host: "localhost" }, { localOrigins: "http://localhost:5173" as unknown as string[] })).toThrow("localOrigins must be an array of origins, got string");
+  });
+});
+
+describe("c. every proxy signal counts", () => {
+  it("keeps the table whole: unique lower-case names, each naming its writers, within one small integer of bits", () => {
+    expect(PROXY_HEADERS.length).toBeLessThanOrEqual(31);
+    expect(new Set(PROXY_HEADERS.map((row) => row.name)).size).toBe(PROXY_HEADERS.length);
+    for (const row of PROXY_HEADERS) {
+      expect(row.name).toBe(row.display.toLowerCase());
+      expect(row.writers.length).toBeGreaterThan(3);
+    }
+    for (const name of ["x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "via", "x-original-forwarded-for", "x-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "true-client-ip", "fastly-client-ip", "fly-client-ip", "x-envoy-external-address", "tailscale-user-login", "tailscale-funnel-request"]) {
+      expect(PROXY_HEADERS.map((row) => row.name)).toContain(name);
+    }
+    expect(ADDRESS_BITS & 0b111).toBe(0b111); // the three walkable headers are address headers
+  });
+
+  it.each(PROXY_HEADERS.map((row) => [row.display, row] as const))("%s from a peer that is not a trusted proxy: not local, naming the header and who writes it", (_, row) => {
+    for (const headers of [{ host: "localhost", [row.name]: "127.0.0.1" }, ["Host", "localhost", row.display, "https"], new Headers([["Host", "localhost"], [row.display, "x"]])]) {
+      const result = resolve(headers);
+      expect(result).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:unread-forwarding-header" });
+      expect(result.diagnostics).toEqual([
+        {
+          code: "untrusted-forwarding-header",
+          message: `peer 127.0.0.1 is not a trusted proxy, yet the request carries ${row.display} (written by ${row.writers}): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run, add "127.0.0.1" to trustedProxies so that its headers are read`,
+        },
+      ]);
+    }
+  });
+
+  it.each(PROXY_HEADERS.filter((row) => row.kind === "descriptive").map((row) => [row.display] as const))("%s from a trusted proxy is routine: the path decides", (display) => {
+    const result = resolveClientAddress({ remoteAddress: "172.18.0.1", headers: ["Host", "localhost", display, "https"], trustedProxies: ["172.18.0.1"] });
+    expect(result).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: true, basis: "socket:trusted-path" });
+  });
+
+  it.each(PROXY_HEADERS.filter((row) => row.kind === "address").map((row) => [row.display, row] as const))("%s from a trusted proxy, unless it is the believed header, is a hop the walk cannot see", (_, row) => {
+    const believed = row.name === "x-forwarded-for" ? "forwarded" : "x-forwarded-for";
+    const headers = ["Host", "localhost", row.display, "127.0.0.1", believed, believed === "forwarded" ? "for=127.0.0.1" : "127.0.0.1"];
+    const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers, trustedProxies: ["loopback"], header: believed });
+    expect(result).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false });
+    expect(result.diagnostics.map((d) => [d.code, d.message.slice(0, 60)])).toEqual([["unbelieved-forwarding-header", `trusted proxy 127.0.0.1 passed on ${row.display} (written by ${row.writers}`.slice(0, 60)]]);
+  });
+
+  it("reads header names in any case from a hand-built object, and joins two spellings as two lines", () => {
+    expect(resolve({ Host: "localhost", "X-Forwarded-Proto": "https" }).basis).toBe("socket:unread-forwarding-header");
+    expect(resolve({ HOST: "localhost" }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "localhost", Host: "localhost" }).basis).toBe("socket:host-not-local");
+  });
+});
+
+describe("diagnostics never suggest trusting a public address", () => {
+  it.each(["203.0.113.9", "2001:db8::9", "100.64.0.1", "172.32.0.1", "192.169.0.1"])("a public peer %s gets no 'add to trustedProxies' hint", (peer) => {
+    const direct = resolveClientAddress({ remoteAddress: peer, headers: { host: "localhost" } });
+    expect(direct.diagnostics.map((d) => d.message)).toEqual([`peer ${peer} is neither loopback nor a trusted proxy: not local.`]);
+    const proxied = resolveClientAddress({ remoteAddress: peer, headers: { host: "localhost", "x-forwarded-proto": "https" } });
+    expect(proxied.diagnostics.every((d) => !d.message.includes("trustedProxies"))).toBe(true);
+  });
+
+  it.each(["10.1.2.3", "172.16.0.1", "172.31.255.254", "192.168.1.1", "169.254.1.1", "fe80::1", "fd18::1", "fc00::1", "::1"])("a private, link-local or unique-local peer %s gets it", (peer) => {
+    const result = resolveClientAddress({ remoteAddress: peer, headers: { host: "localhost", via: "1.1 proxy" } });
+    expect(result.diagnostics.some((d) => d.message.includes(`add "${peer}" to trustedProxies`))).toBe(true);
+  });
+});
+
+describe("f. options are taken once per call", () => {
+  it("the explanation read later agrees with the verdict although the caller changed localHosts meanwhile", () => {
+    const localHosts = ["mybox"];
+    const result = resolve({ host: "mybox:18789" }, { localHosts });
+    localHosts[0] = "otherbox";
+    expect(result.loopbackEquivalent).toBe(true);
+    expect(result.checks.host).toBe(true);
+    expect(result.diagnostics).toEqual([]);
+    // And the changed array is read afresh on the next call, not answered from the old compilation.
+    expect(resolve({ host: "mybox:18789" }, { localHosts }).loopbackEquivalent).toBe(false);
+    expect(resolve({ host: "otherbox" }, { localHosts }).loopbackEquivalent).toBe(true);
+  });
+
+  it("the same for localOrigins", () => {
+    const localOrigins = ["http://localhost:5173"];
+    const result = resolve({ host: "localhost:18789", origin: "http://localhost:5173" }, { localOrigins });
+    localOrigins.pop();
+    expect(result.checks.origin).toBe(true);
+    expect(resolve({ host: "localhost:18789", origin: "http://localhost:5173" }, { localOrigins }).loopbackEquivalent).toBe(false);
+  });
+
+  it("a trustedProxies array changed after its first use is compiled again, never used stale", () => {
+    const trustedProxies = ["172.18.0.1"];
+    const request = { remoteAddress: "172.18.0.1", headers: { host: "localhost" }, trustedProxies };
+    expect(resolveClientAddress(request).loopbackEquivalent).toBe(true);
+    trustedProxies[0] = "172.18.0.2";
+    expect(resolveClientAddress(request).loopbackEquivalent).toBe(false);
+    trustedProxies.push("172.18.0.1");
+    expect(resolveClientAddress(request).loopbackEquivalent).toBe(true);
+    trustedProxies.push("not an address");
+    expect(() => resolveClientAddress(request)).toThrow(TrustedProxiesError);
+    trustedProxies.length = 0;
+    expect(resolveClientAddress(request).basis).toBe("socket:remote-client");
+  });
+
+  it.each([[[""]], [["", "mybox"]], [[" "]], [["my box"]], [["a,b"]], [["a/b"]], [["\t"]], [["x".repeat(301)]]])("an empty or blank name in localHosts %j is an options error", (localHosts) => {
+    expect(() => resolve({ host: "" }, { localHosts })).toThrow(/^localHosts\[\d\] must be a host name/);
+  });
+
+  it("\"\".split(\",\") as localHosts is an error, never a match for an empty Host or Origin: http://", () => {
+    expect(() => resolve({ host: "" }, { localHosts: "".split(",") })).toThrow('localHosts[0] must be a host name (e.g. "mybox" or "[fd18::2]"), got ""');
+    expect(resolve({ host: "", origin: "http://" }, { localHosts: ["mybox"] }).checks).toMatchObject({ host: false, origin: false });
+  });
+
+  it("refuses a localHosts that is not a list", () => {
+    expect(() => resolve({ host: "mybox" }, { localHosts: "mybox" as unknown as string[] })).toThrow("localHosts must be an array of host names, got string");
+  });
+});
