@@ -32,7 +32,7 @@ export const USAGE = `Usage:
   clientaddr replay [FILE|FOLDER]...
   clientaddr explain [--peer ADDR] [--trusted LIST] [-H "Name: value"]...
                      [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
-                     [--local-host NAME]... [--json]
+                     [--local-host NAME]... [--local-origin ORIGIN]... [--json]
   clientaddr doctor [--config FILE] [--json]
   clientaddr --help | --version
 
@@ -54,6 +54,9 @@ explain options:
   --header NAME            the forwarding header to believe (default: ${DEFAULT_HEADER})
   --max-hops N             how many header entries to examine at most (default: ${DEFAULT_MAX_HOPS})
   --local-host NAME        another name of this machine in Host and Origin; repeatable
+  --local-origin ORIGIN    an origin other than the gateway's own whose pages count as
+                           local, exactly as browsers send it (http://localhost:5173);
+                           repeatable
   --json                   print the request and the whole result as JSON
 
 doctor options:
@@ -149,6 +152,7 @@ function explain(args: string[], io: Io): number {
       header: { type: "string" },
       "max-hops": { type: "string" },
       "local-host": { type: "string", multiple: true },
+      "local-origin": { type: "string", multiple: true },
       json: { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -161,11 +165,20 @@ function explain(args: string[], io: Io): number {
   const header = values.header === undefined ? undefined : forwardingHeader(values.header);
   const maxHops = values["max-hops"] === undefined ? undefined : hopCount(values["max-hops"]);
   const localHosts = values["local-host"] ?? [];
+  const localOrigins = values["local-origin"] ?? [];
   // Compiled here (not inside the resolver) so that its warnings can be shown; a bad entry throws.
   const trust = compileTrustedProxies(trustedProxies);
 
-  const result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts });
-  const request = { peer: values.peer ?? null, rawHeaders, trustedProxies, header, maxHops, localHosts };
+  let result: ClientAddress;
+  try {
+    result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
+  } catch (error) {
+    // The resolver throws TypeError for a bad option value (a --local-host or --local-origin entry); its
+    // message names the option and the entry.
+    if (error instanceof TypeError) throw new UsageError(error.message);
+    throw error;
+  }
+  const request = { peer: values.peer ?? null, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
   const trustDiagnostics = trust.diagnostics;
   if (values.json) {
     io.out(JSON.stringify({ request, result, trustDiagnostics }, null, 2));
@@ -177,6 +190,7 @@ function explain(args: string[], io: Io): number {
   lines.push(`  believes    ${header ?? DEFAULT_HEADER}${header === undefined ? " (default)" : ""}`);
   if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
   if (localHosts.length > 0) lines.push(`  local hosts ${localHosts.join(", ")}`);
+  if (localOrigins.length > 0) lines.push(`  local origins ${localOrigins.join(", ")}`);
   for (let i = 0; i < rawHeaders.length; i += 2) lines.push(`  header      ${rawHeaders[i]}: ${rawHeaders[i + 1]}`);
   if (rawHeaders.length === 0) lines.push("  header      (none)");
 

@@ -11,6 +11,7 @@
 //       "gateways":   [{ "family": 4, "address": "172.18.0.1", "interface": "eth0", "metric": 0 }]
 //     },
 //     "recommendation": { "trustedProxies": ["172.18.0.1"] },   // IPv4 default gateway, then IPv6 if any; [] if none
+//                                                                // or without container evidence
 //     "warnings": [{ "code": "publish-on-loopback", "severity": "warning", "message": "..." }],
 //     "config": null                                            // without --config; with it:
 //               | { "file": "gateway.json", "findings": [{ "code": "private-range", "severity": "warning",
@@ -64,7 +65,10 @@ export type FindingCode =
   | "host-bits-set"
   | "never-matches"
   | "private-range"
-  | "gateway-not-trusted";
+  | "public-range"
+  | "link-local-range"
+  | "gateway-not-trusted"
+  | "default-gateway-on-host";
 
 export interface Finding {
   readonly code: FindingCode;
@@ -218,6 +222,32 @@ const single = (r: Range) => r.prefix === (r.network.family === 4 ? 32 : 128);
 
 const PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"].map(range);
 const LOOPBACK = rangesOf("loopback");
+const LINK_LOCAL = rangesOf("linklocal");
+/** Everything else is "public" here: other networks and the Internet (documentation blocks included). */
+const NOT_PUBLIC = [...PRIVATE, ...LOOPBACK, ...LINK_LOCAL];
+
+/** A range's first and last address as integers of its family (32 or 128 bits). */
+function bounds(r: Range): [bigint, bigint] {
+  const { network } = r;
+  const start = network.family === 4 ? BigInt(network.value) : network.parts.reduce((n, group) => (n << 16n) | BigInt(group), 0n);
+  return [start, start + (1n << BigInt((network.family === 4 ? 32 : 128) - r.prefix)) - 1n];
+}
+
+/** The first address of `r` outside every NOT_PUBLIC block, or undefined when it holds none. */
+function firstPublic(r: Range): string | undefined {
+  const [start, end] = bounds(r);
+  const blocks = NOT_PUBLIC.filter((b) => b.network.family === r.network.family)
+    .map(bounds)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  let next = start;
+  for (const [from, to] of blocks) {
+    if (from > next) break;
+    if (to >= next) next = to + 1n;
+  }
+  if (next > end) return undefined;
+  if (r.network.family === 4) return formatAddress({ family: 4, value: Number(next) });
+  return formatAddress({ family: 6, parts: Array.from({ length: 8 }, (_, i) => Number((next >> BigInt(112 - 16 * i)) & 0xffffn)) });
+}
 
 // ---- diagnose ---------------------------------------------------------------------------------------
 
@@ -226,8 +256,17 @@ function bestGateway(facts: Facts, family: 4 | 6): Gateway | undefined {
   return facts.gateways.filter((g) => g.family === family).sort((a, b) => a.metric - b.metric)[0];
 }
 
-function recommended(facts: Facts): string[] {
+function preferredGateways(facts: Facts): string[] {
   return [bestGateway(facts, 4), bestGateway(facts, 6)].flatMap((g) => (g ? [g.address] : []));
+}
+
+/**
+ * The addresses to trust: the preferred default gateways, in a container only. Behind Docker's NAT the
+ * default gateway is the bridge gateway a published port's connections come from; on a host it is the
+ * router, and trusting it would trust whatever reaches this machine through it from the LAN or the Internet.
+ */
+function recommended(facts: Facts): string[] {
+  return facts.container.detected ? preferredGateways(facts) : [];
 }
 
 /** The network of the interface address whose range holds `address`, e.g. 172.18.0.0/16 for 172.18.0.1. */
@@ -250,14 +289,15 @@ export function diagnose(facts: Facts): Diagnosis {
       code: "no-container-evidence",
       severity: "info",
       message:
-        "No container evidence (/.dockerenv, /run/.containerenv, a container cgroup or container= in /proc/1/environ). " +
-        "The recommendation is for a gateway that runs in this network namespace behind NAT, as in a container; " +
-        "a gateway running directly on a host sees local clients on loopback and needs no trustedProxies, " +
-        "and a host's default gateway is its router, which must not be trusted.",
+        "No container evidence (/.dockerenv, /run/.containerenv, a container cgroup or container= in /proc/1/environ), " +
+        "so no address is recommended: a gateway running directly on a host sees its local clients on loopback and needs " +
+        "no trustedProxies, and a host's default gateway is its router, which must not be trusted (whatever reaches this " +
+        "machine through it from the LAN or the Internet would be). If this is a container after all (some runtimes leave " +
+        "none of this evidence), trust its default gateway's single address, and nothing else.",
     });
   }
   const gateway = trustedProxies[0];
-  if (gateway === undefined) {
+  if (facts.gateways.length === 0) {
     warnings.push({
       code: "no-default-gateway",
       severity: "warning",
@@ -291,13 +331,33 @@ export function diagnose(facts: Facts): Diagnosis {
 
 // ---- checkConfig ------------------------------------------------------------------------------------
 
-/** The list in `{ gateway: { trustedProxies } }` (absent means []), `{ trustedProxies }`, or a bare array. */
+/**
+ * The list in `{ gateway: { trustedProxies } }` (absent means [], as in the gateway), `{ trustedProxies }`, or
+ * a bare array. Whatever stands there is returned as found: `null` or a string is the gateway's error too.
+ */
 function listOf(config: unknown): { list: unknown } | null {
   if (Array.isArray(config)) return { list: config };
   if (typeof config !== "object" || config === null) return null;
   const { gateway, trustedProxies } = config as { gateway?: unknown; trustedProxies?: unknown };
-  if (typeof gateway === "object" && gateway !== null) return { list: (gateway as { trustedProxies?: unknown }).trustedProxies ?? [] };
+  if (typeof gateway === "object" && gateway !== null) {
+    const list = (gateway as { trustedProxies?: unknown }).trustedProxies;
+    return { list: list === undefined ? [] : list };
+  }
   return trustedProxies === undefined ? null : { list: trustedProxies };
+}
+
+/** Invalid entries listed one by one; past this, one more finding gives the count (a generated list can hold thousands). */
+export const MAX_INVALID_LISTED = 20;
+
+/** compileTrustedProxies' refusal of `list`, or null when it accepts it. */
+function refusal(list: unknown): TrustedProxiesError | null {
+  try {
+    compileTrustedProxies(list as string[]);
+    return null;
+  } catch (error) {
+    if (error instanceof TrustedProxiesError) return error;
+    throw error;
+  }
 }
 
 /**
@@ -309,28 +369,36 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
   if (found === null) {
     return [{ code: "not-a-config", severity: "error", message: 'no trustedProxies list: expected { "gateway": { "trustedProxies": [...] } }, { "trustedProxies": [...] } or an array' }];
   }
-  const findings: Finding[] = [];
-  const list = found.list as string[];
-
-  // compileTrustedProxies stops at the first bad entry. Each bad one found is swapped for a harmless valid
-  // entry (loopback: never a gateway, and it adds no diagnostic) and the list compiled again, so that every
-  // bad entry is reported with the message the gateway would log, and the others keep their indexes.
-  const invalid = new Set<number>();
-  let attempt: TrustedProxies | undefined;
-  while (attempt === undefined) {
-    try {
-      attempt = compileTrustedProxies(Array.isArray(list) ? list.map((entry, i) => (invalid.has(i) ? "127.0.0.1" : entry)) : list);
-    } catch (error) {
-      if (!(error instanceof TrustedProxiesError)) throw error;
-      if (error.index < 0) return [{ code: "invalid-entry", severity: "error", message: error.message }];
-      findings.push({ code: "invalid-entry", severity: "error", message: error.message, entry: error.entry, index: error.index });
-      invalid.add(error.index);
-    }
+  if (!Array.isArray(found.list)) {
+    // null, a string, an object, a number: compileTrustedProxies always refuses these, so the gateway would not start.
+    return [{ code: "invalid-entry", severity: "error", message: refusal(found.list)!.message }];
   }
-  const compiled = attempt;
+  const list: readonly unknown[] = found.list;
+  const findings: Finding[] = [];
+
+  // compileTrustedProxies stops at the first bad entry. Each entry is compiled alone, so that every bad one is
+  // found in one pass (compiling the list again after each would be quadratic), with the compiler's message
+  // (which, compiled alone, names index 0). The list is then compiled once with each bad entry swapped for a
+  // harmless valid one (loopback: never a gateway, no diagnostic), so that the others keep their indexes.
+  const invalid = new Set<number>();
+  list.forEach((entry, index) => {
+    const error = refusal([entry]);
+    if (error === null) return;
+    invalid.add(index);
+    if (invalid.size > MAX_INVALID_LISTED) return;
+    const message = error.message.replace(/^trustedProxies\[0\]/, `trustedProxies[${index}]`);
+    findings.push({ code: "invalid-entry", severity: "error", message, entry, index });
+  });
+  if (invalid.size > MAX_INVALID_LISTED) {
+    findings.push({ code: "invalid-entry", severity: "error", message: `${invalid.size - MAX_INVALID_LISTED} more invalid entries (${invalid.size} in all; the first ${MAX_INVALID_LISTED} are listed)` });
+  }
+  const entries = list.map((entry, index) => (invalid.has(index) ? "127.0.0.1" : (entry as string)));
+  const compiled = compileTrustedProxies(entries);
+  const everyone = new Set<number>();
   for (const { code, message, entry, index } of compiled.diagnostics) {
     // Trusting everyone lets any client claim loopback: a break-in, not a style problem.
     findings.push({ code, severity: code === "trusts-everyone" ? "error" : "warning", message, entry, index });
+    if (code === "trusts-everyone") everyone.add(index);
   }
 
   const gateways = recommended(facts);
@@ -345,48 +413,106 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
     "loopback",
   ].join(", ");
 
-  list.forEach((entry, index) => {
+  entries.forEach((entry, index) => {
     if (invalid.has(index)) return;
     const ranges = rangesOf(entry);
+    const at = `trustedProxies[${index}] "${entry}"`;
     if (!ranges.some((r) => visible.some((v) => overlaps(r, v)))) {
       findings.push({
         code: "never-matches",
         severity: "warning",
         message:
-          `trustedProxies[${index}] "${entry}" can never match: no peer this machine can see is in it (it sees ${seen}). ` +
+          `${at} can never match: no peer this machine can see is in it (it sees ${seen}). ` +
           `A proxy on another network reaches this machine through the default gateway and arrives from the gateway's ` +
           `address; ${advice}, or drop the entry.`,
         entry,
         index,
       });
-      return;
+      // No return: what a range says it trusts matters even where it matches nothing today.
     }
-    const wide = ranges.filter((r) => !single(r) && PRIVATE.some((p) => within(r, p)));
-    if (wide.length === 0) return;
-    const inside = gateways.filter((address) => ranges.some((r) => r.set.trusts(parseIp(address)!)));
-    findings.push({
-      code: "private-range",
-      severity: "warning",
-      message:
-        `trustedProxies[${index}] "${entry}" trusts the whole private range ${wide.map((r) => r.text).join(", ")}: every machine ` +
-        `and container there would pass for local; ${inside.length > 0 ? `trust the gateway's single address ${quoted(inside, "and")} instead` : advice}.`,
-      entry,
-      index,
-    });
+    if (everyone.has(index)) return; // already an error that says more
+    const breadth = breadthFinding(at, ranges, gateways, advice);
+    if (breadth !== undefined) findings.push({ ...breadth, entry, index });
   });
 
   if (gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
     findings.push({
       code: "gateway-not-trusted",
-      // In a container this is the original bug; on a host the default gateway is a router and rightly untrusted.
-      severity: facts.container.detected ? "error" : "info",
+      // The original bug (gateways are recommended in a container only).
+      severity: "error",
       message:
         `trustedProxies does not trust the default gateway ${quoted(gateways, "or")}: a browser on the host reaching the published ` +
         `port arrives from ${gateways[0]} through Docker's NAT, with no forwarding header, and will not count as local ` +
         `(the socket is closed with "1008 pairing required"); add ${quoted(gateways, "and")}.`,
     });
   }
+  const routers = facts.container.detected ? [] : facts.gateways.map(({ address }) => address).filter((address) => compiled.trusts(parseIp(address)!));
+  if (routers.length > 0) {
+    findings.push({
+      code: "default-gateway-on-host",
+      severity: "warning",
+      message:
+        `trustedProxies trusts the default gateway ${quoted(routers, "and")}, and there is no container evidence: on a host the ` +
+        "default gateway is the router, and whatever reaches this machine through it from the LAN or the Internet and " +
+        "arrives from its address (a port forward that rewrites the source, a VPN) would be trusted. A gateway running " +
+        "directly on a host needs no trustedProxies for its local clients; trust the router only if this is a container.",
+    });
+  }
   return findings;
+}
+
+/**
+ * What is too wide about an entry's ranges, most serious first; only ranges of more than one address count:
+ * - public-range: a range holding any address outside the private (10/8, 172.16/12, 192.168/16, fc00::/7),
+ *   loopback and link-local blocks, i.e. other networks and the Internet. Docker's DNAT keeps an outside
+ *   client's own address, so such a client can reach the gateway from it;
+ * - link-local-range: a range overlapping 169.254.0.0/16 or fe80::/10: every container on a bridge (every
+ *   machine on a link) has a link-local address;
+ * - private-range: a range inside one private block, where the gateway's single address would do.
+ * A trusted peer with no forwarding header passes condition a, so each of these machines counts as local as
+ * soon as its Host and Origin name localhost, which any script can write.
+ */
+function breadthFinding(at: string, ranges: readonly Range[], gateways: readonly string[], advice: string): Omit<Finding, "entry" | "index"> | undefined {
+  const wide = ranges.filter((r) => !single(r));
+  const inside = gateways.filter((address) => wide.some((r) => r.set.trusts(parseIp(address)!)));
+  const instead = inside.length > 0 ? `trust the gateway's single address ${quoted(inside, "and")} instead` : advice;
+
+  const publicRanges = wide.flatMap((r) => {
+    const example = firstPublic(r);
+    return example === undefined ? [] : [`${r.text} (${example} is one)`];
+  });
+  if (publicRanges.length > 0) {
+    const networks = PRIVATE.filter((p) => wide.some((r) => within(p, r))).map((p) => p.text);
+    return {
+      code: "public-range",
+      severity: "warning",
+      message:
+        `${at} trusts public address space: ${publicRanges.join(", ")} holds addresses outside the private, loopback and ` +
+        `link-local blocks${networks.length > 0 ? `, and the whole private network${networks.length > 1 ? "s" : ""} ${networks.join(", ")}` : ""}. A client there ` +
+        "whose connection reaches the gateway (Docker's DNAT passes an outside client's own address on to a published port) would be trusted, and " +
+        `with no forwarding header counts as local as soon as its Host and Origin name localhost, which any script can write; ${instead}.`,
+    };
+  }
+  const linkLocal = wide.filter((r) => LINK_LOCAL.some((l) => overlaps(r, l)));
+  if (linkLocal.length > 0) {
+    return {
+      code: "link-local-range",
+      severity: "warning",
+      message:
+        `${at} trusts link-local addresses (${linkLocal.map((r) => r.text).join(", ")}): every container on the same bridge, ` +
+        `and every machine on the same link, has one (an fe80:: address on each IPv6-enabled interface), so each of them ` +
+        `would pass for local; ${instead}.`,
+    };
+  }
+  const privateRanges = wide.filter((r) => PRIVATE.some((p) => within(r, p)));
+  if (privateRanges.length > 0) {
+    return {
+      code: "private-range",
+      severity: "warning",
+      message: `${at} trusts the whole private range ${privateRanges.map((r) => r.text).join(", ")}: every machine and container there would pass for local; ${instead}.`,
+    };
+  }
+  return undefined;
 }
 
 function quoted(addresses: readonly string[], conjunction: "and" | "or"): string {
@@ -417,7 +543,7 @@ export function formatReport(report: DoctorReport): string {
   if (trustedProxies.length > 0) {
     lines.push(`  "trustedProxies": [${trustedProxies.map((address) => `"${address}"`).join(", ")}]`, "  and publish the port on loopback only: -p 127.0.0.1:PORT:PORT");
   } else {
-    lines.push("  (nothing: no default gateway)");
+    lines.push(container.detected ? "  (nothing: no default gateway)" : "  (nothing: no container evidence; a gateway running directly on a host needs no trustedProxies)");
   }
 
   lines.push("", "Warnings", ...findingLines(report.warnings));

@@ -1,6 +1,7 @@
 // Request fixtures: a request as a server saw it (recorded where possible) and the answer the resolver
 // must give. This is the only place the package touches files; the resolver itself stays pure.
-import { readFile, readdir, stat } from "node:fs/promises";
+import type { Dirent, Stats } from "node:fs";
+import { readFile, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -43,6 +44,7 @@ export interface Fixture {
     readonly header?: ForwardingHeader;
     readonly maxHops?: number;
     readonly localHosts?: readonly string[];
+    readonly localOrigins?: readonly string[];
   };
   readonly expected: {
     readonly address: string | null;
@@ -96,6 +98,7 @@ export function replayFixture(fixture: Fixture): { result: ClientAddress; mismat
     header: options.header,
     maxHops: options.maxHops,
     localHosts: options.localHosts,
+    localOrigins: options.localOrigins,
   });
   const mismatches: string[] = [];
   for (const key of ["address", "loopbackEquivalent", "basis"] as const) {
@@ -114,18 +117,43 @@ async function filesOf(given: string): Promise<string[]> {
     throw new FixtureError(given, undefined, `cannot be read (${(error as Error).message})`);
   }
   if (!isFolder) return [given];
-  const files = (await jsonFilesUnder(given)).sort();
+  const files = (await jsonFilesUnder(given, [await realpath(given)])).sort();
   // An empty folder is almost always a wrong path; replaying nothing must not look like a pass.
   if (files.length === 0) throw new FixtureError(given, undefined, "holds no .json fixture files");
   return files;
 }
 
-async function jsonFilesUnder(folder: string): Promise<string[]> {
+/**
+ * Every `*.json` below `folder`. Symbolic links are followed, to files and to folders alike, since a fixture
+ * silently left out would look like a pass: a link that leads nowhere is an error naming it, and so is a link
+ * back to a folder being walked (`ancestors` holds their real paths), which would otherwise never end.
+ */
+async function jsonFilesUnder(folder: string, ancestors: readonly string[]): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    throw new FixtureError(folder, undefined, `cannot be read (${(error as Error).message})`);
+  }
   const found: string[] = [];
-  for (const entry of await readdir(folder, { withFileTypes: true })) {
+  for (const entry of entries) {
     const full = path.join(folder, entry.name);
-    if (entry.isDirectory()) found.push(...(await jsonFilesUnder(full)));
-    else if (entry.isFile() && entry.name.endsWith(".json")) found.push(full);
+    let target: Dirent | Stats = entry;
+    if (entry.isSymbolicLink()) {
+      try {
+        target = await stat(full);
+      } catch (error) {
+        throw new FixtureError(full, undefined, `is a symbolic link that cannot be followed (${(error as Error).message})`);
+      }
+    }
+    if (target.isDirectory()) {
+      const real = await realpath(full);
+      if (ancestors.includes(real)) throw new FixtureError(full, undefined, `leads back to ${real}, a folder it is in: a cycle of symbolic links`);
+      found.push(...(await jsonFilesUnder(full, [...ancestors, real])));
+    } else if (entry.name.endsWith(".json")) {
+      if (!target.isFile()) throw new FixtureError(full, undefined, "is not a regular file");
+      found.push(full);
+    }
   }
   return found;
 }
@@ -179,7 +207,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("request.rawHeaders", "must alternate names and values (its length is odd)");
   }
 
-  const options = record(root.options, "options", ["trustedProxies"], ["header", "maxHops", "localHosts"]);
+  const options = record(root.options, "options", ["trustedProxies"], ["header", "maxHops", "localHosts", "localOrigins"]);
   const trustedProxies = strings(options.trustedProxies, "options.trustedProxies");
   try {
     compileTrustedProxies(trustedProxies);
@@ -199,7 +227,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("expected.loopbackEquivalent", `must be true or false, got ${describe(expected.loopbackEquivalent)}`);
   }
 
-  return {
+  const fixture: Fixture = {
     name: text(root.name, "name"),
     description: text(root.description, "description"),
     provenance: {
@@ -219,6 +247,7 @@ function toFixture(data: unknown): Fixture {
       ...(options.header === undefined ? {} : { header: oneOf(options.header, "options.header", FORWARDING_HEADERS) }),
       ...(maxHops === undefined ? {} : { maxHops: maxHops as number }),
       ...(options.localHosts === undefined ? {} : { localHosts: strings(options.localHosts, "options.localHosts") }),
+      ...(options.localOrigins === undefined ? {} : { localOrigins: strings(options.localOrigins, "options.localOrigins") }),
     },
     expected: {
       address: expected.address === null ? null : string(expected.address, "expected.address"),
@@ -227,6 +256,22 @@ function toFixture(data: unknown): Fixture {
       basis: text(expected.basis, "expected.basis") as Basis,
     },
   };
+  checkOptions(fixture.options);
+  return fixture;
+}
+
+/**
+ * Asks the resolver, with an empty request, whether it takes the options (it validates localHosts and
+ * localOrigins entries itself), so that a bad one is a load error naming the file rather than an exception
+ * in the middle of a replay.
+ */
+function checkOptions(options: Fixture["options"]): void {
+  try {
+    resolveClientAddress({ remoteAddress: undefined, headers: [], ...options });
+  } catch (error) {
+    if (error instanceof TypeError) throw new ShapeError("options", `are refused by the resolver: ${error.message}`);
+    throw error;
+  }
 }
 
 /** An object with exactly these fields: an unknown one is most likely a misspelt optional field. */
