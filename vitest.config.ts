@@ -13,7 +13,7 @@ export default defineConfig({
     coverage: {
       provider: "v8",
       // The resolver's modules: the pure core that decides who is local.
-      include: ["src/address.ts", "src/trust.ts", "src/headers.ts", "src/entries.ts", "src/locality.ts", "src/memo.ts", "src/resolve.ts"],
+      include: ["src/address.ts", "src/trust.ts", "src/headers.ts", "src/proxy-headers.ts", "src/entries.ts", "src/locality.ts", "src/memo.ts", "src/compile-once.ts", "src/resolve.ts"],
       reporter: ["text", "json-summary"],
       thresholds: { branches: 100, functions: 100, lines: 100, statements: 100 },
     },

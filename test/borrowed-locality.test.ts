@@ -62,6 +62,12 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
     expect(result.diagnostics[0]!.message).toMatch(/^Origin ".*" is this machine but another port than Host \((no port|port \d+)\): a page of another application here .* If that page is yours, add ".*" to localOrigins$/);
   });
 
+  it("an Origin that is not text, or a bracketed Host that is not an address, fails closed", () => {
+    expect(resolve(["Host", "localhost", "Origin", 7 as unknown as string]).checks).toMatchObject({ host: true, origin: false });
+    expect(resolve(["Host", "localhost", "Origin", 7 as unknown as string], { localOrigins: ["http://localhost:5173"] }).checks.origin).toBe(false);
+    expect(resolve({ host: "[::g]:18789" }).checks.host).toBe(false);
+  });
+
   it("compares ports only once Host names this machine; a foreign Host fails on its own", () => {
     const result = resolve({ host: "evil.example:18789", origin: "http://localhost:8000" });
     expect(result.basis).toBe("socket:host-not-local");
@@ -80,7 +86,7 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
     expect(resolve({ host: "localhost:18789", "sec-fetch-site": "same-site" }, { localOrigins }).loopbackEquivalent).toBe(false);
   });
 
-  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], [7]])(
+  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], ["http://:80"], [7]])(
     "refuses localOrigins entry %j, naming it",
     (entry) => {
       expect(() => resolve({ host: "localhost" }, { localOrigins: ["http://localhost:5173", entry as string] })).toThrow(
