@@ -130,34 +130,84 @@ export class EntryCursor {
   }
 
   /**
-   * The `for=` node of one Forwarded element (RFC 7239 section 4), text[start, end). The element is split into
-   * its pairs here, so that a repeated parameter is seen (forbidden: read last-wins, `for=127.0.0.1;for=...`
-   * would let whichever the reader prefers win); each pair's syntax (token or quoted-string, escapes) is
-   * forwarded-parse's. One looser reading, of what real proxies write: an unquoted value that is an address
-   * with colons (nginx's `proxy_set_header Forwarded "for=$remote_addr"` writes bare IPv6) is taken as it is,
-   * since nothing in it can be mistaken for the header's own syntax.
+   * The `for=` node of one Forwarded element (RFC 7239 section 4), text[start, end), parsed by forwarded-parse
+   * (tokens, quoted strings, escapes, case). Two rules on top of it. A parameter may appear once: forwarded-parse
+   * keeps the last of a repeat, and `for=127.0.0.1;for=...` must not let whichever a reader prefers win. And what
+   * real proxies write is read where nothing is ambiguous: nginx's common `proxy_set_header Forwarded
+   * "for=$remote_addr"` writes IPv6 unquoted, against the grammar, and an address holds none of the header's own
+   * `,` `;` `"` `=` or spaces, so such a value is read as if quoted.
    */
   #element(text: string, start: number, end: number): boolean {
     const element = trimOws(text.slice(start, end));
-    const names: string[] = [];
-    let node: string | undefined;
-    let pairStart = 0;
-    while (pairStart <= element.length) {
-      const pairEnd = pairEndAt(element, pairStart);
-      const pair = trimOws(element.slice(pairStart, pairEnd));
-      pairStart = pairEnd + 1;
-      if (pair === "") continue; // forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
-      const equals = pair.indexOf("=");
-      const name = equals === -1 ? pair : pair.slice(0, equals).toLowerCase();
-      if (names.includes(name)) return this.#fail(`an element that repeats the ${name}= parameter (RFC 7239 section 4 allows each once)`, element);
-      names.push(name);
-      const read = pairValue(pair, equals);
-      if (typeof read !== "string") return this.#fail(`not a valid Forwarded element (${read.error})`, element);
-      if (name === "for") node = read;
+    let params = readElement(element);
+    if (typeof params === "string") {
+      const quoted = quoteBareAddresses(element);
+      const again = quoted === null ? params : readElement(quoted);
+      if (typeof again === "string") return this.#fail(`not a valid Forwarded element (${params})`, element);
+      params = again;
     }
-    if (node === undefined) return this.#fail("element has no for= parameter", element);
-    return this.#entry(node, 0, node.length);
+    const repeated = repeatedParameter(element, params);
+    if (repeated !== null) return this.#fail(repeated, element);
+    if (!Object.hasOwn(params, "for")) return this.#fail("element has no for= parameter", element);
+    return this.#entry(params.for!, 0, params.for!.length);
   }
+}
+
+/** One element's parameters, or why forwarded-parse would not read it as one element. */
+function readElement(element: string): Record<string, string> | string {
+  let parsed: Record<string, string>[];
+  try {
+    parsed = parseForwarded(element);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  // One element in, one out; anything else is not what was handed over, so fail closed.
+  return parsed.length === 1 ? parsed[0]! : "not a single element";
+}
+
+/** The element with each unquoted value that is an address with colons quoted, or null when there is none. */
+function quoteBareAddresses(element: string): string | null {
+  const pairs: string[] = [];
+  let changed = false;
+  for (let from = 0; from <= element.length; ) {
+    const to = pairEndAt(element, from);
+    const pair = element.slice(from, to);
+    from = to + 1;
+    const equals = pair.indexOf("=");
+    const value = pair.slice(equals + 1);
+    if (equals > 0 && TOKEN.test(pair.slice(0, equals)) && value.includes(":") && parseNode(value) !== null) {
+      pairs.push(`${pair.slice(0, equals)}="${value}"`);
+      changed = true;
+    } else {
+      pairs.push(pair);
+    }
+  }
+  return changed ? pairs.join(";") : null;
+}
+
+/**
+ * Why the element's pairs are not one parameter each, or null. forwarded-parse keeps one value per name (and
+ * none for a name such as `__proto__`), so a repeat shows as fewer parameters than pairs; the pairs are counted
+ * with native `indexOf` unless a quoted string, which may hold a `;`, needs the quote-aware scan.
+ */
+function repeatedParameter(element: string, params: Record<string, string>): string | null {
+  let parameters = 0;
+  for (const _ in params) parameters++;
+  let pairs = 1;
+  if (element.includes('"')) {
+    for (let at = pairEndAt(element, 0); at < element.length; at = pairEndAt(element, at + 1)) pairs++;
+  } else {
+    for (let at = element.indexOf(";"); at !== -1; at = element.indexOf(";", at + 1)) pairs++;
+  }
+  if (pairs === parameters) return null;
+  // Only now, for the message: which one.
+  const seen = new Set<string>();
+  for (let from = 0; from < element.length; from = pairEndAt(element, from) + 1) {
+    const name = trimOws(element.slice(from, element.indexOf("=", from))).toLowerCase();
+    if (seen.has(name)) return `an element that repeats the ${name}= parameter (RFC 7239 section 4 allows each once)`;
+    seen.add(name);
+  }
+  return "an element with a parameter that cannot be kept";
 }
 
 /** Where the pair starting at `from` ends: the next `;` outside a quoted string, or the element's end. */
@@ -170,20 +220,6 @@ function pairEndAt(element: string, from: number): number {
     else if (code === 0x3b /* ; */ && !quoted) return i;
   }
   return element.length;
-}
-
-/** The value of one `name=value` pair (unescaped), or why it is not one. */
-function pairValue(pair: string, equals: number): string | { error: string } {
-  try {
-    const parsed = parseForwarded(pair);
-    // One pair in, one parameter out; anything else is not what was handed over, so fail closed.
-    const values = parsed.length === 1 ? Object.values(parsed[0]!) : [];
-    return values.length === 1 ? values[0]! : { error: "forwarded-parse did not read exactly one parameter" };
-  } catch (error) {
-    const raw = pair.slice(equals + 1);
-    if (TOKEN.test(pair.slice(0, equals)) && raw.includes(":") && parseNode(raw) !== null) return raw;
-    return { error: (error as Error).message };
-  }
 }
 
 /** The lowest index where the comma before an X-Forwarded-For item ending at `end` may stand (both paths). */

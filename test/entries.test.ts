@@ -1,4 +1,4 @@
-// The entry splitter on its own: right to left, one bounded scan per entry, forwarded-parse once per pair.
+// The entry splitter on its own: right to left, one bounded scan per entry, forwarded-parse once per element.
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 const parse = vi.hoisted(() => ({ calls: [] as string[], override: undefined as ((element: string) => unknown) | undefined }));
@@ -85,7 +85,7 @@ describe("entries", () => {
   it("hands forwarded-parse one element at a time, commas inside quotes kept", () => {
     const all = entries("forwarded", 'for=192.0.2.1;host="a,b", for="[2001:db8::1]:80";by="x\\",y"');
     expect(all).toEqual([{ text: "[2001:db8::1]:80" }, { text: "192.0.2.1" }]);
-    expect(parse.calls).toEqual(['for="[2001:db8::1]:80"', 'by="x\\",y"', "for=192.0.2.1", 'host="a,b"']);
+    expect(parse.calls).toEqual(['for="[2001:db8::1]:80";by="x\\",y"', 'for=192.0.2.1;host="a,b"']);
   });
 
   it("trims spaces and tabs around Forwarded elements before parsing them", () => {
@@ -93,14 +93,18 @@ describe("entries", () => {
     expect(parse.calls).toEqual(["for=10.0.0.1", "for=192.0.2.1"]);
   });
 
-  it("fails closed if forwarded-parse ever returns other than one parameter for one pair", () => {
-    const malformed = { malformed: "not a valid Forwarded element (forwarded-parse did not read exactly one parameter)", raw: "for=203.0.113.7" };
+  it("fails closed if forwarded-parse ever returns other than one element, or other than one parameter a pair", () => {
+    const malformed = { malformed: "not a valid Forwarded element (not a single element)", raw: "for=203.0.113.7" };
     parse.override = () => [{ for: "127.0.0.1" }, { for: "203.0.113.7" }];
     expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
     parse.override = () => [];
     expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
     parse.override = () => [{ for: "127.0.0.1", by: "203.0.113.7" }];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
+    expect(entries("forwarded", "for=203.0.113.7")).toEqual([{ malformed: "an element with a parameter that cannot be kept", raw: "for=203.0.113.7" }]);
+  });
+
+  it("calls a parameter forwarded-parse cannot keep (__proto__) malformed rather than reading around it", () => {
+    expect(entries("forwarded", "for=192.0.2.1;__proto__=x")).toEqual([{ malformed: "an element with a parameter that cannot be kept", raw: "for=192.0.2.1;__proto__=x" }]);
   });
 
   it("takes X-Real-IP whole: one entry, never split at commas", () => {
@@ -132,6 +136,7 @@ describe("entries", () => {
   it("names what is wrong with an element", () => {
     expect(entries("forwarded", "proto=https")).toEqual([{ malformed: "element has no for= parameter", raw: "proto=https" }]);
     expect(entries("forwarded", "for=1.2.3.4;by")[0]).toEqual({ malformed: "not a valid Forwarded element (Unexpected end of input)", raw: "for=1.2.3.4;by" });
+    expect(entries("forwarded", "for=1.2.3.4;;")[0]).toEqual({ malformed: "not a valid Forwarded element (Unexpected character ';' at index 12)", raw: "for=1.2.3.4;;" });
     expect(entries("forwarded", 'for="1.2.3.4')[0]).toMatchObject({ malformed: "not a valid Forwarded element (Unexpected end of input)" });
     expect(entries("forwarded", "for=1.2.3.4 x")[0]).toMatchObject({ malformed: expect.stringMatching(/^not a valid Forwarded element/) as unknown as string });
   });
@@ -146,9 +151,10 @@ describe("entries", () => {
     expect(entries("forwarded", "for=192.0.2.1;proto=http, for=198.51.100.4;proto=https")).toEqual([{ text: "198.51.100.4" }, { text: "192.0.2.1" }]);
   });
 
-  it("skips empty pairs, which the grammar allows, and spaces around pairs", () => {
-    expect(entries("forwarded", "for=1.2.3.4;;")).toEqual([{ text: "1.2.3.4" }]);
-    expect(entries("forwarded", ";for=1.2.3.4 ; proto=http")).toEqual([{ text: "1.2.3.4" }]);
+  it("takes spaces around a pair's semicolon, as forwarded-parse does, and counts pairs inside quotes right", () => {
+    expect(entries("forwarded", "for=1.2.3.4 ; proto=http")).toEqual([{ text: "1.2.3.4" }]);
+    expect(entries("forwarded", 'for="[2001:db8::1]";host="a;b;c";proto=http')).toEqual([{ text: "[2001:db8::1]" }]);
+    expect(entries("forwarded", 'for="[2001:db8::1]";host="a;b";Host="c"')[0]).toMatchObject({ malformed: expect.stringMatching(/^an element that repeats the host= parameter/) as unknown as string });
   });
 
   // nginx's common `proxy_set_header Forwarded "for=$remote_addr"` writes IPv6 unquoted, against the grammar;
