@@ -25,7 +25,7 @@ export const PROXY_HEADERS: readonly ProxyHeader[] = [
   { name: "forwarded", display: "Forwarded", kind: "address", writers: "RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration" },
   { name: "x-real-ip", display: "X-Real-IP", kind: "address", writers: "nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx" },
   { name: "x-original-forwarded-for", display: "X-Original-Forwarded-For", kind: "address", writers: "ingress-nginx (the X-Forwarded-For the client sent)" },
-  { name: "x-client-ip", display: "X-Client-IP", kind: "address", writers: "no proxy we know of; read as the client's address by Apache mod_remoteip setups, HAProxy req.hdr_ip and client-IP libraries, so only a client asking to be believed sends it" },
+  { name: "x-client-ip", display: "X-Client-IP", kind: "address", writers: "no proxy we found writes it; Apache mod_remoteip setups, HAProxy req.hdr_ip and client-IP libraries read it, so only a client asking to be believed sends it" },
   { name: "x-cluster-client-ip", display: "X-Cluster-Client-IP", kind: "address", writers: "Riverbed (Zeus, Stingray) Traffic Manager; HAProxy option forwardfor header X-Cluster-Client-IP" },
   { name: "cf-connecting-ip", display: "CF-Connecting-IP", kind: "address", writers: "Cloudflare's edge, through cloudflared to a tunnel's local origin too" },
   { name: "cf-connecting-ipv6", display: "CF-Connecting-IPv6", kind: "address", writers: "Cloudflare (Pseudo IPv4)" },

@@ -1,5 +1,6 @@
 // Locality that web pages and undeclared proxies cannot borrow: Fetch Metadata, the gateway's own origin,
 // every proxy header, options taken once per call.
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { type ClientAddress, type ResolveOptions, TrustedProxiesError, resolveClientAddress } from "../src/index.js";
 import { ADDRESS_BITS, PROXY_HEADERS } from "../src/proxy-headers.js";
@@ -112,6 +113,13 @@ describe("c. every proxy signal counts", () => {
       expect(PROXY_HEADERS.map((row) => row.name)).toContain(name);
     }
     expect(ADDRESS_BITS & 0b111).toBe(0b111); // the three walkable headers are address headers
+  });
+
+  it("the README's table lists the same headers, kinds and writers, in the same order", () => {
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const section = readme.slice(readme.indexOf("### Proxy headers"), readme.indexOf("### Limits"));
+    const rows = section.split("\n").filter((line) => /^\| [A-Z]/.test(line) && !line.startsWith("| header |")).map((line) => line.split(" | "));
+    expect(rows.map(([name, kind, writers]) => [name!.slice(2), kind, writers!.replaceAll("`", "")])).toEqual(PROXY_HEADERS.map((row) => [row.display, row.kind, row.writers]));
   });
 
   it.each(PROXY_HEADERS.map((row) => [row.display, row] as const))("%s from a peer that is not a trusted proxy: not local, naming the header and who writes it", (_, row) => {
