@@ -13,6 +13,8 @@ export interface GatewayConfig {
     /** Which forwarding header the proxies in front of the gateway write, if not X-Forwarded-For. */
     header?: "x-forwarded-for" | "forwarded" | "x-real-ip";
     localHosts?: string[];
+    /** Pages besides the gateway's own dashboard whose connections may count as local (a dev server). */
+    localOrigins?: string[];
     auth: { mode: "token"; token: string; pairedDevices?: string[] };
   };
 }
@@ -41,7 +43,7 @@ export interface GatewayOptions {
 const DASHBOARD = readFileSync(new URL("./dashboard.html", import.meta.url));
 
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Server {
-  const { trustedProxies = [], header, localHosts, auth } = config.gateway;
+  const { trustedProxies = [], header, localHosts, localOrigins, auth } = config.gateway;
   const log = options.log ?? ((line: string) => console.log(line));
   const trusted = compileTrustedProxies(trustedProxies); // a bad entry stops the gateway at start-up
   for (const warning of trusted.diagnostics) log(`gateway: trustedProxies: ${warning.message}`);
@@ -64,6 +66,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       trustedProxies: trusted,
       header,
       localHosts,
+      localOrigins,
     });
     const query = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
     const device = query.get("device");
