@@ -19,7 +19,6 @@ export interface ProxyHeader {
   readonly writers: string;
 }
 
-// The three address headers the walk can read come first: their rows' indexes are their bits below.
 export const PROXY_HEADERS: readonly ProxyHeader[] = [
   { name: "x-forwarded-for", display: "X-Forwarded-For", kind: "address", writers: "nginx ($proxy_add_x_forwarded_for, by configuration), HAProxy (option forwardfor), Caddy, Apache mod_proxy, Traefik, Envoy, Tailscale Serve, Cloudflare's edge (through cloudflared too), Fly.io, AWS load balancers" },
   { name: "forwarded", display: "Forwarded", kind: "address", writers: "RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration" },
@@ -51,9 +50,17 @@ export const PROXY_HEADERS: readonly ProxyHeader[] = [
   { name: "tailscale-funnel-request", display: "Tailscale-Funnel-Request", kind: "descriptive", writers: "Tailscale Funnel (a request from the public internet)" },
 ];
 
-/** A bit per row, in one number (at most 31 rows, so that it stays a small integer). */
-export const X_FORWARDED_FOR_BIT = 1 << 0;
-export const FORWARDED_BIT = 1 << 1;
-export const X_REAL_IP_BIT = 1 << 2;
+/** A row's bit in a set of present headers (at most 31 rows, so that the set stays a small integer). */
+function bitOf(name: string): number {
+  return 1 << PROXY_HEADERS.findIndex((row) => row.name === name);
+}
+export const X_FORWARDED_FOR_BIT = bitOf("x-forwarded-for");
+export const FORWARDED_BIT = bitOf("forwarded");
+export const X_REAL_IP_BIT = bitOf("x-real-ip");
 /** The rows of kind "address". */
 export const ADDRESS_BITS = PROXY_HEADERS.reduce((bits, row, index) => (row.kind === "address" ? bits | (1 << index) : bits), 0);
+
+/** How diagnostics write a header's name. */
+export function displayName(name: string): string {
+  return PROXY_HEADERS.find((row) => row.name === name)!.display;
+}

@@ -21,7 +21,7 @@ import {
   serializeOrigin,
 } from "./locality.js";
 import { memoize } from "./memo.js";
-import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT } from "./proxy-headers.js";
+import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT, displayName } from "./proxy-headers.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
 export type HopSource = "socket" | ForwardingHeader;
@@ -125,11 +125,7 @@ export interface ClientAddressData {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-const DISPLAY: Readonly<Record<ForwardingHeader, string>> = {
-  "x-forwarded-for": "X-Forwarded-For",
-  forwarded: "Forwarded",
-  "x-real-ip": "X-Real-IP",
-};
+const DISPLAY = Object.fromEntries(FORWARDING_HEADERS.map((name) => [name, displayName(name)])) as Readonly<Record<ForwardingHeader, string>>;
 export const DEFAULT_HEADER: ForwardingHeader = "x-forwarded-for";
 export const DEFAULT_MAX_HOPS = 64;
 const NO_HOSTS: readonly string[] = [];

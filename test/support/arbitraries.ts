@@ -92,6 +92,8 @@ const forwardedElement = fc.oneof(
   address.map((a) => (a.includes(":") ? `for="[${a}]"` : `for=${a}`)),
   fc.tuple(ipv4, fc.integer({ min: 0, max: 65535 })).map(([a, port]) => `for="${a}:${port}";proto=https`),
   fc.constantFrom("for=unknown", "for=_hidden", 'for="[2001:db8::1]:4711"', "proto=https", 'for="unterminated', "for=;by"),
+  // nginx's bare IPv6, a repeated parameter, an empty pair, an empty element between commas.
+  fc.constantFrom("for=2001:db8::1", "for=[2001:db8::1]:80;by=::1", "for=192.0.2.1;for=127.0.0.1", "for=127.0.0.1;FOR=192.0.2.1", "for=192.0.2.1;;proto=http", "", " "),
 );
 
 function valueFor(name: string): fc.Arbitrary<string> {
@@ -101,7 +103,8 @@ function valueFor(name: string): fc.Arbitrary<string> {
     case "origin":
       return originValue;
     case "x-forwarded-for":
-      return fc.array(entry, { minLength: 1, maxLength: 6 }).map((entries) => entries.join(", "));
+      // Empty elements included: senders that merge lines write "a, , b" and trailing commas.
+      return fc.array(fc.oneof({ weight: 6, arbitrary: entry }, { weight: 1, arbitrary: fc.constantFrom("", " ") }), { minLength: 1, maxLength: 6 }).map((entries) => entries.join(","));
     case "forwarded":
       return fc.array(forwardedElement, { minLength: 1, maxLength: 4 }).map((elements) => elements.join(", "));
     case "x-real-ip":
