@@ -94,9 +94,11 @@ export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-for
 
 /** Which slot the header `key` fills, ignoring case, or -1. */
 function slotOf(key: string): number {
+  // No name in the table is that long: a client's long names are never hashed.
+  if (key.length >= BY_LENGTH.length) return -1;
   const slot = SLOTS.get(key);
   if (slot !== undefined) return slot;
-  const candidates = key.length < 64 ? BY_LENGTH[key.length]! : null;
+  const candidates = BY_LENGTH[key.length]!;
   if (candidates === null) return -1;
   for (const [lower, slot] of candidates) if (sameIgnoringCase(key, lower)) return slot;
   return -1;

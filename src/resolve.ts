@@ -408,7 +408,7 @@ function checkHeaders(request: Request, peer: Address | null, peerTrusted: boole
     origin = fetchSiteIsOwn(request.secFetchSite);
   } else if (originValue === null) {
     origin = false;
-  } else if (request.localOrigins.size > 0 && (request.localOrigins.has(originValue) || request.localOrigins.has(serializeOrigin(originValue) ?? ""))) {
+  } else if (request.localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (request.localOrigins.has(originValue) || request.localOrigins.has(serializeOrigin(originValue) ?? ""))) {
     origin = true;
   } else {
     page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);

@@ -83,6 +83,8 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
     for (const origin of ["http://localhost:5174", "https://localhost:5173", "https://dash.example:8443", "http://dash.example", "null"]) {
       expect(resolve({ host: "localhost:18789", origin }, { localOrigins }).loopbackEquivalent, origin).toBe(false);
     }
+    // An Origin too long to be one of them is not compared at all.
+    expect(resolve({ host: "localhost:18789", origin: `http://localhost:5173${"0".repeat(400)}` }, { localOrigins }).loopbackEquivalent).toBe(false);
     // An extra origin does not make its page's requests without Origin local: Sec-Fetch-Site cannot say which page.
     expect(resolve({ host: "localhost:18789", "sec-fetch-site": "same-site" }, { localOrigins }).loopbackEquivalent).toBe(false);
   });

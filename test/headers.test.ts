@@ -66,6 +66,6 @@ describe("proxy headers and Fetch Metadata", () => {
   });
 
   it("ignores names that only look like the table's", () => {
-    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none"])).toEqual({ site: undefined, names: [] });
+    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", `X-Forwarded-For${"-".repeat(60)}`, "w"])).toEqual({ site: undefined, names: [] });
   });
 });
