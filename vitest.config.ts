@@ -10,6 +10,9 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // The end-to-end suite has its own command (npm run test:e2e) and config.
     exclude: ["test/e2e/**", "node_modules/**"],
+    // The property tests run thousands of cases each: about 4 s alone for the largest, more beside other files on
+    // two cores or under Stryker's instrumentation. A limit is for a hung test, not a slow machine.
+    testTimeout: 30_000,
     coverage: {
       provider: "v8",
       // The resolver's modules: the pure core that decides who is local.

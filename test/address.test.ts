@@ -289,6 +289,5 @@ describe("the canonical text of a parsed address", () => {
       }),
       { seed: 20261125, numRuns: runs(3_000) },
     );
-    // 3,000 addresses of a dozen spellings each take about 4 s alone, longer beside the other files on 2 cores.
-  }, 30_000);
+  });
 });
