@@ -1,5 +1,5 @@
 // The trust list: validated and folded once, so that each request only asks "is this address trusted?".
-import { type Address, formatAddress, parseIp } from "./address.js";
+import { type Address, formatAddress, parseIp, parseNode } from "./address.js";
 
 /** The presets `proxy-addr` (and so Express's `trust proxy`) understands, with the same ranges. */
 const PRESETS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
@@ -90,6 +90,16 @@ export class TrustedProxies {
       this.#peer = address;
     }
     return this.#peerTrusted;
+  }
+
+  /**
+   * Whether an address, written as a socket or a forwarding header writes it (bare, `a.b.c.d:port`,
+   * `[v6]:port`), is trusted: what the walk asks of each hop, for frameworks that walk X-Forwarded-For
+   * themselves (Express's `trust proxy`, Fastify's `trustProxy`). False for text that is not an address.
+   */
+  trustsText(text: string): boolean {
+    const address = parseNode(text);
+    return address !== null && this.trusts(address);
   }
 
   /** @internal Whether a parsed address falls in a trusted range. */

@@ -113,6 +113,21 @@ describe("trusted proxies: the first-octet index and the last peer", () => {
   });
 });
 
+describe("trusted proxies: addresses as text (trustsText)", () => {
+  it("reads an address as the walk reads a hop: bare, mapped, with a port or in brackets", () => {
+    const compiled = compileTrustedProxies(["127.0.0.1", "2001:db8::/32"]);
+    for (const text of ["127.0.0.1", "::ffff:127.0.0.1", "127.0.0.1:8080", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443", "2001:db8::2%eth0"]) {
+      expect(compiled.trustsText(text), text).toBe(true);
+    }
+    for (const text of ["127.0.0.2", "2001:db9::1", "127.0.0.1:99999", "[127.0.0.1]"]) expect(compiled.trustsText(text), text).toBe(false);
+  });
+
+  it("trusts no text that is not an address, even when the list trusts everyone", () => {
+    const everyone = compileTrustedProxies(["0.0.0.0/0", "::/0"]);
+    for (const text of ["", "unknown", "_hidden", "0177.0.0.1", "127.1", " 127.0.0.1"]) expect(everyone.trustsText(text), text).toBe(false);
+  });
+});
+
 describe("trusted proxies: configuration errors", () => {
   it.each([
     ["10.0.0.300"],
