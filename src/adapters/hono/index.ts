@@ -1,0 +1,29 @@
+// clientaddr for Hono on @hono/node-server: a middleware that sets `c.get("clientAddress")`.
+import type { HttpBindings } from "@hono/node-server";
+import type { MiddlewareHandler } from "hono";
+import type { ClientAddress } from "../../index.js";
+import { type RequestOptions, checkRequestOptions, resolveRequest } from "../node/index.js";
+
+export type { RequestOptions } from "../node/index.js";
+
+/** For `new Hono<{ Variables: ClientAddressVariables }>()`. */
+export type ClientAddressVariables = { clientAddress: ClientAddress };
+
+/**
+ * Middleware that resolves every request's client into `c.get("clientAddress")`, from the Node request that
+ * @hono/node-server hands over as `c.env.incoming` (WebSocket upgrades included). Throws at once on a bad
+ * option, and on a request that comes without a Node request (another runtime, or `app.request()`).
+ */
+export function clientAddress(options: RequestOptions = {}): MiddlewareHandler<{ Variables: ClientAddressVariables }> {
+  checkRequestOptions(options);
+  return async (c, next) => {
+    const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
+    if (incoming === undefined) {
+      throw new Error(
+        'clientaddr/hono needs @hono/node-server\'s c.env.incoming (the Node request, for its socket\'s peer); this request has none: serve the app with @hono/node-server, or call resolveClientAddress with the peer address your runtime gives',
+      );
+    }
+    c.set("clientAddress", resolveRequest(incoming, options));
+    await next();
+  };
+}

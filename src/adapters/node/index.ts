@@ -1,0 +1,32 @@
+// clientaddr for Node's own servers: an http or https request, or the request of an `upgrade` event.
+import type { IncomingMessage } from "node:http";
+import { type ClientAddress, type ResolveOptions, TrustedProxies, compileTrustedProxies, resolveClientAddress } from "../../index.js";
+
+/** The resolver's options; the peer and the headers are read from the request. */
+export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "headers">;
+
+/**
+ * Resolves the client of one request from its socket's peer and its raw header lines (so that a repeated
+ * Host or Origin is seen and refused, which `req.headers` would hide).
+ */
+export function resolveRequest(req: IncomingMessage, options: RequestOptions = {}): ClientAddress {
+  return resolveClientAddress({ ...options, remoteAddress: req.socket.remoteAddress, headers: req.rawHeaders });
+}
+
+/**
+ * Throws what the resolver would throw on the first request for a bad option, so that a middleware factory
+ * fails at start-up rather than on every request.
+ */
+export function checkRequestOptions(options: RequestOptions): void {
+  resolveClientAddress({ ...options, remoteAddress: undefined });
+}
+
+/**
+ * A trust function in proxy-addr's shape, `(address, hop) => boolean`, which Express's `trust proxy` and
+ * Fastify's `trustProxy` accept: it asks the compiled list, so the framework's own `req.ip` walks
+ * X-Forwarded-For past the same proxies clientaddr does.
+ */
+export function trustProxy(trustedProxies: TrustedProxies | readonly string[]): (address: string) => boolean {
+  const trusted = trustedProxies instanceof TrustedProxies ? trustedProxies : compileTrustedProxies(trustedProxies);
+  return (address) => trusted.trustsText(address);
+}

@@ -1,0 +1,39 @@
+// clientaddr/node on node:http, with `ws` answering the upgrade event.
+import { createServer } from "node:http";
+import { describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { TrustedProxiesError, compileTrustedProxies } from "../../src/index.js";
+import { checkRequestOptions, resolveRequest, trustProxy } from "../../src/adapters/node/index.js";
+import { describeAdapter, listen } from "./table.js";
+
+describeAdapter({
+  name: "node:http + ws",
+  websocket: true,
+  ip: false,
+  start(options) {
+    const server = createServer((req, res) => {
+      res.setHeader("content-type", "application/json").end(JSON.stringify({ clientAddress: resolveRequest(req, options) }));
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    server.on("upgrade", (req, socket, head) => {
+      const answer = resolveRequest(req, options);
+      wss.handleUpgrade(req, socket, head, (ws) => ws.send(JSON.stringify({ clientAddress: answer })));
+    });
+    return listen(server);
+  },
+});
+
+describe("clientaddr/node: options and the trust function", () => {
+  it("checkRequestOptions throws what the first request would, and accepts good options", () => {
+    expect(() => checkRequestOptions({ trustedProxies: ["127.0.0.1", "nope"] })).toThrow(TrustedProxiesError);
+    expect(() => checkRequestOptions({ localHosts: [""] })).toThrow(TypeError);
+    expect(() => checkRequestOptions({ trustedProxies: ["127.0.0.1"], header: "forwarded", localHosts: ["mybox"] })).not.toThrow();
+  });
+
+  it("trustProxy asks the list as the walk does, from a list or a compiled one", () => {
+    for (const trust of [trustProxy(["127.0.0.1", "10.0.0.0/8"]), trustProxy(compileTrustedProxies(["127.0.0.1", "10.0.0.0/8"]))]) {
+      expect(["::ffff:127.0.0.1", "10.1.2.3", "10.1.2.3:8080", "127.0.0.2", "unknown"].map(trust)).toEqual([true, true, true, false, false]);
+    }
+    expect(() => trustProxy(["nope"])).toThrow(TrustedProxiesError);
+  });
+});
