@@ -1,6 +1,6 @@
 // clientaddr for Fastify 5: a plugin that decorates every request, WebSocket routes included, with
 // `request.clientAddress`.
-import type { FastifyPluginCallback } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
 import type { ClientAddress } from "../../index.js";
 import { type RequestOptions, checkRequestOptions, resolveRequest } from "../node/index.js";
@@ -15,7 +15,8 @@ declare module "fastify" {
   }
 }
 
-const plugin: FastifyPluginCallback<RequestOptions> = (app, options, done) => {
+// Async, so that a bad option rejects the app's start-up: avvio does not catch a callback plugin's throw.
+const plugin: FastifyPluginAsync<RequestOptions> = async (app, options) => {
   checkRequestOptions(options);
   // Fastify 5 wants a decorator declared with a primitive; the hook sets the real value on each request.
   app.decorateRequest("clientAddress", null as unknown as ClientAddress);
@@ -24,7 +25,6 @@ const plugin: FastifyPluginCallback<RequestOptions> = (app, options, done) => {
     request.clientAddress = resolveRequest(request.raw, options);
     next();
   });
-  done();
 };
 
 /**
