@@ -28,10 +28,27 @@ export interface Row {
 const host = (port: number) => ["Host", `127.0.0.1:${port}`];
 
 export const ROWS: readonly Row[] = [
-  { name: "loopback, the server's own page", basis: "socket:loopback", peer: "127.0.0.1", headers: (port) => [...host(port), "Origin", `http://127.0.0.1:${port}`], options: {} },
-  { name: "loopback, a cross-site page", basis: "socket:origin-not-local", peer: "127.0.0.1", headers: (port) => [...host(port), "Origin", "https://evil.example"], options: {} },
-  { name: "loopback, DNS rebinding (Host names another machine)", basis: "socket:host-not-local", peer: "127.0.0.1", headers: () => ["Host", "evil.example"], options: {} },
-  { name: "loopback, a name given in localHosts", basis: "socket:loopback", peer: "127.0.0.1", headers: (port) => ["Host", `mybox:${port}`], options: { localHosts: ["mybox"] } },
+  {
+    name: "loopback, the server's own page",
+    basis: "socket:loopback",
+    peer: "127.0.0.1",
+    headers: (port) => [...host(port), "Origin", `http://127.0.0.1:${port}`],
+    options: {},
+  },
+  {
+    name: "loopback, a cross-site page",
+    basis: "socket:origin-not-local",
+    peer: "127.0.0.1",
+    headers: (port) => [...host(port), "Origin", "https://evil.example"],
+    options: {},
+  },
+  {
+    name: "loopback, DNS rebinding (Host names another machine)",
+    basis: "socket:host-not-local",
+    peer: "127.0.0.1",
+    headers: () => ["Host", "evil.example"],
+    options: {},
+  },
   {
     name: "loopback, Host on two lines (the second another machine)",
     basis: "socket:host-not-local",
@@ -39,14 +56,40 @@ export const ROWS: readonly Row[] = [
     headers: (port) => [...host(port), "Host", "evil.example"],
     options: {},
   },
-  { name: "loopback, forged X-Forwarded-For, nobody trusted", basis: "socket:unread-forwarding-header", peer: "127.0.0.1", headers: (port) => [...host(port), "X-Forwarded-For", "127.0.0.1"], options: {} },
-  { name: "trusted proxy, one hop", basis: "x-forwarded-for:remote-client", peer: "127.0.0.1", headers: (port) => [...host(port), "X-Forwarded-For", "203.0.113.7"], options: { trustedProxies: ["127.0.0.1"] } },
+  {
+    name: "loopback, a name given in localHosts",
+    basis: "socket:loopback",
+    peer: "127.0.0.1",
+    headers: (port) => ["Host", `mybox:${port}`],
+    options: { localHosts: ["mybox"] },
+  },
+  {
+    name: "loopback, forged X-Forwarded-For, nobody trusted",
+    basis: "socket:unread-forwarding-header",
+    peer: "127.0.0.1",
+    headers: (port) => [...host(port), "X-Forwarded-For", "127.0.0.1"],
+    options: {},
+  },
+  {
+    name: "trusted proxy, one hop",
+    basis: "x-forwarded-for:remote-client",
+    peer: "127.0.0.1",
+    headers: (port) => [...host(port), "X-Forwarded-For", "203.0.113.7"],
+    options: { trustedProxies: ["127.0.0.1"] },
+  },
   {
     name: "trusted proxy, a forged loopback entry left of the client",
     basis: "x-forwarded-for:remote-client",
     peer: "127.0.0.1",
     headers: (port) => [...host(port), "X-Forwarded-For", "127.0.0.1, 198.51.100.9"],
     options: { trustedProxies: ["127.0.0.1"] },
+  },
+  {
+    name: "trusted proxy on 127.0.0.2 forwarding a loopback client",
+    basis: "x-forwarded-for:loopback",
+    peer: "127.0.0.2",
+    headers: (port) => [...host(port), "X-Forwarded-For", "127.0.0.1"],
+    options: { trustedProxies: ["127.0.0.2"] },
   },
   {
     name: "two trusted proxies, the nearest on 127.0.0.2",
@@ -69,6 +112,14 @@ export const ROWS: readonly Row[] = [
     headers: (port) => [...host(port), "Forwarded", "for=192.0.2.60;proto=http"],
     options: { trustedProxies: ["127.0.0.1"], header: "forwarded" },
     frameworkIp: "127.0.0.1", // the frameworks read X-Forwarded-For only, and there is none
+  },
+  {
+    name: "trusted proxy, X-Real-IP believed",
+    basis: "x-real-ip:remote-client",
+    peer: "127.0.0.1",
+    headers: (port) => [...host(port), "X-Real-IP", "192.0.2.61"],
+    options: { trustedProxies: ["127.0.0.1"], header: "x-real-ip" },
+    frameworkIp: "127.0.0.1", // likewise
   },
   {
     name: "trusted proxy, an entry with a port",
@@ -147,7 +198,8 @@ function get(port: number, row: Row): Promise<Exchange> {
 }
 
 function handshake(port: number, row: Row): Promise<Exchange> {
-  // ws takes headers as an object: repeated names become one array, which Node writes as one line each.
+  // ws takes headers as an object: a repeated name becomes one array, which Node writes as one line a value,
+  // grouped by name; `sent` is the lines in that order. ws adds its handshake headers, which the core never reads.
   const headers: Record<string, string[]> = {};
   const lines = row.headers(port);
   for (let i = 0; i < lines.length; i += 2) (headers[lines[i]!] ??= []).push(lines[i + 1]!);
@@ -202,7 +254,7 @@ export async function listen(server: Server): Promise<Started> {
   return { port: (server.address() as AddressInfo).port, close: () => closeServer(server) };
 }
 
-export function closeServer(server: Server): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
   server.closeAllConnections();
   return bounded(closed, "close");
