@@ -12,8 +12,11 @@ import {
   type ForwardingHeader,
   type LocalityChecks,
   TrustedProxiesError,
-  compileTrustedProxies,
+  parseLocalHosts,
+  parseLocalOrigins,
+  parseTrustedProxies,
   resolveClientAddress,
+  splitList,
 } from "./index.js";
 import { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "./resolve.js";
 
@@ -161,23 +164,23 @@ function explain(args: string[], io: Io): number {
 
   const rawHeaders = (values["request-header"] ?? []).flatMap(headerLine);
   // Repeated --trusted lists add up rather than the last one silently winning.
-  const trustedProxies = (values.trusted ?? []).flatMap((list) => list.split(",").map((entry) => entry.trim())).filter((entry) => entry !== "");
+  const trustedProxies = (values.trusted ?? []).flatMap(splitList);
   const header = values.header === undefined ? undefined : forwardingHeader(values.header);
   const maxHops = values["max-hops"] === undefined ? undefined : hopCount(values["max-hops"]);
-  const localHosts = values["local-host"] ?? [];
-  const localOrigins = values["local-origin"] ?? [];
+  // A bad --local-host or --local-origin entry is a TypeError naming the flag and the entry: a usage error.
+  const asUsage = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (error) {
+      throw error instanceof TypeError ? new UsageError(error.message) : error;
+    }
+  };
+  const localHosts = asUsage(() => (values["local-host"] ?? []).flatMap((text) => parseLocalHosts(text, "--local-host")));
+  const localOrigins = asUsage(() => (values["local-origin"] ?? []).flatMap((text) => parseLocalOrigins(text, "--local-origin")));
   // Compiled here (not inside the resolver) so that its warnings can be shown; a bad entry throws.
-  const trust = compileTrustedProxies(trustedProxies);
+  const trust = parseTrustedProxies(trustedProxies.join(","), "--trusted");
 
-  let result: ClientAddress;
-  try {
-    result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
-  } catch (error) {
-    // The resolver throws TypeError for a bad option value (a --local-host or --local-origin entry); its
-    // message names the option and the entry.
-    if (error instanceof TypeError) throw new UsageError(error.message);
-    throw error;
-  }
+  const result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
   const request = { peer: values.peer ?? null, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
   const trustDiagnostics = trust.diagnostics;
   if (values.json) {

@@ -1,4 +1,5 @@
-// The public API: one function to resolve a request, one to compile the trust list once.
+// The public API: one function to resolve a request, one to compile the trust list once, and the readers of
+// lists written as text (environment variables, flags).
 export { resolveClientAddress } from "./resolve.js";
 export type {
   Basis,
@@ -13,6 +14,7 @@ export type {
   Verdict,
 } from "./resolve.js";
 export { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
+export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
 export type { ForwardingHeader } from "./entries.js";
 export type { HeadersInput } from "./headers.js";

@@ -245,8 +245,8 @@ describe("explain", () => {
     });
 
     it.each([
-      ["--local-origin", "localhost:5173/app", /^clientaddr: localOrigins\[0\] must be an http or https origin .*"localhost:5173\/app"$/],
-      ["--local-host", "", /^clientaddr: localHosts\[0\] must be a host name .*""$/],
+      ["--local-origin", "localhost:5173/app", /^clientaddr: --local-origin: localOrigins\[0\] must be an http or https origin .*"localhost:5173\/app"$/],
+      ["--local-host", "my/box", /^clientaddr: --local-host: localHosts\[0\] must be a host name .*"my\/box"$/],
     ])("%s %j is a usage error naming the entry, not a crash", async (flag, value, message) => {
       const { code, out, err } = await cli("explain", ...request, flag, value);
       expect(code).toBe(2);
