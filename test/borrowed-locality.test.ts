@@ -83,13 +83,16 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
     for (const origin of ["http://localhost:5174", "https://localhost:5173", "https://dash.example:8443", "http://dash.example", "null"]) {
       expect(resolve({ host: "localhost:18789", origin }, { localOrigins }).loopbackEquivalent, origin).toBe(false);
     }
+    // The default port is dropped for http as for https.
+    expect(resolve({ host: "localhost:18789", origin: "http://dash.example" }, { localOrigins: ["http://dash.example:80"] }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "localhost:18789", origin: "http://dash.example" }, { localOrigins: ["http://dash.example:443"] }).loopbackEquivalent).toBe(false);
     // An Origin too long to be one of them is not compared at all.
     expect(resolve({ host: "localhost:18789", origin: `http://localhost:5173${"0".repeat(400)}` }, { localOrigins }).loopbackEquivalent).toBe(false);
     // An extra origin does not make its page's requests without Origin local: Sec-Fetch-Site cannot say which page.
     expect(resolve({ host: "localhost:18789", "sec-fetch-site": "same-site" }, { localOrigins }).loopbackEquivalent).toBe(false);
   });
 
-  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], ["http://:80"], [7]])(
+  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], ["http://:80"], [`http://${"a".repeat(301)}`], [7]])(
     "refuses localOrigins entry %j, naming it",
     (entry) => {
       expect(() => resolve({ host: "localhost" }, { localOrigins: ["http://localhost:5173", entry as string] })).toThrow(

@@ -66,6 +66,6 @@ describe("proxy headers and Fetch Metadata", () => {
   });
 
   it("ignores names that only look like the table's", () => {
-    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", `X-Forwarded-For${"-".repeat(60)}`, "w"])).toEqual({ site: undefined, names: [] });
+    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", "Sec-Fetch-Mode", "navigate", "sec-fetch-DEST", "image", "X-Forwarded-Fot", "1.2.3.4", `X-Forwarded-For${"-".repeat(60)}`, "w"])).toEqual({ site: undefined, names: [] });
   });
 });
