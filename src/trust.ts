@@ -35,6 +35,9 @@ export class TrustedProxiesError extends Error {
 // ::ffff:0:0/96, the IPv4-mapped block. A range that contains it trusts every IPv4 client.
 const MAPPED_BLOCK: readonly number[] = [0, 0, 0, 0, 0, 0xffff, 0, 0];
 
+// What compileTrustedProxies hands the constructor, and nothing else can.
+const COMPILED: unique symbol = Symbol("compiled");
+
 /** A compiled `trustedProxies` list. Build one with {@link compileTrustedProxies}. */
 export class TrustedProxies {
   /** Warnings about the list: a range that trusts everyone, a CIDR whose host bits were dropped. */
@@ -54,8 +57,10 @@ export class TrustedProxies {
   #peer: Address | null = null;
   #peerTrusted = false;
 
-  /** @internal */
-  constructor(list: readonly string[], merged4: Array<[number, number]>, merged6: Array<[number[], number[]]>, diagnostics: TrustDiagnostic[]) {
+  /** @internal Built by {@link compileTrustedProxies} only: `new TrustedProxies()` throws a TypeError saying so. */
+  constructor(token: typeof COMPILED, list: readonly string[], merged4: Array<[number, number]>, merged6: Array<[number[], number[]]>, diagnostics: TrustDiagnostic[]) {
+    // The class is exported for `instanceof` and its type; an instance made any other way would hold no ranges.
+    if (token !== COMPILED) throw new TypeError("TrustedProxies is not constructed directly: use compileTrustedProxies(list)");
     this.#list = list;
     this.diagnostics = diagnostics;
     this.#v4Starts = Float64Array.from(merged4, ([start]) => start);
@@ -183,7 +188,7 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
   };
   if (!warned4 && merged4.length === 1 && merged4[0]![0] === 0 && merged4[0]![1] === 0xffffffff) whole("every IPv4 client");
   if (!warned6 && merged6.length === 1 && merged6[0]![0].every((group) => group === 0) && merged6[0]![1].every((group) => group === 0xffff)) whole("every IPv6 client");
-  return new TrustedProxies([...list], merged4, merged6, diagnostics);
+  return new TrustedProxies(COMPILED, [...list], merged4, merged6, diagnostics);
 }
 
 /** Whether IPv6 `start` is the address right after `end`: touching ranges join, as IPv4's do. */

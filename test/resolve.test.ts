@@ -61,6 +61,19 @@ describe("the answer object", () => {
     expect(inspect(result)).toContain("hops");
   });
 
+  // The three decided fields are own properties; the three explained ones are worked out on first read, so a
+  // spread or structuredClone copies the three, and toJSON() is the plain object of all six (documented).
+  it("gives all six fields as a plain object through toJSON(), which spread and structuredClone then keep", () => {
+    const result = resolve("172.18.0.1", { host: "localhost" });
+    expect(Object.keys(result)).toEqual(["address", "loopbackEquivalent", "basis"]);
+    expect({ ...result }).toEqual({ address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:remote-client" });
+    const plain = result.toJSON();
+    expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
+    expect(Object.keys(plain)).toEqual(["address", "loopbackEquivalent", "basis", "hops", "checks", "diagnostics"]);
+    expect(structuredClone(plain)).toEqual(JSON.parse(JSON.stringify(result)));
+    expect({ ...plain }).toEqual(plain);
+  });
+
   it("works the explanation out once, and keeps it", () => {
     const headers: Record<string, string> = { host: "localhost", "x-forwarded-for": "203.0.113.7" };
     const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers, trustedProxies: ["loopback"] });

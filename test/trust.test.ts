@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { parseIp } from "../src/address.js";
-import { TrustedProxiesError, compileTrustedProxies } from "../src/trust.js";
+import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../src/trust.js";
 
 const trusts = (list: string[], address: string) => compileTrustedProxies(list).trusts(parseIp(address)!);
 
@@ -295,5 +295,14 @@ describe("trusted proxies: boundaries", () => {
     expect(() => compileTrustedProxies(["2001:db8::/ffff::"])).toThrow(/netmask/);
     expect(() => compileTrustedProxies(["bogus"])).toThrow(/is not an IP address, a CIDR or a preset \(loopback, linklocal, uniquelocal\)/);
     expect(() => compileTrustedProxies(["10.0.0.1%eth0"])).toThrow(/is not an IP address/);
+  });
+});
+
+describe("trusted proxies: construction", () => {
+  it("is built by compileTrustedProxies only: new TrustedProxies() says so", () => {
+    const Direct = TrustedProxies as unknown as new (...args: unknown[]) => unknown;
+    expect(() => new Direct()).toThrow(new TypeError("TrustedProxies is not constructed directly: use compileTrustedProxies(list)"));
+    expect(() => new Direct(Symbol("compiled"), [], [], [], [])).toThrow(TypeError);
+    expect(compileTrustedProxies([])).toBeInstanceOf(TrustedProxies);
   });
 });
