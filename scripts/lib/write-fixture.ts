@@ -2,7 +2,7 @@
 // and the folder's stale files removed, so that a re-recording leaves exactly the cases it recorded.
 import { mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import type { Fixture } from "../../src/fixture.js";
+import { type Fixture, replayFixture } from "../../src/fixture.js";
 
 export type { Fixture };
 
@@ -39,4 +39,24 @@ export function writeFixture(folder: string, fixture: Fixture): string {
   const file = path.join(folder, `${fixture.name}.json`);
   writeFileSync(file, `${JSON.stringify(fixture, null, 2)}\n`);
   return file;
+}
+
+/**
+ * The recorders' sanity check: the library against the hand-derived answers. A disagreement is printed and
+ * sets a failing exit code, but the expectation stays as derived, never replaced by the library's answer.
+ */
+export function checkAgainstLibrary(fixtures: readonly Fixture[]): void {
+  let disagreements = 0;
+  for (const fixture of fixtures) {
+    const { mismatches } = replayFixture(fixture);
+    if (mismatches.length === 0) continue;
+    disagreements++;
+    console.error(`DISAGREES with the library: ${fixture.name}: ${mismatches.join("; ")}`);
+  }
+  if (disagreements > 0) {
+    console.error(`${disagreements} fixture(s) disagree with the library; the expectations were written as derived`);
+    process.exitCode = 1;
+  } else {
+    console.log("the library agrees with every expected answer");
+  }
 }

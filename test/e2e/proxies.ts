@@ -389,7 +389,8 @@ function accepts(host: string, port: number): Promise<boolean> {
   });
 }
 
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+/** Whether `promise` settles within `ms` milliseconds (it is not cancelled if not). */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((resolve) => {
     timer = setTimeout(() => resolve(false), ms);
