@@ -5,7 +5,7 @@ import { defineConfig } from "vitest/config";
 // start servers and namespaces), with generous per-test limits; each test bounds its own waits.
 export default defineConfig({
   resolve: {
-    alias: { clientaddr: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    alias: { clientaddr: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
   },
   test: {
     include: ["test/e2e/**/*.e2e.test.ts"],

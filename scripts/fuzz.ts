@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { resolveClientAddress } from "../src/index.js";
+import { resolveClientAddress } from "../src/core/index.js";
 import { LAWS, type LawRequest, property } from "../test/support/properties.js";
 import { writeFixture } from "./lib/write-fixture.js";
 

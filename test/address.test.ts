@@ -2,7 +2,7 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import { isIP } from "node:net";
 import { describe, expect, it } from "vitest";
-import { canonicalText, formatAddress, isLoopback, parseIp, parseNode } from "../src/address.js";
+import { canonicalText, formatAddress, isLoopback, parseIp, parseNode } from "../src/core/address.js";
 import { address } from "./support/arbitraries.js";
 import { runs } from "./support/runs.js";
 

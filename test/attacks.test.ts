@@ -2,7 +2,7 @@
 // it was published. Every test states the attacker's request and asserts that it does not pass for local (or
 // does not get the address it claims).
 import { describe, expect, it } from "vitest";
-import { type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../src/index.js";
+import { type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../src/core/index.js";
 
 const judge = (options: Partial<ResolveOptions> & { remoteAddress: string | undefined }) =>
   resolveClientAddress({ trustedProxies: [], ...options });

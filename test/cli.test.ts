@@ -3,8 +3,8 @@ import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { run } from "../src/cli.js";
-import { resolveClientAddress } from "../src/index.js";
+import { run } from "../src/cli/cli.js";
+import { resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -321,7 +321,7 @@ describe("the binary", () => {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ["--import", "tsx", "src/bin.ts", "explain", "--peer", "172.18.0.1", "--trusted", "172.18.0.1", "-H", "Host: 127.0.0.1:18789"],
+        ["--import", "tsx", "src/cli/bin.ts", "explain", "--peer", "172.18.0.1", "--trusted", "172.18.0.1", "-H", "Host: 127.0.0.1:18789"],
         { cwd: ROOT, timeout: 25_000 },
         (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
       );
@@ -334,7 +334,7 @@ describe("the binary", () => {
 
   it("exits 2 from the command line on a usage error", { timeout: 30_000 }, async () => {
     const code = await new Promise<number | null>((resolve) => {
-      execFile(process.execPath, ["--import", "tsx", "src/bin.ts", "explain", "--nope"], { cwd: ROOT, timeout: 25_000 }, (error) =>
+      execFile(process.execPath, ["--import", "tsx", "src/cli/bin.ts", "explain", "--nope"], { cwd: ROOT, timeout: 25_000 }, (error) =>
         resolve(error ? (typeof error.code === "number" ? error.code : null) : 0),
       );
     });

@@ -1,6 +1,6 @@
 // Lists as environment variables hold them: read once at start-up, blank means empty, errors say where.
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError, parseLocalHosts, parseLocalOrigins, parseTrustedProxies, resolveClientAddress, splitList } from "../src/index.js";
+import { TrustedProxiesError, parseLocalHosts, parseLocalOrigins, parseTrustedProxies, resolveClientAddress, splitList } from "../src/core/index.js";
 
 describe("lists written as text", () => {
   it("split on commas or whitespace, blank entries dropped; unset, empty or blank text is the empty list", () => {

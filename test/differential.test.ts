@@ -10,7 +10,7 @@ import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import proxyaddr from "proxy-addr";
 import { describe, expect, it } from "vitest";
-import { compileTrustedProxies, resolveClientAddress } from "../src/index.js";
+import { compileTrustedProxies, resolveClientAddress } from "../src/core/index.js";
 import { MAPPED_BLOCK, canonical, ours, theirs, xffRequest } from "./support/proxy-addr.js";
 import { runs } from "./support/runs.js";
 

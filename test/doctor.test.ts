@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it, vi } from "vitest";
-import { run } from "../src/cli.js";
+import { run } from "../src/cli/cli.js";
 import {
   type DoctorReport,
   type Facts,
@@ -13,14 +13,14 @@ import {
   diagnose,
   parseIpv6Route,
   parseRoute,
-} from "../src/doctor.js";
-import { compileTrustedProxies } from "../src/trust.js";
+} from "../src/cli/doctor.js";
+import { compileTrustedProxies } from "../src/core/trust.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 // Counts the entries compileTrustedProxies is handed, to hold checkConfig's work to linear without timing it.
 const work = vi.hoisted(() => ({ entries: 0 }));
-vi.mock("../src/trust.js", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("../src/trust.js")>();
+vi.mock("../src/core/trust.js", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("../src/core/trust.js")>();
   return {
     ...actual,
     compileTrustedProxies: (list: readonly string[]) => {
@@ -527,7 +527,7 @@ describe("clientaddr doctor", () => {
 
   it("reads this machine's /proc when run as the binary", { timeout: 30_000 }, async () => {
     const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ["--import", "tsx", "src/bin.ts", "doctor", "--json"], { cwd: ROOT, timeout: 25_000 }, (error, stdout, stderr) =>
+      execFile(process.execPath, ["--import", "tsx", "src/cli/bin.ts", "doctor", "--json"], { cwd: ROOT, timeout: 25_000 }, (error, stdout, stderr) =>
         resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
       );
     });

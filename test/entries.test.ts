@@ -14,8 +14,8 @@ vi.mock("forwarded-parse", async (importOriginal) => {
 
 // The general address parser, counted: a plain dotted-quad item is read by the one-pass path without it.
 const general = vi.hoisted(() => ({ calls: 0 }));
-vi.mock("../src/address.js", async (importOriginal) => {
-  const real = (await importOriginal()) as typeof import("../src/address.js");
+vi.mock("../src/core/address.js", async (importOriginal) => {
+  const real = (await importOriginal()) as typeof import("../src/core/address.js");
   return {
     ...real,
     parseNode: (...args: Parameters<typeof real.parseNode>) => {
@@ -25,7 +25,7 @@ vi.mock("../src/address.js", async (importOriginal) => {
   };
 });
 
-const { EntryCursor } = await import("../src/entries.js");
+const { EntryCursor } = await import("../src/core/entries.js");
 type Header = "x-forwarded-for" | "forwarded" | "x-real-ip";
 
 /** Every entry of a value, as the cursor gives them: the text, or why it could not be read. */

@@ -3,8 +3,8 @@ import { mkdir, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, replayFixture } from "../src/fixture.js";
-import { resolveClientAddress } from "../src/index.js";
+import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, replayFixture } from "../src/cli/fixture.js";
+import { resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 /** A valid fixture: a Docker bridge gateway trusted as the one hop in front of the server. */

@@ -1,6 +1,6 @@
 // Every bundled fixture, replayed through the public API (replayFixture calls resolveClientAddress): the recorded handshakes and the table's rows.
 import { describe, expect, it } from "vitest";
-import { BUNDLED_FIXTURES, loadFixtures, replayFixture } from "../src/fixture.js";
+import { BUNDLED_FIXTURES, loadFixtures, replayFixture } from "../src/cli/fixture.js";
 
 const cases = await loadFixtures([BUNDLED_FIXTURES]);
 

@@ -1,7 +1,7 @@
 // The three header shapes, read once: Node's object, Node's raw list, WHATWG Headers.
 import { describe, expect, it } from "vitest";
-import { type HeaderValues, readHeaders } from "../src/headers.js";
-import { PROXY_HEADERS } from "../src/proxy-headers.js";
+import { type HeaderValues, readHeaders } from "../src/core/headers.js";
+import { PROXY_HEADERS } from "../src/core/proxy-headers.js";
 
 const read = (input: unknown) => {
   const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", proxyHeaders: -1 };

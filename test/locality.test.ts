@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { NOT_THIS_MACHINE, hostPort, localOrigin } from "../src/locality.js";
+import { NOT_THIS_MACHINE, hostPort, localOrigin } from "../src/core/locality.js";
 
 const namesThisMachine = (host: string, localHosts: readonly string[]) => hostPort(host, localHosts) !== NOT_THIS_MACHINE;
 const originIsThisMachine = (origin: string, localHosts: readonly string[]) => localOrigin(origin, localHosts) !== null;

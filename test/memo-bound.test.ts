@@ -4,8 +4,8 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 
 const seen = vi.hoisted(() => ({ keys: [] as string[] }));
-vi.mock("../src/memo.js", async (importOriginal) => {
-  const real = (await importOriginal()) as typeof import("../src/memo.js");
+vi.mock("../src/core/memo.js", async (importOriginal) => {
+  const real = (await importOriginal()) as typeof import("../src/core/memo.js");
   return {
     memoize: <T>(compute: (key: string) => T) => {
       const memoized = real.memoize(compute);
@@ -17,7 +17,7 @@ vi.mock("../src/memo.js", async (importOriginal) => {
   };
 });
 
-const { resolveClientAddress } = await import("../src/index.js");
+const { resolveClientAddress } = await import("../src/core/index.js");
 
 afterEach(() => {
   seen.keys.length = 0;

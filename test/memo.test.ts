@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { memoize } from "../src/memo.js";
+import { memoize } from "../src/core/memo.js";
 
 const counted = () => {
   const calls: string[] = [];

@@ -2,7 +2,7 @@
 // generators reach, not only on the table. `npm run fuzz` runs the same properties a million times.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { type ClientAddress, resolveClientAddress } from "../src/index.js";
+import { type ClientAddress, resolveClientAddress } from "../src/core/index.js";
 import { LAWS, property } from "./support/properties.js";
 import { request } from "./support/arbitraries.js";
 import { runs } from "./support/runs.js";

@@ -6,7 +6,7 @@ import {
   TrustedProxiesError,
   compileTrustedProxies,
   resolveClientAddress,
-} from "../src/index.js";
+} from "../src/core/index.js";
 
 type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveOptions["header"]];
 

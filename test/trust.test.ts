@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from "vitest";
-import { parseIp } from "../src/address.js";
-import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../src/trust.js";
+import { parseIp } from "../src/core/address.js";
+import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../src/core/trust.js";
+import { resolveClientAddress } from "../src/core/resolve.js";
 
 const trusts = (list: string[], address: string) => compileTrustedProxies(list).trusts(parseIp(address)!);
 
@@ -173,6 +174,16 @@ describe("trusted proxies: configuration errors", () => {
     expect(() => compileTrustedProxies([null as unknown as string])).toThrow(/got null/);
     expect(() => compileTrustedProxies("172.18.0.1" as unknown as string[])).toThrow(/must be an array/);
     expect(() => compileTrustedProxies(null as unknown as string[])).toThrow(TrustedProxiesError);
+  });
+
+  it("says so when given a list compiled by another copy of the library (the CommonJS build beside the ES module)", () => {
+    // The other copy's class has the same name and is not this one; .ci/run checks the real pair.
+    const OtherCopy = { TrustedProxies: class TrustedProxies {} }.TrustedProxies;
+    const foreign = new OtherCopy() as unknown as string[];
+    expect(() => compileTrustedProxies(foreign)).toThrow(/compiled by another copy of clientaddr/);
+    expect(() => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: foreign })).toThrow(TrustedProxiesError);
+    // Any other object is just not an array.
+    expect(() => compileTrustedProxies({} as unknown as string[])).toThrow(/must be an array of strings, got object/);
   });
 
   it("tolerates surrounding spaces, as in a comma-separated setting", () => {

@@ -2,7 +2,7 @@
 // and the folder's stale files removed, so that a re-recording leaves exactly the cases it recorded.
 import { mkdirSync, readdirSync, unlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Fixture, replayFixture } from "../../src/fixture.js";
+import { type Fixture, replayFixture } from "../../src/cli/fixture.js";
 
 export type { Fixture };
 

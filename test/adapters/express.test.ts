@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import express5 from "express";
 import express4 from "express4";
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError } from "../../src/index.js";
+import { TrustedProxiesError } from "../../src/core/index.js";
 import { clientAddress, trustProxy } from "../../src/adapters/express/index.js";
 import { describeAdapter, listen } from "./table.js";
 

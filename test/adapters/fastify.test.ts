@@ -2,7 +2,7 @@
 import websocket from "@fastify/websocket";
 import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError } from "../../src/index.js";
+import { TrustedProxiesError } from "../../src/core/index.js";
 import { clientAddress, trustProxy } from "../../src/adapters/fastify/index.js";
 import { describeAdapter } from "./table.js";
 

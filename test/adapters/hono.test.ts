@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { Server } from "node:http";
 import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { TrustedProxiesError } from "../../src/index.js";
+import { TrustedProxiesError } from "../../src/core/index.js";
 import { type ClientAddressVariables, clientAddress } from "../../src/adapters/hono/index.js";
 import { describeAdapter, listen } from "./table.js";
 

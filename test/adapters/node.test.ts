@@ -2,8 +2,8 @@
 import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { TrustedProxiesError, compileTrustedProxies } from "../../src/index.js";
-import { checkRequestOptions, resolveRequest, trustProxy } from "../../src/adapters/node/index.js";
+import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../../src/core/index.js";
+import { compileRequestOptions, resolveRequest, trustProxy } from "../../src/adapters/node/index.js";
 import { describeAdapter, listen } from "./table.js";
 
 describeAdapter({
@@ -24,10 +24,24 @@ describeAdapter({
 });
 
 describe("clientaddr/node: options and the trust function", () => {
-  it("checkRequestOptions throws what the first request would, and accepts good options", () => {
-    expect(() => checkRequestOptions({ trustedProxies: ["127.0.0.1", "nope"] })).toThrow(TrustedProxiesError);
-    expect(() => checkRequestOptions({ localHosts: [""] })).toThrow(TypeError);
-    expect(() => checkRequestOptions({ trustedProxies: ["127.0.0.1"], header: "forwarded", localHosts: ["mybox"] })).not.toThrow();
+  it("compileRequestOptions throws what the first request would, and accepts good options", () => {
+    expect(() => compileRequestOptions({ trustedProxies: ["127.0.0.1", "nope"] })).toThrow(TrustedProxiesError);
+    expect(() => compileRequestOptions({ localHosts: [""] })).toThrow(TypeError);
+    expect(() => compileRequestOptions({ trustedProxies: ["127.0.0.1"], header: "forwarded", localHosts: ["mybox"] })).not.toThrow();
+  });
+
+  it("compileRequestOptions compiles the trust list once, as it is when the middleware is made", () => {
+    const list = ["127.0.0.1"];
+    const compiled = compileRequestOptions({ trustedProxies: list, header: "x-forwarded-for" });
+    expect(compiled.trustedProxies).toBeInstanceOf(TrustedProxies);
+    expect(compiled.header).toBe("x-forwarded-for");
+    list[0] = "192.0.2.1";
+    expect((compiled.trustedProxies as TrustedProxies).trustsText("127.0.0.1")).toBe(true);
+    expect((compiled.trustedProxies as TrustedProxies).trustsText("192.0.2.1")).toBe(false);
+    // Already compiled, or no list: nothing to do.
+    const already = { trustedProxies: compileTrustedProxies(["::1"]) };
+    expect(compileRequestOptions(already)).toBe(already);
+    expect(compileRequestOptions({})).toEqual({});
   });
 
   it("trustProxy asks the list as the walk does, from a list or a compiled one", () => {

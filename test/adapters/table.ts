@@ -6,7 +6,7 @@ import { type Server, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { type Basis, type ClientAddressData, resolveClientAddress } from "../../src/index.js";
+import { type Basis, type ClientAddressData, resolveClientAddress } from "../../src/core/index.js";
 import type { RequestOptions } from "../../src/adapters/node/index.js";
 
 export interface Row {

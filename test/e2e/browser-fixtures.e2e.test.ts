@@ -5,7 +5,7 @@
 // and review the diff.
 import { existsSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { type Fixture, loadFixtures, replayFixture } from "../../src/fixture.js";
+import { type Fixture, loadFixtures, replayFixture } from "../../src/cli/fixture.js";
 import { JUDGED_HEADERS, OUT_DIR, type Recording, headerLines, recordBrowser, toFixtures } from "../../scripts/record-browser.js";
 import { CHROMIUM } from "./browser.js";
 

@@ -11,7 +11,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NAT_FIXTURES, NatLab, ROOT, natScenarios } from "../../scripts/record-nat.js";
-import { loadFixtures } from "../../src/fixture.js";
+import { loadFixtures } from "../../src/cli/fixture.js";
 import { CONTAINER_PORT, namespaceSupport, caNamespaces } from "./netns.js";
 
 const support = namespaceSupport();
@@ -154,7 +154,7 @@ describe.skipIf(!support.ok)("Docker-shaped NAT in network namespaces", () => {
     it("clientaddr doctor, run in the container namespace, names 172.18.0.1 and flags a whole-/16 trust", async () => {
       const config = path.join(lab!.dir, "doctor-config.json");
       writeFileSync(config, JSON.stringify({ gateway: { trustedProxies: ["172.18.0.0/16"] } }));
-      const { stdout, stderr } = await lab!.topology.run(lab!.topology.containerNs, ["node", path.join(ROOT, "dist/bin.js"), "doctor", "--json", "--config", config]);
+      const { stdout, stderr } = await lab!.topology.run(lab!.topology.containerNs, ["node", path.join(ROOT, "dist/cli/bin.js"), "doctor", "--json", "--config", config]);
       let report: { recommendation: { trustedProxies: string[] }; facts: { gateways: Array<{ address: string }> }; config: { findings: Array<{ code: string; message: string }> } };
       try {
         report = JSON.parse(stdout) as typeof report;

@@ -5,7 +5,7 @@
 // run to run). runScenario also checks the live headers against each proxy's model in proxies.ts.
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadFixtures, replayFixture } from "../../src/fixture.js";
+import { loadFixtures, replayFixture } from "../../src/cli/fixture.js";
 import {
   type CapturedRequest,
   CapturingGateway,

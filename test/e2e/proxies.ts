@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { WebSocket } from "ws";
 import { createGateway } from "../../examples/gateway/gateway.js";
-import type { Fixture } from "../../src/fixture.js";
+import type { Fixture } from "../../src/cli/fixture.js";
 
 const START_TIMEOUT_MS = 5_000;
 const STOP_GRACE_MS = 3_000;

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { isIP } from "node:net";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
-import { formatAddress, parseIp } from "../../src/address.js";
-import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/index.js";
-import { PROXY_HEADERS } from "../../src/proxy-headers.js";
+import { formatAddress, parseIp } from "../../src/core/address.js";
+import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/core/index.js";
+import { PROXY_HEADERS } from "../../src/core/proxy-headers.js";
 import { address, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
 import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
 

@@ -5,7 +5,7 @@ import { isIP } from "node:net";
 import fc from "fast-check";
 import ipaddr from "ipaddr.js";
 import proxyaddr from "proxy-addr";
-import { resolveClientAddress } from "../../src/index.js";
+import { resolveClientAddress } from "../../src/core/index.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Running both sides

@@ -1,8 +1,8 @@
 // clientaddr for Express 4 and 5: a middleware that sets `req.clientAddress`, and a `trust proxy` function
 // from the same list so that Express's own `req.ip` walks X-Forwarded-For past the same proxies.
 import type { RequestHandler } from "express";
-import type { ClientAddress } from "../../index.js";
-import { type RequestOptions, checkRequestOptions, resolveRequest } from "../node/index.js";
+import type { ClientAddress } from "../../core/index.js";
+import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
 
 export type { RequestOptions } from "../node/index.js";
 export { trustProxy } from "../node/index.js";
@@ -16,9 +16,9 @@ declare module "express-serve-static-core" {
 
 /** Middleware that resolves every request's client into `req.clientAddress`. Throws at once on a bad option. */
 export function clientAddress(options: RequestOptions = {}): RequestHandler {
-  checkRequestOptions(options);
+  const compiled = compileRequestOptions(options);
   return (req, _res, next) => {
-    req.clientAddress = resolveRequest(req, options);
+    req.clientAddress = resolveRequest(req, compiled);
     next();
   };
 }

@@ -2,8 +2,8 @@
 // `request.clientAddress`.
 import type { FastifyPluginAsync } from "fastify";
 import fp from "fastify-plugin";
-import type { ClientAddress } from "../../index.js";
-import { type RequestOptions, checkRequestOptions, resolveRequest } from "../node/index.js";
+import type { ClientAddress } from "../../core/index.js";
+import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
 
 export type { RequestOptions } from "../node/index.js";
 export { trustProxy } from "../node/index.js";
@@ -17,12 +17,12 @@ declare module "fastify" {
 
 // Async, so that a bad option rejects the app's start-up: avvio does not catch a callback plugin's throw.
 const plugin: FastifyPluginAsync<RequestOptions> = async (app, options) => {
-  checkRequestOptions(options);
+  const compiled = compileRequestOptions(options);
   // Fastify 5 wants a decorator declared with a primitive; the hook sets the real value on each request.
   app.decorateRequest("clientAddress", null as unknown as ClientAddress);
   // onRequest is the first hook, and it runs for @fastify/websocket routes before the upgrade is accepted.
   app.addHook("onRequest", (request, _reply, next) => {
-    request.clientAddress = resolveRequest(request.raw, options);
+    request.clientAddress = resolveRequest(request.raw, compiled);
     next();
   });
 };

@@ -1,8 +1,8 @@
 // clientaddr for Hono on @hono/node-server: a middleware that sets `c.get("clientAddress")`.
 import type { HttpBindings } from "@hono/node-server";
 import type { MiddlewareHandler } from "hono";
-import type { ClientAddress } from "../../index.js";
-import { type RequestOptions, checkRequestOptions, resolveRequest } from "../node/index.js";
+import type { ClientAddress } from "../../core/index.js";
+import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
 
 export type { RequestOptions } from "../node/index.js";
 
@@ -15,7 +15,7 @@ export type ClientAddressVariables = { clientAddress: ClientAddress };
  * option, and on a request that comes without a Node request (another runtime, or `app.request()`).
  */
 export function clientAddress(options: RequestOptions = {}): MiddlewareHandler<{ Variables: ClientAddressVariables }> {
-  checkRequestOptions(options);
+  const compiled = compileRequestOptions(options);
   return async (c, next) => {
     const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
     if (incoming === undefined) {
@@ -23,7 +23,7 @@ export function clientAddress(options: RequestOptions = {}): MiddlewareHandler<{
         'clientaddr/hono needs @hono/node-server\'s c.env.incoming (the Node request, for its socket\'s peer); this request has none: serve the app with @hono/node-server, or call resolveClientAddress with the peer address your runtime gives',
       );
     }
-    c.set("clientAddress", resolveRequest(incoming, options));
+    c.set("clientAddress", resolveRequest(incoming, compiled));
     await next();
   };
 }

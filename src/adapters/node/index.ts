@@ -1,6 +1,6 @@
 // clientaddr for Node's own servers: an http or https request, or the request of an `upgrade` event.
 import type { IncomingMessage } from "node:http";
-import { type ClientAddress, type ResolveOptions, TrustedProxies, compileTrustedProxies, resolveClientAddress } from "../../index.js";
+import { type ClientAddress, type ResolveOptions, TrustedProxies, compileTrustedProxies, resolveClientAddress } from "../../core/index.js";
 
 /** The resolver's options; the peer and the headers are read from the request. */
 export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "headers">;
@@ -14,11 +14,17 @@ export function resolveRequest(req: IncomingMessage, options: RequestOptions = {
 }
 
 /**
- * Throws what the resolver would throw on the first request for a bad option, so that a middleware factory
- * fails at start-up rather than on every request.
+ * For a middleware factory: throws at once what the resolver would throw on the first request for a bad
+ * option, so that the app fails at start-up rather than on every request; and returns the options with the
+ * trust list compiled, which the middleware then passes on every request. The list is read now: to change
+ * it, make a new middleware (as Express's own `trust proxy` setting is read when it is set).
  */
-export function checkRequestOptions(options: RequestOptions): void {
+export function compileRequestOptions(options: RequestOptions): RequestOptions {
   resolveClientAddress({ ...options, remoteAddress: undefined });
+  const { trustedProxies } = options;
+  return trustedProxies === undefined || trustedProxies instanceof TrustedProxies
+    ? options
+    : { ...options, trustedProxies: compileTrustedProxies(trustedProxies) };
 }
 
 /**

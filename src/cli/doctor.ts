@@ -22,8 +22,8 @@
 // Addresses are canonical (dotted IPv4, RFC 5952 IPv6), so "172.18.0.1" can be compared as a string.
 import { access, readFile } from "node:fs/promises";
 import { type NetworkInterfaceInfo, endianness, networkInterfaces } from "node:os";
-import { type Address, formatAddress, parseIp } from "./address.js";
-import { type TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
+import { type Address, formatAddress, parseIp } from "../core/address.js";
+import { type TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../core/trust.js";
 
 export interface ContainerFacts {
   readonly detected: boolean;

@@ -141,6 +141,14 @@ export class TrustedProxies {
  */
 export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
   if (!Array.isArray(list)) {
+    // The ES module and the CommonJS build are two copies of this class; one's lists are not the other's.
+    if ((list as unknown as { constructor?: { name?: unknown } } | null)?.constructor?.name === "TrustedProxies") {
+      throw new TrustedProxiesError(
+        "trustedProxies was compiled by another copy of clientaddr (the ES module and the CommonJS build are separate copies, and so are two installed versions): compile it with the copy that resolves, or pass the list of strings",
+        list,
+        -1,
+      );
+    }
     throw new TrustedProxiesError(`trustedProxies must be an array of strings, got ${describe(list)}`, list, -1);
   }
   const v4: Array<[number, number]> = [];

@@ -20,8 +20,9 @@ export function parseTrustedProxies(text: string | undefined, source = "trustedP
   try {
     return compileTrustedProxies(splitList(text));
   } catch (error) {
-    if (!(error instanceof TrustedProxiesError)) throw error;
-    throw new TrustedProxiesError(`${source}: ${error.message}`, error.entry, error.index);
+    // An array of strings can fail only with a TrustedProxiesError.
+    const { message, entry, index } = error as TrustedProxiesError;
+    throw new TrustedProxiesError(`${source}: ${message}`, entry, index);
   }
 }
 

@@ -5,7 +5,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor.js";
-import { FORWARDING_HEADERS } from "./entries.js";
+import { FORWARDING_HEADERS } from "../core/entries.js";
 import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
 import {
   type ClientAddress,
@@ -17,8 +17,8 @@ import {
   parseTrustedProxies,
   resolveClientAddress,
   splitList,
-} from "./index.js";
-import { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "./resolve.js";
+} from "../core/index.js";
+import { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "../core/resolve.js";
 
 /** Where the command writes; each call is one or more whole lines, without the final newline. */
 export interface Io {
@@ -113,7 +113,7 @@ function help(io: Io): number {
 }
 
 async function version(io: Io): Promise<number> {
-  const pkg = JSON.parse(await readFile(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  const pkg = JSON.parse(await readFile(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
   io.out(pkg.version);
   return 0;
 }

@@ -11,8 +11,8 @@ import {
   TrustedProxiesError,
   compileTrustedProxies,
   resolveClientAddress,
-} from "./index.js";
-import { FORWARDING_HEADERS } from "./entries.js";
+} from "../core/index.js";
+import { FORWARDING_HEADERS } from "../core/entries.js";
 
 export interface Endpoint {
   readonly address: string;
@@ -59,7 +59,7 @@ export interface LoadedFixture {
 }
 
 /** The fixtures shipped with the package; `..` from both `src/` and `dist/` is the package root. */
-export const BUNDLED_FIXTURES = path.resolve(fileURLToPath(new URL("../fixtures/", import.meta.url)));
+export const BUNDLED_FIXTURES = path.resolve(fileURLToPath(new URL("../../fixtures/", import.meta.url)));
 
 /** A fixture file that cannot be read or does not have the fixture shape. */
 export class FixtureError extends Error {

@@ -1,0 +1,71 @@
+// The tree shows the architecture: the rules live in src/core and import nothing else of ours; the adapters
+// and the command line import the rules, never the other way round; importing `clientaddr` loads no adapter
+// and no framework, so a user of the core installs none of them.
+import { readFileSync, readdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+
+const SRC = fileURLToPath(new URL("../src/", import.meta.url));
+
+/** Every module specifier the file imports or re-exports, statically or dynamically. */
+function specifiers(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((match) => match[1]!);
+}
+
+/** The top folder under src/ (core, adapters, cli) that a file lives in. */
+function layer(file: string): string {
+  return path.relative(SRC, file).split(path.sep)[0]!;
+}
+
+/** For each source file, the layers of the files of ours it imports, and the packages it imports. */
+function graph(): Array<{ file: string; ours: string[]; packages: string[] }> {
+  const files = readdirSync(SRC, { recursive: true, encoding: "utf8" })
+    .filter((name) => name.endsWith(".ts"))
+    .map((name) => path.join(SRC, name));
+  return files.map((file) => {
+    const ours: string[] = [];
+    const packages: string[] = [];
+    for (const specifier of specifiers(file)) {
+      if (specifier.startsWith(".")) ours.push(path.resolve(path.dirname(file), specifier.replace(/\.js$/, ".ts")));
+      else packages.push(specifier);
+    }
+    return { file, ours, packages };
+  });
+}
+
+describe("layout", () => {
+  it("src holds three folders and nothing else: core, adapters, cli", () => {
+    expect(readdirSync(SRC).sort()).toEqual(["adapters", "cli", "core"]);
+  });
+
+  it("the rules in src/core import nothing of ours outside src/core, and no package but forwarded-parse and Node's own", () => {
+    const core = graph().filter(({ file }) => layer(file) === "core");
+    expect(core.length).toBeGreaterThan(5);
+    for (const { file, ours, packages } of core) {
+      expect(ours.map(layer), file).toEqual(ours.map(() => "core"));
+      expect(packages.filter((name) => !name.startsWith("node:") && name !== "forwarded-parse"), file).toEqual([]);
+    }
+  });
+
+  it("the adapters import the rules and each other, never the command line", () => {
+    for (const { file, ours } of graph().filter(({ file }) => layer(file) === "adapters")) {
+      expect(ours.filter((target) => layer(target) === "cli"), file).toEqual([]);
+      // The rules through their public entry only: an adapter uses what a user could.
+      expect(ours.filter((target) => layer(target) === "core" && path.basename(target) !== "index.ts"), file).toEqual([]);
+    }
+  });
+
+  it("the command line imports the rules and itself, never an adapter", () => {
+    for (const { file, ours } of graph().filter(({ file }) => layer(file) === "cli")) {
+      expect(ours.filter((target) => layer(target) === "adapters"), file).toEqual([]);
+    }
+  });
+
+  it("every file of ours that is imported exists (the graph above is not empty by mistake)", () => {
+    const all = graph();
+    const known = new Set(all.map(({ file }) => file));
+    for (const { file, ours } of all) for (const target of ours) expect(known.has(target), `${file} -> ${target}`).toBe(true);
+  });
+});
