@@ -252,7 +252,7 @@ describe("explain", () => {
       expect(code).toBe(2);
       expect(out).toBe("");
       expect(err.split("\n")[0]).toMatch(message);
-      expect(err).toContain("Usage:");
+      expect(err.split("\n")[1]).toBe('Try "clientaddr explain --help" for the usage.');
     });
   });
 
@@ -273,13 +273,20 @@ describe("explain", () => {
 });
 
 describe("usage", () => {
-  it.each([[["--help"]], [["help"]], [[]], [["explain", "--help"]], [["replay", "--help"]], [["doctor", "--help"]]])("%j prints the usage on stdout, exit 0", async (argv) => {
+  it.each([[["--help"]], [["help"]], [["explain", "--help"]], [["replay", "--help"]], [["doctor", "--help"]]])("%j prints the usage on stdout, exit 0", async (argv) => {
     const { code, out, err } = await cli(...argv);
     expect(code).toBe(0);
     expect(err).toBe("");
     expect(out).toMatch(/^Usage:\n +clientaddr replay/);
     expect(out).toContain("clientaddr explain");
     expect(out).toContain("clientaddr doctor [--config FILE] [--json]");
+  });
+
+  it("bare clientaddr does nothing: the usage on stderr, exit 2", async () => {
+    const { code, out, err } = await cli();
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err).toMatch(/^Usage:\n +clientaddr replay/);
   });
 
   it("--version prints the package version", async () => {
@@ -294,7 +301,6 @@ describe("usage", () => {
     [["--frobnicate"], /--frobnicate/],
     [["explain", "--nope"], /--nope/],
     [["explain", "--peer"], /--peer/],
-    [["explain", "--peer", "--json"], /--peer/],
     [["explain", "stray"], /stray/],
     [["explain", "-H", "no colon here"], /no colon here/],
     [["explain", "-H", ": empty name"], /Name: value/],
@@ -304,15 +310,32 @@ describe("usage", () => {
     [["doctor", "--config"], /--config/],
     [["doctor", "stray"], /stray/],
     [["doctor", "--peer", "1.2.3.4"], /--peer/],
-  ])("%j is a usage error: one line, then the usage on stderr, exit 2", async (argv, message) => {
+  ])("%j is a usage error: one line and a hint on stderr, exit 2", async (argv, message) => {
     const { code, out, err } = await cli(...argv);
     expect(code).toBe(2);
     expect(out).toBe("");
-    const [first, blank, usage] = err.split("\n");
+    const [first, hint, ...more] = err.split("\n");
     expect(first).toMatch(/^clientaddr: /);
     expect(first).toMatch(message);
-    expect(blank).toBe("");
-    expect(usage).toBe("Usage:");
+    const command = ["replay", "explain", "doctor"].includes(argv[0]!) ? `${argv[0]} ` : "";
+    expect(hint).toBe(`Try "clientaddr ${command}--help" for the usage.`);
+    expect(more).toEqual([]);
+  });
+
+  it.each([
+    [["explain", "--nope", "--json"], { error: "usage", message: expect.stringMatching(/--nope/) }],
+    [["explain", "--peer", "--json"], { error: "usage", message: expect.stringMatching(/--peer/) }],
+    [["explain", "--json", "--local-origin", "null"], { error: "usage", message: expect.stringMatching(/^--local-origin: localOrigins\[0\]/) }],
+    [
+      ["explain", "--json", "--peer", "10.0.0.1", "--trusted", "10.0.0.1,10.0.0.300"],
+      { error: "trusted-proxies", message: expect.stringMatching(/^--trusted: .*10\.0\.0\.300/), entry: "10.0.0.300", index: 1 },
+    ],
+    [["doctor", "--json", "--config", "/nonexistent/clientaddr.json"], { error: "config-file", message: expect.stringMatching(/^cannot read config \/nonexistent/) }],
+  ])("%j reports the error as JSON on stdout, exit 2", async (argv, expected) => {
+    const { code, out, err } = await cli(...argv);
+    expect(code).toBe(2);
+    expect(err).toBe("");
+    expect(JSON.parse(out)).toEqual(expected);
   });
 });
 

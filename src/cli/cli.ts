@@ -68,43 +68,68 @@ doctor options:
   --json                   print the facts, the recommendation and the findings as JSON
 
 Exit status: 0 success (explain: whatever the verdict), 1 a replayed case did not
-match or doctor's config check found an error, 2 a usage error, an unreadable or
-invalid fixture or config file, or a bad trusted list.`;
+match or doctor's config check found an error, 2 a usage error (bare clientaddr
+included), an unreadable or invalid fixture or config file, or a bad trusted list.
+With --json, explain and doctor report such an error as JSON on stdout:
+{ "error": "usage" | "trusted-proxies" | "config-file" | ..., "message": "..." }.`;
 
 
-/** A problem with the command line: reported with the usage text. */
+/** A problem with the command line: reported in one line, with a hint where to read the usage. */
 class UsageError extends Error {}
 
-/** A `--config` file that cannot be read or is not JSON: reported without the usage text. */
+/** A `--config` file that cannot be read or is not JSON. */
 class ConfigFileError extends Error {}
 
+/** What went wrong, for a person (one line) or, under `--json`, for a program. */
+interface Failure {
+  readonly error: "usage" | "trusted-proxies" | "fixture" | "config-file" | "unexpected";
+  readonly message: string;
+  /** The bad trustedProxies entry and its index, when that is the failure. */
+  readonly entry?: unknown;
+  readonly index?: number;
+}
+
 export async function run(argv: readonly string[], io: Io, deps: Deps = { readFacts }): Promise<number> {
+  const [command, ...rest] = argv;
   try {
-    const [command, ...rest] = argv;
     if (command === "replay") return await replay(rest, io);
     if (command === "explain") return explain(rest, io);
     if (command === "doctor") return await doctor(rest, io, deps);
-    if (command === undefined || command === "help") return help(io);
+    if (command === "help") return help(io);
+    // Bare `clientaddr` is a usage error (it does nothing), so the usage goes where errors go.
+    if (command === undefined) {
+      io.err(USAGE);
+      return 2;
+    }
     if (command.startsWith("-")) {
       const { values } = parseArgs({ args: [...argv], strict: true, options: { help: { type: "boolean" }, version: { type: "boolean" } } });
       return values.version && !values.help ? await version(io) : help(io);
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
-    // parseArgs reports bad arguments as errors with an ERR_PARSE_ARGS_* code.
-    const code = (error as { code?: unknown }).code;
-    if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_"))) {
-      // Node's message can run to several lines; the error stays on one.
-      io.err(`clientaddr: ${(error as Error).message.replace(/\s*\n\s*/g, " ")}\n\n${USAGE}`);
-      return 2;
+    const failure = describeFailure(error);
+    // A program that asked for JSON gets the failure as JSON too, on stdout where it reads the answer.
+    if (rest.includes("--json") && (command === "explain" || command === "doctor")) {
+      io.out(JSON.stringify(failure, null, 2));
+    } else {
+      const known = command === "replay" || command === "explain" || command === "doctor";
+      const hint = failure.error === "usage" ? `\nTry "clientaddr ${known ? `${command} ` : ""}--help" for the usage.` : "";
+      io.err(`clientaddr: ${failure.message}${hint}`);
     }
-    if (error instanceof FixtureError || error instanceof TrustedProxiesError || error instanceof ConfigFileError) {
-      io.err(`clientaddr: ${error.message}`);
-      return 2;
-    }
-    io.err(`clientaddr: unexpected error: ${error instanceof Error ? error.message : String(error)}`);
     return 2;
   }
+}
+
+function describeFailure(error: unknown): Failure {
+  // parseArgs reports bad arguments as errors with an ERR_PARSE_ARGS_* code.
+  const code = (error as { code?: unknown } | null)?.code;
+  // Node's message can run to several lines; the error stays on one.
+  const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
+  if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_"))) return { error: "usage", message };
+  if (error instanceof TrustedProxiesError) return { error: "trusted-proxies", message, entry: error.entry, index: error.index };
+  if (error instanceof FixtureError) return { error: "fixture", message };
+  if (error instanceof ConfigFileError) return { error: "config-file", message };
+  return { error: "unexpected", message: `unexpected error: ${message}` };
 }
 
 function help(io: Io): number {
