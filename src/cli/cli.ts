@@ -50,8 +50,8 @@ doctor    Run where the gateway runs (inside its container): shows the container
 
 explain options:
   --peer ADDR              the socket's remote address; omit it for a socket without one
-  --trusted LIST           comma-separated trusted proxies: addresses, CIDRs, loopback,
-                           linklocal, uniquelocal (default: none)
+  --trusted LIST           trusted proxies, comma or space separated: addresses, CIDRs,
+                           loopback, linklocal, uniquelocal (default: none)
   -H, --request-header "Name: value"
                            a request header line; repeat it, the order is kept
   --header NAME            the forwarding header to believe (default: ${DEFAULT_HEADER})
