@@ -3,7 +3,7 @@ import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { run } from "../src/cli/cli.js";
+import { USAGE, run } from "../src/cli/cli.js";
 import { resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
@@ -280,6 +280,11 @@ describe("usage", () => {
     expect(out).toMatch(/^Usage:\n +clientaddr replay/);
     expect(out).toContain("clientaddr explain");
     expect(out).toContain("clientaddr doctor [--config FILE] [--json]");
+  });
+
+  it("is the usage the README shows", async () => {
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
+    expect(readme).toContain(`\`\`\`text\n${USAGE}\n\`\`\``);
   });
 
   it("bare clientaddr does nothing: the usage on stderr, exit 2", async () => {
