@@ -20,16 +20,15 @@
 // cross-checked against an independent reading of those rules over the captured headers.
 //
 // Traffic stays on loopback; every wait is bounded; the browser and both servers stop in finally blocks.
-import { randomBytes } from "node:crypto";
 import { readFileSync, realpathSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
-import { type Handshake, createGateway } from "../examples/gateway/gateway.js";
 import { launchChromium } from "../test/e2e/browser.js";
 import { within } from "../test/e2e/proxies.js";
+import { type CapturedRequest, type Channel, CapturingGateway } from "./lib/capturing-gateway.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -42,7 +41,7 @@ const TIMEOUT_MS = 15_000;
 /** How long a request the browser was told to send may take to reach the gateway. */
 const CAPTURE_TIMEOUT_MS = 10_000;
 
-export type CapturedRequest = Handshake["request"];
+export type { CapturedRequest };
 export type PageKind = "cross-site" | "other-port" | "own-page";
 export type Action = "typed-navigation" | "navigation" | "img" | "fetch-no-cors" | "form-post" | "websocket" | "dashboard-websocket";
 type SecFetchSite = "cross-site" | "same-site" | "same-origin" | "none";
@@ -146,82 +145,6 @@ export function checkSent(recorded: RecordedCase, gatewayPort: number): void {
 // ---------------------------------------------------------------------------------------------------------
 // The gateway in capture mode, and the other pages' server
 
-type Channel = "http" | "upgrade";
-
-/** The example gateway in capture mode: every plain request and every upgrade, found by its `?case=` id. */
-class CapturingGateway {
-  readonly server = createGateway(
-    // Its own verdict does not matter here: each capture is judged afterwards, from the rules.
-    { gateway: { trustedProxies: [], auth: { mode: "token", token: randomBytes(16).toString("hex") } } },
-    {
-      onRequest: (request) => this.#arrived("http", request),
-      onHandshake: ({ request }) => this.#arrived("upgrade", request),
-      log: () => undefined,
-    },
-  );
-  port = 0;
-  readonly #arrivedByKey = new Map<string, CapturedRequest>();
-  readonly #waiting = new Map<string, (request: CapturedRequest) => void>();
-  readonly #claimed = new Set<string>();
-  /** Requests nobody asked for, and repeats of ones that were. */
-  readonly unexpected: string[] = [];
-
-  async listen(): Promise<void> {
-    await listen(this.server, "127.0.0.1");
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** The request on `channel` whose URL carries `?case=<id>`, within the timeout (it may have arrived already). */
-  next(channel: Channel, id: string, timeoutMs = CAPTURE_TIMEOUT_MS): Promise<CapturedRequest> {
-    const key = `${channel} ${id}`;
-    if (this.#claimed.has(key)) return Promise.reject(new Error(`${key}: already claimed`));
-    this.#claimed.add(key);
-    const arrived = this.#arrivedByKey.get(key);
-    if (arrived !== undefined) return Promise.resolve(arrived);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(key);
-        reject(new Error(`${id}: the gateway received no ${channel === "http" ? "HTTP request" : "upgrade request"} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(key, (request) => {
-        clearTimeout(timer);
-        this.#waiting.delete(key);
-        resolve(request);
-      });
-    });
-  }
-
-  /** Claims the request on `channel` with this id, if it comes at all, without waiting for it. */
-  ignore(channel: Channel, id: string): void {
-    this.#claimed.add(`${channel} ${id}`);
-  }
-
-  /** Requests that arrived but were never claimed (Chromium's own favicon request aside). */
-  unclaimed(): string[] {
-    return [...this.#arrivedByKey.keys()].filter((key) => !this.#claimed.has(key));
-  }
-
-  #arrived(channel: Channel, request: CapturedRequest): void {
-    const url = new URL(request.url, "http://gateway.invalid");
-    const id = url.searchParams.get("case");
-    if (id === null) {
-      if (!(channel === "http" && url.pathname === "/favicon.ico")) this.unexpected.push(`${channel} ${request.method} ${request.url}`);
-      return;
-    }
-    const key = `${channel} ${id}`;
-    if (this.#arrivedByKey.has(key)) {
-      this.unexpected.push(`${key} (a repeat)`);
-      return;
-    }
-    this.#arrivedByKey.set(key, request);
-    this.#waiting.get(key)?.(request);
-  }
-
-  async close(): Promise<void> {
-    await closeServer(this.server);
-  }
-}
-
 const OTHER_PAGE = `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>Another site</title></head>
@@ -306,7 +229,7 @@ export async function recordBrowser(): Promise<Recording> {
     } finally {
       await browser.close();
     }
-    const stray = [...gateway.unexpected, ...gateway.unclaimed()];
+    const stray = gateway.stray();
     if (stray.length > 0) throw new Error(`the gateway received request(s) no case sent: ${stray.join(", ")}`);
     for (const recorded of cases) checkSent(recorded, G);
     return { cases, chromium, playwright: version("playwright-core"), gatewayPort: G, date };
@@ -328,7 +251,7 @@ async function recordPage(page: Page, spec: PageSpec, gateway: CapturingGateway)
 
   /** Runs `act` in the page (or on it) and waits, bounded, for the request it makes to reach the gateway. */
   const send = async (action: Action, channel: Channel, target: string, act: () => Promise<unknown>) => {
-    const [request] = await Promise.all([gateway.next(channel, caseName(action)), act()]);
+    const [request] = await Promise.all([gateway.next(channel, caseName(action), CAPTURE_TIMEOUT_MS), act()]);
     add(action, target, request);
   };
 
@@ -337,7 +260,7 @@ async function recordPage(page: Page, spec: PageSpec, gateway: CapturingGateway)
     // ws://<location.host>/ws<location.search>, which carries the same ?case= id.
     const typed = `${spec.url}?case=${caseName("typed-navigation")}`;
     await send("typed-navigation", "http", typed, () => page.goto(typed, { waitUntil: "load" }));
-    add("dashboard-websocket", `ws://127.0.0.1:${G}/ws?case=${caseName("typed-navigation")}`, await gateway.next("upgrade", caseName("typed-navigation")));
+    add("dashboard-websocket", `ws://127.0.0.1:${G}/ws?case=${caseName("typed-navigation")}`, await gateway.next("upgrade", caseName("typed-navigation"), CAPTURE_TIMEOUT_MS));
   } else {
     await page.goto(spec.url, { waitUntil: "load" });
   }
@@ -372,7 +295,7 @@ async function recordPage(page: Page, spec: PageSpec, gateway: CapturingGateway)
       `form.append(field); document.body.append(form); form.submit(); });`,
   );
   if (spec.kind === "own-page") gateway.ignore("upgrade", "reopen-own-page");
-  const reopened = spec.kind === "own-page" ? gateway.next("http", "reopen-own-page") : Promise.resolve();
+  const reopened = spec.kind === "own-page" ? gateway.next("http", "reopen-own-page", CAPTURE_TIMEOUT_MS) : Promise.resolve();
   await send("form-post", "http", probe("form-post"), () =>
     Promise.all([reopened, page.waitForURL(probe("form-post"), { waitUntil: "load" }), page.goto(formPage, { waitUntil: "commit" })]),
   );

@@ -1,15 +1,17 @@
 // Records real WebSocket upgrade handshakes on loopback and writes one fixture per judged case to
 // fixtures/recorded/. Run with `npx tsx scripts/record.ts`.
 //
-// Three ws servers (noServer, on a Node http server's `upgrade` event), each on a port the OS picks:
+// The example gateway (examples/gateway, in capture mode: scripts/lib/capturing-gateway.ts) on three loopback
+// sockets, each on a port the OS picks:
 //   v4   bound on 127.0.0.1
 //   v6   bound on ::1
-//   dual bound on :: (dual stack, so IPv4 loopback clients show as ::ffff:127.0.0.1); any connection whose
-//        peer is not loopback is destroyed on arrival, and this script only ever connects to it via 127.0.0.1.
+//   dual an IPv6 socket bound on the mapped ::ffff:127.0.0.1: IPv4 loopback clients show as ::ffff:127.0.0.1,
+//        as on a dual-stack server, and nothing but loopback reaches it.
 // Every client connects to 127.0.0.1 or ::1 only: clients whose URL names a host (localhost, rebind.evil.example,
 // ...) get a createConnection that dials 127.0.0.1 directly, so no name is ever looked up. Scenarios run one at
-// a time; each upgrade request is captured exactly as it arrived (req.rawHeaders, socket addresses), then the
-// handshake is completed and closed. Every wait is bounded, and everything is closed before the script exits.
+// a time; each sends its request with `?case=<name>` and gets back what the gateway captured (req.rawHeaders,
+// socket addresses) exactly as it arrived. Every wait is bounded, and everything is closed before the script
+// exits.
 //
 // The expected answers below are derived by hand from the issue's rules (never by calling the library): the
 // fixtures exist to check the library. Each scenario also asserts that the captured request carries the
@@ -22,7 +24,8 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocket } from "ws";
+import { CapturingGateway, type LoopbackBind } from "./lib/capturing-gateway.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -36,7 +39,6 @@ const CURL_MAX_TIME_S = 3;
 // Fixture shape: the loader's own types
 
 type CapturedRequest = Fixture["request"];
-type Endpoint = NonNullable<CapturedRequest["peer"]>;
 type FixtureOptions = Fixture["options"];
 type Expected = Fixture["expected"];
 
@@ -45,105 +47,7 @@ type Expected = Fixture["expected"];
 
 type ServerId = "v4" | "v6" | "dual";
 
-const SERVER_BIND: Record<ServerId, string> = { v4: "127.0.0.1", v6: "::1", dual: "::" };
-
-class RecordingServer {
-  readonly http: http.Server;
-  readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
-  readonly sockets = new Set<net.Socket>();
-  readonly clients = new Set<WebSocket>();
-  port = 0;
-  /** How the last captured handshake ended on the server side, for the run log. */
-  lastOutcome = "";
-  #waiting: ((request: CapturedRequest) => void) | null = null;
-  readonly unexpected: CapturedRequest[] = [];
-
-  constructor(readonly id: ServerId) {
-    this.http = http.createServer((_req, res) => {
-      res.writeHead(426, { Connection: "close" }).end();
-    });
-    this.http.on("connection", (socket: net.Socket) => {
-      // The dual-stack server listens on every address: accept loopback peers only.
-      if (!isLoopbackText(socket.remoteAddress)) {
-        socket.destroy();
-        return;
-      }
-      this.sockets.add(socket);
-      socket.on("close", () => this.sockets.delete(socket));
-    });
-    this.http.on("clientError", (_error, socket) => socket.destroy());
-    this.http.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
-      const captured: CapturedRequest = {
-        peer: endpoint(req.socket.remoteAddress, req.socket.remotePort),
-        local: endpoint(req.socket.localAddress, req.socket.localPort),
-        method: req.method ?? "",
-        url: req.url ?? "",
-        rawHeaders: [...req.rawHeaders],
-      };
-      const waiting = this.#waiting;
-      this.#waiting = null;
-      if (waiting === null) {
-        this.unexpected.push(captured);
-        socket.destroy();
-        return;
-      }
-      waiting(captured);
-      this.lastOutcome = "rejected by ws (400)";
-      // Complete the handshake (ws rejects it with 400 by itself if it is not a valid upgrade), then close.
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
-        this.lastOutcome = "completed (101)";
-        this.clients.add(ws);
-        ws.on("close", () => this.clients.delete(ws));
-        ws.on("error", () => undefined);
-        ws.close(1000, "recorded");
-        // Clients such as curl never answer the close frame: do not wait ws's 30 s close timeout.
-        setTimeout(() => ws.terminate(), 300).unref();
-      });
-    });
-  }
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.http.once("error", reject);
-      this.http.listen({ host: SERVER_BIND[this.id], port: 0, ipv6Only: false }, () => {
-        this.http.off("error", reject);
-        resolve();
-      });
-    });
-    const address = this.http.address();
-    if (address === null || typeof address === "string") throw new Error(`${this.id}: no port`);
-    this.port = address.port;
-  }
-
-  /** The next upgrade request this server receives, within the timeout. */
-  next(timeoutMs: number): Promise<CapturedRequest> {
-    if (this.#waiting !== null) throw new Error(`${this.id}: already waiting for a request`);
-    return new Promise<CapturedRequest>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting = null;
-        reject(new Error(`${this.id}: no upgrade request within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting = (request) => {
-        clearTimeout(timer);
-        resolve(request);
-      };
-    });
-  }
-
-  async close(): Promise<void> {
-    for (const ws of this.clients) ws.terminate();
-    for (const socket of this.sockets) socket.destroy();
-    this.wss.close();
-    this.http.closeAllConnections();
-    await withTimeout(new Promise<void>((resolve) => this.http.close(() => resolve())), 2_000, `${this.id}: close`).catch(
-      () => undefined,
-    );
-  }
-}
-
-function endpoint(address: string | undefined, port: number | undefined): Endpoint | null {
-  return address === undefined || port === undefined ? null : { address, port };
-}
+const SERVER_BIND: Record<ServerId, LoopbackBind> = { v4: "127.0.0.1", v6: "::1", dual: "::ffff:127.0.0.1" };
 
 function isLoopbackText(address: string | undefined): boolean {
   if (address === undefined) return false;
@@ -156,6 +60,8 @@ function isLoopbackText(address: string | undefined): boolean {
 
 interface Ctx {
   port: number;
+  /** The scenario's `case` id, sent in the URL so that the gateway's capture can be found. */
+  id: string;
 }
 
 interface Client {
@@ -195,7 +101,7 @@ function wsClient(opts: {
     dial,
     run: (ctx) =>
       new Promise<void>((resolve) => {
-        const url = `ws://${opts.urlHost(ctx)}/`;
+        const url = `ws://${opts.urlHost(ctx)}/?case=${ctx.id}`;
         const ws = new WebSocket(url, {
           handshakeTimeout: 3_000,
           perMessageDeflate: true,
@@ -205,6 +111,8 @@ function wsClient(opts: {
         });
         const timer = setTimeout(() => ws.terminate(), SCENARIO_TIMEOUT_MS);
         ws.on("error", () => undefined);
+        // Admitted, the gateway says hello and keeps the socket: the handshake is all that is recorded.
+        ws.on("message", () => ws.close());
         ws.on("close", () => {
           clearTimeout(timer);
           resolve();
@@ -235,7 +143,7 @@ function nodeUpgrade(opts: {
           host: "127.0.0.1",
           port: ctx.port,
           method: "GET",
-          path: "/",
+          path: `/?case=${ctx.id}`,
           headers,
           setHost: opts.setHost ?? true,
           agent: false,
@@ -294,7 +202,7 @@ function curlUpgrade(): Client {
           "Sec-WebSocket-Version: 13",
           "-H",
           `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
-          `http://127.0.0.1:${ctx.port}/`,
+          `http://127.0.0.1:${ctx.port}/?case=${ctx.id}`,
         ];
         const env = { ...process.env };
         for (const key of Object.keys(env)) if (/proxy/i.test(key)) delete env[key];
@@ -418,7 +326,7 @@ const scenarios: Scenario[] = [
     judgements: [
       {
         name: "dual-stack-mapped-ipv4-loopback",
-        description: "An IPv4 loopback client of a dual-stack server appears as ::ffff:127.0.0.1, is shown as 127.0.0.1 and is local.",
+        description: "An IPv4 loopback client of an IPv6 server socket (as on a dual-stack server) appears as ::ffff:127.0.0.1, is shown as 127.0.0.1 and is local.",
         options: { trustedProxies: [] },
         expected: { address: "127.0.0.1", loopbackEquivalent: true, basis: "socket:loopback" },
       },
@@ -742,13 +650,10 @@ const scenarios: Scenario[] = [
 // ---------------------------------------------------------------------------------------------------------
 // Run
 
-function topology(server: RecordingServer, client: Client): string {
-  const bind = SERVER_BIND[server.id];
-  const serverText =
-    server.id === "dual"
-      ? `a dual-stack Node http server bound on [::]:${server.port} (ipv6Only false, non-loopback peers refused)`
-      : `a Node http server bound on ${bind.includes(":") ? `[${bind}]` : bind}:${server.port}`;
-  return `direct loopback TCP from the client to ${client.dial.includes(":") ? `[${client.dial}]` : client.dial}:${server.port}, ${serverText}`;
+function topology(server: CapturingGateway, client: Client): string {
+  const bracket = (address: string) => (address.includes(":") ? `[${address}]` : address);
+  const bound = `bound on ${bracket(server.bind)}:${server.port}${server.bind.startsWith("::ffff:") ? " (an IPv6 socket on the mapped IPv4 loopback address)" : ""}`;
+  return `direct loopback TCP from the client to ${bracket(client.dial)}:${server.port}, the gateway ${bound}`;
 }
 
 /** Recorded here means recorded on loopback, from a complete request. */
@@ -778,30 +683,30 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 
 async function main(): Promise<void> {
   const date = new Date().toISOString().slice(0, 10);
-  const servers: Record<ServerId, RecordingServer> = {
-    v4: new RecordingServer("v4"),
-    v6: new RecordingServer("v6"),
-    dual: new RecordingServer("dual"),
+  const servers: Record<ServerId, CapturingGateway> = {
+    v4: new CapturingGateway(SERVER_BIND.v4),
+    v6: new CapturingGateway(SERVER_BIND.v6),
+    dual: new CapturingGateway(SERVER_BIND.dual),
   };
   const fixtures: Fixture[] = [];
   try {
     for (const server of Object.values(servers)) await server.listen();
     for (const scenario of scenarios) {
       const server = servers[scenario.server];
-      const ctx: Ctx = { port: server.port };
-      const captured = server.next(SCENARIO_TIMEOUT_MS);
+      const id = scenario.judgements[0]!.name;
+      const ctx: Ctx = { port: server.port, id };
       const [request] = await Promise.all([
-        captured,
-        withTimeout(scenario.client.run(ctx), SCENARIO_TIMEOUT_MS + 3_000, `${scenario.judgements[0]!.name}: client`),
+        server.next("upgrade", id, SCENARIO_TIMEOUT_MS),
+        withTimeout(scenario.client.run(ctx), SCENARIO_TIMEOUT_MS + 3_000, `${id}: client`),
       ]);
-      console.log(`  ${scenario.judgements[0]!.name}: handshake ${server.lastOutcome}, peer ${request.peer?.address}:${request.peer?.port}`);
+      console.log(`  ${id}: peer ${request.peer?.address}:${request.peer?.port}`);
       try {
         scenario.check(request, ctx);
       } catch (error) {
-        throw new Error(`${scenario.judgements[0]!.name}: recorded request does not fit the scenario: ${(error as Error).message}`);
+        throw new Error(`${id}: recorded request does not fit the scenario: ${(error as Error).message}`);
       }
       const source =
-        `client: ${scenario.client.label}; server: ws ${versions.ws} WebSocketServer (noServer, on the http server's upgrade event) ` +
+        `client: ${scenario.client.label}; server: the example gateway (examples/gateway createGateway in capture mode, ws ${versions.ws}) ` +
         `on Node ${versions.node}; topology: ${topology(server, scenario.client)}; recorded by scripts/record.ts on ${date}`;
       for (const judgement of scenario.judgements) {
         fixtures.push({
@@ -814,8 +719,8 @@ async function main(): Promise<void> {
         });
       }
     }
-    for (const server of Object.values(servers)) {
-      if (server.unexpected.length > 0) throw new Error(`${server.id}: ${server.unexpected.length} unexpected upgrade request(s)`);
+    for (const [id, server] of Object.entries(servers)) {
+      if (server.stray().length > 0) throw new Error(`${id}: requests nobody sent: ${server.stray().join(", ")}`);
     }
   } finally {
     await Promise.all(Object.values(servers).map((server) => server.close()));

@@ -59,5 +59,5 @@ describe.each(Object.keys(TOPOLOGIES) as TopologyId[])("%s", (id) => {
 });
 
 it("the gateway received no handshake that nobody sent", () => {
-  expect(gateway.unexpected).toEqual([]);
+  expect(gateway.stray()).toEqual([]);
 });

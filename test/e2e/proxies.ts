@@ -14,14 +14,13 @@
 // and every captured request is checked against it, so a proxy that changes its behaviour fails the run
 // instead of leaving a fixture whose expectation no longer fits.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { WebSocket } from "ws";
-import { createGateway } from "../../examples/gateway/gateway.js";
+import { type CapturedRequest, CapturingGateway } from "../../scripts/lib/capturing-gateway.js";
 import type { Fixture } from "../../src/cli/fixture.js";
 
 const START_TIMEOUT_MS = 5_000;
@@ -462,55 +461,8 @@ export async function startTopology(id: TopologyId, gatewayPort: number): Promis
 // ---------------------------------------------------------------------------------------------------------
 // The example gateway in capture mode
 
-export type CapturedRequest = Fixture["request"];
-
-/** The example gateway on 127.0.0.1, handing each upgrade request to whoever waits for its `case`. */
-export class CapturingGateway {
-  readonly server = createGateway(
-    // Its own verdict does not matter here: each capture is judged afterwards with every trust config.
-    { gateway: { trustedProxies: [], auth: { mode: "token", token: randomBytes(16).toString("hex") } } },
-    { onHandshake: ({ request }) => this.#arrived(request), log: () => undefined },
-  );
-  port = 0;
-  readonly #waiting = new Map<string, (request: CapturedRequest) => void>();
-  /** Handshakes nobody waited for: a proxy retrying, or a client gone astray. */
-  readonly unexpected: CapturedRequest[] = [];
-
-  async listen(): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once("error", reject);
-      this.server.listen({ host: "127.0.0.1", port: 0 }, () => resolve());
-    });
-    this.port = (this.server.address() as AddressInfo).port;
-  }
-
-  /** The upgrade request whose URL carries `?case=<id>`, within the timeout. */
-  next(id: string, timeoutMs = HANDSHAKE_TIMEOUT_MS): Promise<CapturedRequest> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new Error(`${id}: the gateway received no upgrade request within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(id, (request) => {
-        clearTimeout(timer);
-        this.#waiting.delete(id);
-        resolve(request);
-      });
-    });
-  }
-
-  #arrived(request: CapturedRequest): void {
-    const id = new URL(request.url, "http://gateway.invalid").searchParams.get("case");
-    const waiting = id === null ? undefined : this.#waiting.get(id);
-    if (waiting === undefined) this.unexpected.push(request);
-    else waiting(request);
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await within(new Promise<void>((resolve) => this.server.close(() => resolve())), 2_000);
-  }
-}
+export type { CapturedRequest };
+export { CapturingGateway };
 
 // ---------------------------------------------------------------------------------------------------------
 // Clients
@@ -855,7 +807,7 @@ export function headerLines(request: CapturedRequest, name: string): string[] {
 /** Sends the scenario's handshake through the running topology and returns the request the gateway received. */
 export async function runScenario(scenario: Scenario, gateway: CapturingGateway, topology: RunningTopology): Promise<CapturedRequest> {
   if (topology.id !== scenario.topology) throw new Error(`${scenario.id} needs ${scenario.topology}, not ${topology.id}`);
-  const [request] = await Promise.all([gateway.next(scenario.id), sendHandshake(scenario.client, topology.port, scenario.id)]);
+  const [request] = await Promise.all([gateway.next("upgrade", scenario.id, HANDSHAKE_TIMEOUT_MS), sendHandshake(scenario.client, topology.port, scenario.id)]);
   checkCaptured(request, expectedCarried(scenario, topology));
   return request;
 }
