@@ -435,6 +435,244 @@ describe("checkConfig", () => {
   });
 });
 
+// ---- Podman -----------------------------------------------------------------------------------------
+// Facts as doctor read them inside real Podman 4.3.1 containers (scripts/record-podman.ts's setups): the route
+// tables and uid maps are copied from those containers, the kernel's padding included.
+
+/** /proc/net/route in a rootful container on a netavark bridge 172.18.0.0/16 (netavark sets metric 100). */
+const PODMAN_BRIDGE_ROUTE = [
+  HEADER,
+  row("eth0", "00000000", "010012AC", "0003", "0", "0", "100", "00000000", "0", "0", "0"),
+  row("eth0", "000012AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
+  "",
+].join("\n");
+
+/** /proc/net/route with slirp4netns: tap0 10.0.2.100/24, default route via 10.0.2.2. */
+const SLIRP_ROUTE = [
+  HEADER,
+  row("tap0", "00000000", "0202000A", "0003", "0", "0", "0", "00000000", "0", "0", "0"),
+  row("tap0", "0002000A", "00000000", "0001", "0", "0", "0", "00FFFFFF", "0", "0", "0"),
+  "",
+].join("\n");
+
+/** /proc/net/route in a rootless container on a netavark bridge 10.89.0.0/24 (in rootless Podman's own namespace). */
+const ROOTLESS_BRIDGE_ROUTE = [
+  HEADER,
+  row("eth0", "00000000", "0100590A", "0003", "0", "0", "100", "00000000", "0", "0", "0"),
+  row("eth0", "0000590A", "00000000", "0001", "0", "0", "0", "00FFFFFF", "0", "0", "0"),
+  "",
+].join("\n");
+
+const IDENTITY_MAP = "         0          0 4294967295\n";
+/** Rootless Podman as uid 995 with subordinate ids 3000000000-3000065535. */
+const ROOTLESS_MAP = "         0        995          1\n         1 3000000000      65536\n";
+
+const PODMAN_PROBE = {
+  dockerenv: false,
+  containerenv: true,
+  containerenvText: "", // what Podman writes for a container that is not --privileged
+  cgroup: null,
+  environ: "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\0container=podman\0HOME=/root\0",
+};
+
+const TAP0 = {
+  name: "tap0",
+  addresses: [
+    { family: 4, address: "10.0.2.100", cidr: "10.0.2.100/24" },
+    { family: 6, address: "fd00::e4a7:32ff:fe0d:274b", cidr: "fd00::e4a7:32ff:fe0d:274b/64" },
+    { family: 6, address: "fe80::e4a7:32ff:fe0d:274b", cidr: "fe80::e4a7:32ff:fe0d:274b/64" },
+  ],
+} as const;
+
+const PODMAN_ROOTFUL: Facts = {
+  container: detectContainer({ ...PODMAN_PROBE, uidMap: IDENTITY_MAP, cgroup: "4:memory:/ca-pm-1/libpod-232f807a\n0::/ca-pm-1/libpod-232f807a\n" }),
+  interfaces: [LO, { name: "eth0", addresses: [{ family: 4, address: "172.18.0.2", cidr: "172.18.0.2/16" }] }],
+  gateways: parseRoute(PODMAN_BRIDGE_ROUTE, true),
+};
+
+const PODMAN_ROOTLESS_SLIRP: Facts = {
+  container: detectContainer({ ...PODMAN_PROBE, uidMap: ROOTLESS_MAP }),
+  interfaces: [LO, TAP0],
+  gateways: parseRoute(SLIRP_ROUTE, true),
+};
+
+const PODMAN_ROOTFUL_SLIRP: Facts = { ...PODMAN_ROOTLESS_SLIRP, container: detectContainer({ ...PODMAN_PROBE, uidMap: IDENTITY_MAP }) };
+
+const PODMAN_ROOTLESS_BRIDGE: Facts = {
+  container: detectContainer({ ...PODMAN_PROBE, uidMap: ROOTLESS_MAP }),
+  interfaces: [LO, { name: "eth0", addresses: [{ family: 4, address: "10.89.0.3", cidr: "10.89.0.3/24" }] }],
+  gateways: parseRoute(ROOTLESS_BRIDGE_ROUTE, true),
+};
+
+describe("Podman", () => {
+  describe("detectContainer", () => {
+    it("reads rootful from a uid map that is the identity", () => {
+      expect(PODMAN_ROOTFUL.container).toEqual({
+        detected: true,
+        evidence: [
+          "/run/.containerenv exists (Podman)",
+          "/proc/1/cgroup: 4:memory:/ca-pm-1/libpod-232f807a",
+          "/proc/1/environ: container=podman",
+          "/proc/self/uid_map: uid 0 is the host's uid 0 (rootful Podman)",
+        ],
+        podman: { rootless: false },
+      });
+    });
+
+    it("reads rootless from uid 0 mapped alone to an unprivileged uid", () => {
+      expect(PODMAN_ROOTLESS_SLIRP.container.podman).toEqual({ rootless: true });
+      expect(PODMAN_ROOTLESS_SLIRP.container.evidence).toContain(
+        "/proc/self/uid_map: uid 0 is the unprivileged uid 995 alone, as rootless Podman maps its user (rootless Podman)",
+      );
+    });
+
+    it("believes rootless= in /run/.containerenv (a --privileged container's) before the uid map", () => {
+      const privileged = 'engine="podman-4.3.1"\nname="great_buck"\nid="564ec2c9"\nimage="localhost/ca-gw:latest"\nimageid="d6ec8ad4"\nrootless=1\n';
+      const found = detectContainer({ ...PODMAN_PROBE, containerenvText: privileged, uidMap: IDENTITY_MAP });
+      expect(found.podman).toEqual({ rootless: true });
+      expect(found.evidence).toContain("/run/.containerenv: rootless=1 (rootless Podman)");
+      expect(detectContainer({ ...PODMAN_PROBE, containerenvText: "rootless=0\n", uidMap: ROOTLESS_MAP }).podman).toEqual({ rootless: false });
+    });
+
+    it("cannot tell from a user namespace of many ids, or with no uid map", () => {
+      const userns = detectContainer({ ...PODMAN_PROBE, uidMap: "0 200000 65536\n" });
+      expect(userns.podman).toEqual({ rootless: null });
+      expect(userns.evidence.at(-1)).toBe("/proc/self/uid_map: uid 0 is uid 200000 of a range of 65536 (a user namespace; rootful or rootless cannot be told)");
+      const unread = detectContainer({ ...PODMAN_PROBE, uidMap: null });
+      expect(unread).toEqual({ detected: true, evidence: ["/run/.containerenv exists (Podman)", "/proc/1/environ: container=podman"], podman: { rootless: null } });
+    });
+
+    it("recognises Podman by container=podman or a libpod cgroup alone, and never Docker", () => {
+      const none = { dockerenv: false, containerenv: false, cgroup: null, environ: null, uidMap: ROOTLESS_MAP };
+      expect(detectContainer({ ...none, environ: "container=podman\0" }).podman).toEqual({ rootless: true });
+      expect(detectContainer({ ...none, cgroup: "0::/machine.slice/libpod-3f1c.scope\n" }).podman).toEqual({ rootless: true });
+      expect(detectContainer({ ...none, dockerenv: true }).podman).toBeUndefined();
+      expect(detectContainer({ ...none, environ: "container=docker\0" }).podman).toBeUndefined();
+    });
+  });
+
+  describe("diagnose", () => {
+    it('rootful on a bridge network: the bridge gateway "172.18.0.1", as with Docker', () => {
+      const { recommendation, warnings } = diagnose(PODMAN_ROOTFUL);
+      expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
+      expect(codes(warnings)).toEqual(["publish-on-loopback", "trust-single-address"]);
+      expect(only(warnings, "publish-on-loopback").message).toContain("goes through Podman's NAT just as the host's browser does, so it too arrives from 172.18.0.1");
+      expect(only(warnings, "trust-single-address").message).toContain('"172.18.0.1", not its network 172.18.0.0/16');
+    });
+
+    it('rootless with slirp4netns: the container\'s own "10.0.2.100", never the default gateway 10.0.2.2', () => {
+      const { recommendation, warnings } = diagnose(PODMAN_ROOTLESS_SLIRP);
+      expect(recommendation.trustedProxies).toEqual(["10.0.2.100"]);
+      expect(recommendation.trustedProxies).not.toContain("10.0.2.2");
+      expect(codes(warnings)).toEqual(["rootlessport-peer", "publish-on-loopback", "trust-single-address"]);
+      const { severity, message } = only(warnings, "rootlessport-peer");
+      expect(severity).toBe("warning");
+      expect(message).toContain("This is rootless Podman, which publishes ports with rootlessport");
+      expect(message).toContain('arrives from "10.0.2.100", not from the default gateway 10.0.2.2');
+      expect(message).toContain('With --network slirp4netns:port_handler=slirp4netns, slirp4netns forwards the port itself and the peer is its gateway "10.0.2.2" instead');
+      expect(message).toContain("With pasta (Podman 4.4 and later, rootless default from Podman 5) this was not verified");
+      expect(only(warnings, "publish-on-loopback").message).toContain("goes through rootlessport just as the host's browser does, so it too arrives from 10.0.2.100");
+      expect(only(warnings, "trust-single-address").message).toContain('Trust the single address "10.0.2.100", not its network 10.0.2.0/24');
+    });
+
+    it("rootful on a slirp4netns network: rootlessport too, so the container's own address", () => {
+      const { recommendation, warnings } = diagnose(PODMAN_ROOTFUL_SLIRP);
+      expect(recommendation.trustedProxies).toEqual(["10.0.2.100"]);
+      expect(only(warnings, "rootlessport-peer").message).toContain("This is Podman on a slirp4netns network");
+    });
+
+    it("rootless on a bridge network: the container's own address, not the bridge gateway, and no slirp4netns port handler", () => {
+      const { recommendation, warnings } = diagnose(PODMAN_ROOTLESS_BRIDGE);
+      expect(recommendation.trustedProxies).toEqual(["10.89.0.3"]);
+      const { message } = only(warnings, "rootlessport-peer");
+      expect(message).toContain('arrives from "10.89.0.3", not from the default gateway 10.89.0.1');
+      expect(message).not.toContain("port_handler");
+    });
+
+    it("a slirp4netns-shaped network only counts with Podman evidence: Docker keeps the default gateway", () => {
+      const docker: Facts = { ...PODMAN_ROOTLESS_SLIRP, container: { detected: true, evidence: ["/.dockerenv exists (Docker)"] } };
+      expect(diagnose(docker).recommendation.trustedProxies).toEqual(["10.0.2.2"]);
+      expect(codes(diagnose(docker).warnings)).not.toContain("rootlessport-peer");
+    });
+
+    it("is not fooled by a tap interface outside slirp4netns's .100/.2 layout", () => {
+      const tap: Facts = {
+        ...PODMAN_ROOTFUL_SLIRP,
+        interfaces: [LO, { name: "tap0", addresses: [{ family: 4, address: "10.0.2.15", cidr: "10.0.2.15/24" }] }],
+      };
+      expect(diagnose(tap).recommendation.trustedProxies).toEqual(["10.0.2.2"]);
+    });
+
+    it("says so when rootful or rootless cannot be told, and assumes a rootful bridge", () => {
+      const unknown: Facts = { ...PODMAN_ROOTFUL, container: detectContainer({ ...PODMAN_PROBE, uidMap: "0 200000 65536\n" }) };
+      const { recommendation, warnings } = diagnose(unknown);
+      expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
+      expect(only(warnings, "rootless-unknown")).toMatchObject({ severity: "info" });
+      expect(only(warnings, "rootless-unknown").message).toContain("rootlessport connects from the container's own address");
+    });
+
+    it("recommends nothing under rootlessport when the default route's interface has no address in the gateway's network", () => {
+      const odd: Facts = { ...PODMAN_ROOTLESS_SLIRP, interfaces: [LO] };
+      const { recommendation, warnings } = diagnose(odd);
+      expect(recommendation.trustedProxies).toEqual([]);
+      expect(only(warnings, "rootlessport-peer").message).toContain("No IPv4 address was found on the default route's interface");
+    });
+  });
+
+  describe("checkConfig", () => {
+    it("finds nothing wrong with the address rootlessport connects from", () => {
+      expect(checkConfig(["10.0.2.100"], PODMAN_ROOTLESS_SLIRP)).toEqual([]);
+      expect(checkConfig(["10.89.0.3"], PODMAN_ROOTLESS_BRIDGE)).toEqual([]);
+    });
+
+    it("reports an empty list under rootlessport as the bug: 1008 pairing required", () => {
+      const found = only(checkConfig({ gateway: { trustedProxies: [] } }, PODMAN_ROOTLESS_SLIRP), "peer-not-trusted");
+      expect(found.severity).toBe("error");
+      expect(found.message).toContain('does not trust "10.0.2.100", the container\'s own address, which Podman\'s rootlessport connects from');
+      expect(found.message).toContain("1008 pairing required");
+      expect(found.message).not.toContain("port_handler");
+    });
+
+    it("reports trusting the default gateway under rootlessport, as a warning: it is right only with port_handler=slirp4netns", () => {
+      const findings = checkConfig(["10.0.2.2"], PODMAN_ROOTLESS_SLIRP);
+      expect(codes(findings)).toEqual(["peer-not-trusted"]);
+      expect(findings[0]!.severity).toBe("warning");
+      expect(findings[0]!.message).toContain('add "10.0.2.100"');
+      expect(findings[0]!.message).toContain('trusts slirp4netns\'s gateway "10.0.2.2", which is the peer only with --network slirp4netns:port_handler=slirp4netns');
+      // On a rootless bridge the gateway is never the peer: an error.
+      expect(only(checkConfig(["10.89.0.1"], PODMAN_ROOTLESS_BRIDGE), "peer-not-trusted").severity).toBe("error");
+    });
+
+    it("reports the whole slirp4netns network as a private range, naming the container's own address", () => {
+      const findings = checkConfig(["10.0.2.0/24"], PODMAN_ROOTLESS_SLIRP);
+      expect(codes(findings)).toEqual(["private-range"]);
+      expect(findings[0]!.message).toContain('trust the single address "10.0.2.100" (the container\'s own, which rootlessport connects from) instead');
+    });
+
+    it("under rootful Podman on a bridge, asks for the bridge gateway through Podman's NAT", () => {
+      expect(checkConfig(["172.18.0.1"], PODMAN_ROOTFUL)).toEqual([]);
+      const found = only(checkConfig([], PODMAN_ROOTFUL), "gateway-not-trusted");
+      expect(found.severity).toBe("error");
+      expect(found.message).toContain("arrives from 172.18.0.1 through Podman's NAT");
+    });
+  });
+
+  it("prints the rootless recommendation for a person", async () => {
+    const print = async (facts: Facts) => {
+      const out: string[] = [];
+      const code = await run(["doctor"], { out: (text) => out.push(text), err: (text) => out.push(text) }, { readFacts: async () => facts });
+      return { code, text: out.join("\n") };
+    };
+    const { code, text } = await print(PODMAN_ROOTLESS_SLIRP);
+    expect(code).toBe(0);
+    expect(text).toContain("  - /proc/self/uid_map: uid 0 is the unprivileged uid 995 alone");
+    expect(text).toContain("  IPv4  10.0.2.2 via tap0 (metric 0)");
+    expect(text).toMatch(/^Use this\n {2}"trustedProxies": \["10\.0\.2\.100"\]$/m);
+    const odd = await print({ ...PODMAN_ROOTLESS_SLIRP, interfaces: [LO] });
+    expect(odd.text).toMatch(/^Use this\n {2}\(nothing: no address on the default route's interface; see Warnings\)$/m);
+  });
+});
+
 describe("clientaddr doctor", () => {
   const scratch = useScratchFolder("clientaddr-doctor-");
 

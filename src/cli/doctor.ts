@@ -7,11 +7,13 @@
 //   {
 //     "facts": {
 //       "container":  { "detected": true, "evidence": ["/.dockerenv exists (Docker)"] },
+//                     // with Podman evidence also "podman": { "rootless": true | false | null } (see detectContainer)
 //       "interfaces": [{ "name": "eth0", "addresses": [{ "family": 4, "address": "172.18.0.2", "cidr": "172.18.0.2/16" }] }],
 //       "gateways":   [{ "family": 4, "address": "172.18.0.1", "interface": "eth0", "metric": 0 }]
 //     },
 //     "recommendation": { "trustedProxies": ["172.18.0.1"] },   // IPv4 default gateway, then IPv6 if any; [] if none
-//                                                                // or without container evidence
+//                                                                // or without container evidence; under Podman's
+//                                                                // rootlessport the container's own IPv4 address
 //     "warnings": [{ "code": "publish-on-loopback", "severity": "warning", "message": "..." }],
 //     "config": null                                            // without --config; with it:
 //               | { "file": "gateway.json", "findings": [{ "code": "private-range", "severity": "warning",
@@ -29,6 +31,17 @@ export interface ContainerFacts {
   readonly detected: boolean;
   /** What was found, one line each; empty when nothing suggests a container. */
   readonly evidence: readonly string[];
+  /** Present when the evidence is Podman's (/run/.containerenv, container=podman, a libpod cgroup). */
+  readonly podman?: PodmanFacts;
+}
+
+export interface PodmanFacts {
+  /**
+   * Whether Podman runs rootless: from `rootless=` in /run/.containerenv (which Podman fills in for --privileged
+   * containers only; it is empty otherwise), else from /proc/self/uid_map (rootless Podman maps the container's
+   * uid 0 to the user's own uid, alone); null when neither tells.
+   */
+  readonly rootless: boolean | null;
 }
 
 export interface InterfaceFacts {
@@ -58,6 +71,8 @@ export type FindingCode =
   | "no-default-gateway"
   | "publish-on-loopback"
   | "trust-single-address"
+  | "rootlessport-peer"
+  | "rootless-unknown"
   // checkConfig
   | "not-a-config"
   | "invalid-entry"
@@ -68,6 +83,7 @@ export type FindingCode =
   | "public-range"
   | "link-local-range"
   | "gateway-not-trusted"
+  | "peer-not-trusted"
   | "default-gateway-on-host";
 
 export interface Finding {
@@ -145,9 +161,37 @@ export interface ContainerProbe {
   readonly containerenv: boolean;
   readonly cgroup: string | null;
   readonly environ: string | null;
+  /** What /run/.containerenv holds (Podman writes `engine=`, `rootless=`... for --privileged containers only). */
+  readonly containerenvText?: string | null;
+  /** /proc/self/uid_map: the user namespace's uid mapping ("0 0 4294967295" when there is none). */
+  readonly uidMap?: string | null;
 }
 
 const CONTAINER_CGROUP = /docker|containerd|kubepods|libpod/;
+
+/** Whether a Podman container runs rootless, and the evidence line that says so; null when nothing tells. */
+function podmanRootless(probe: ContainerProbe): { rootless: boolean | null; evidence?: string } {
+  const flag = probe.containerenvText
+    ?.split("\n")
+    .map((line) => /^\s*rootless\s*=\s*"?([01])"?\s*$/.exec(line)?.[1])
+    .find((value) => value !== undefined);
+  if (flag !== undefined) {
+    return { rootless: flag === "1", evidence: `/run/.containerenv: rootless=${flag} (${flag === "1" ? "rootless" : "rootful"} Podman)` };
+  }
+  // Each line: first id inside, first id outside (in the parent namespace), count.
+  const zero = (probe.uidMap ?? "")
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .find((fields) => fields.length === 3 && fields.every(Number.isInteger) && fields[0] === 0);
+  if (zero === undefined) return { rootless: null };
+  const [, outside, count] = zero as [number, number, number];
+  if (outside === 0) return { rootless: false, evidence: "/proc/self/uid_map: uid 0 is the host's uid 0 (rootful Podman)" };
+  if (count === 1) {
+    return { rootless: true, evidence: `/proc/self/uid_map: uid 0 is the unprivileged uid ${outside} alone, as rootless Podman maps its user (rootless Podman)` };
+  }
+  // Rootful Podman with --userns=auto or --uidmap, or a nested namespace of rootless Podman: cannot tell.
+  return { rootless: null, evidence: `/proc/self/uid_map: uid 0 is uid ${outside} of a range of ${count} (a user namespace; rootful or rootless cannot be told)` };
+}
 
 /**
  * Container evidence. None of it is proof and its absence proves nothing (under cgroup v2 a Docker
@@ -161,23 +205,29 @@ export function detectContainer(probe: ContainerProbe): ContainerFacts {
   if (cgroup !== undefined) evidence.push(`/proc/1/cgroup: ${cgroup.trim()}`);
   const variable = probe.environ?.split("\0").find((entry) => entry.startsWith("container="));
   if (variable !== undefined) evidence.push(`/proc/1/environ: ${variable}`);
-  return { detected: evidence.length > 0, evidence };
+  const podman = probe.containerenv || variable === "container=podman" || /libpod/.test(cgroup ?? "");
+  if (!podman) return { detected: evidence.length > 0, evidence };
+  const { rootless, evidence: how } = podmanRootless(probe);
+  if (how !== undefined) evidence.push(how);
+  return { detected: true, evidence, podman: { rootless } };
 }
 
 /** The machine's facts. Reads /proc/net/* of the calling process's network namespace. */
 export async function readFacts(): Promise<Facts> {
   const text = (file: string) => readFile(file, "utf8").catch(() => null);
   const exists = (file: string) => access(file).then(() => true, () => false);
-  const [route, route6, dockerenv, containerenv, cgroup, environ] = await Promise.all([
+  const [route, route6, dockerenv, containerenv, containerenvText, cgroup, environ, uidMap] = await Promise.all([
     text("/proc/net/route"),
     text("/proc/net/ipv6_route"),
     exists("/.dockerenv"),
     exists("/run/.containerenv"),
+    text("/run/.containerenv"),
     text("/proc/1/cgroup"),
     text("/proc/1/environ"), // usually readable only by root
+    text("/proc/self/uid_map"),
   ]);
   return {
-    container: detectContainer({ dockerenv, containerenv, cgroup, environ }),
+    container: detectContainer({ dockerenv, containerenv, containerenvText, cgroup, environ, uidMap }),
     interfaces: interfaceFacts(networkInterfaces()),
     gateways: [...parseRoute(route ?? ""), ...parseIpv6Route(route6 ?? "")],
   };
@@ -260,13 +310,63 @@ function preferredGateways(facts: Facts): string[] {
   return [bestGateway(facts, 4), bestGateway(facts, 6)].flatMap((g) => (g ? [g.address] : []));
 }
 
+/** The container's own IPv4 address on the interface of its IPv4 default route, in the same network as the gateway. */
+function ownAddress(facts: Facts): { address: string; network: Range; gateway: Gateway } | undefined {
+  const gateway = bestGateway(facts, 4);
+  if (gateway === undefined) return undefined;
+  const via = parseIp(gateway.address)!;
+  for (const { name, addresses } of facts.interfaces) {
+    if (name !== gateway.interface) continue;
+    for (const { family, address, cidr } of addresses) {
+      const network = range(cidr);
+      if (family === 4 && !single(network) && network.set.trusts(via)) return { address, network, gateway };
+    }
+  }
+  return undefined;
+}
+
 /**
- * The addresses to trust: the preferred default gateways, in a container only. Behind Docker's NAT the
- * default gateway is the bridge gateway a published port's connections come from; on a host it is the
- * router, and trusting it would trust whatever reaches this machine through it from the LAN or the Internet.
+ * slirp4netns's layout (Podman's `--network slirp4netns`, the rootless default before Podman 5): the default route
+ * via tap0 to the network's .2, the container at .100 (10.0.2.2 and 10.0.2.100 unless `cidr=` changed the network).
  */
-function recommended(facts: Facts): string[] {
-  return facts.container.detected ? preferredGateways(facts) : [];
+function slirpLayout(facts: Facts): { own: string; gateway: string } | undefined {
+  const own = ownAddress(facts);
+  if (own === undefined || !own.gateway.interface.startsWith("tap")) return undefined;
+  const base = (own.network.network as { value: number }).value;
+  const offset = (address: string) => (parseIp(address) as { value: number }).value - base;
+  if (offset(own.address) !== 100 || offset(own.gateway.address) !== 2) return undefined;
+  return { own: own.address, gateway: own.gateway.address };
+}
+
+/**
+ * Who a published port's connections come from, as far as the facts tell:
+ * - Docker, and rootful Podman on a bridge network (netavark's DNAT and MASQUERADE): the bridge gateway, which is
+ *   the container's default gateway;
+ * - Podman with rootlessport, its default port handler for rootless containers (any network) and for slirp4netns
+ *   networks (rootful too): rootlessport's process inside the container's network namespace connects to the
+ *   container's own address, so the peer is that address, not the default gateway;
+ * - no container evidence: nothing: on a host the default gateway is the router, and trusting it would trust
+ *   whatever reaches this machine through it from the LAN or the Internet.
+ */
+interface PublishedPath {
+  readonly kind: "none" | "gateway" | "rootlessport";
+  /** The addresses to trust. */
+  readonly peers: readonly string[];
+  readonly engine: "Docker" | "Podman";
+  /** In slirp4netns's layout: its gateway, the peer with `port_handler=slirp4netns` instead of rootlessport. */
+  readonly slirpGateway?: string;
+}
+
+function publishedPath(facts: Facts): PublishedPath {
+  const { container } = facts;
+  if (!container.detected) return { kind: "none", peers: [], engine: "Docker" };
+  if (container.podman === undefined) return { kind: "gateway", peers: preferredGateways(facts), engine: "Docker" };
+  const slirp = slirpLayout(facts);
+  if (container.podman.rootless === true || slirp !== undefined) {
+    const own = ownAddress(facts);
+    return { kind: "rootlessport", peers: own === undefined ? [] : [own.address], engine: "Podman", ...(slirp === undefined ? {} : { slirpGateway: slirp.gateway }) };
+  }
+  return { kind: "gateway", peers: preferredGateways(facts), engine: "Podman" };
 }
 
 /** The network of the interface address whose range holds `address`, e.g. 172.18.0.0/16 for 172.18.0.1. */
@@ -281,8 +381,16 @@ function networkOf(facts: Facts, address: string): string | undefined {
   return undefined;
 }
 
+/** "the gateway's single address "172.18.0.1"", or, under rootlessport, the container's own. */
+function singleAddress(published: PublishedPath, addresses: readonly string[]): string {
+  return published.kind === "rootlessport"
+    ? `the single address ${quoted(addresses, "and")} (the container's own, which rootlessport connects from)`
+    : `the gateway's single address ${quoted(addresses, "and")}`;
+}
+
 export function diagnose(facts: Facts): Diagnosis {
-  const trustedProxies = recommended(facts);
+  const published = publishedPath(facts);
+  const trustedProxies = [...published.peers];
   const warnings: Finding[] = [];
   if (!facts.container.detected) {
     warnings.push({
@@ -306,13 +414,42 @@ export function diagnose(facts: Facts): Diagnosis {
         "Run doctor in the network namespace the gateway runs in (e.g. docker exec CONTAINER clientaddr doctor).",
     });
   }
-  const via = gateway ?? "the bridge gateway";
+  if (published.kind === "rootlessport") {
+    const own = ownAddress(facts);
+    const why = facts.container.podman?.rootless === true ? "rootless Podman" : "Podman on a slirp4netns network";
+    warnings.push({
+      code: "rootlessport-peer",
+      severity: "warning",
+      message:
+        `This is ${why}, which publishes ports with rootlessport: its process inside the container's network namespace ` +
+        `connects to the container's own address, so a browser on the host reaching the published port arrives from ` +
+        `${own === undefined ? "the container's own address" : `"${own.address}"`}` +
+        `${own === undefined ? "" : `, not from the default gateway ${own.gateway.address}`}, with no forwarding header. ` +
+        (own === undefined ? "No IPv4 address was found on the default route's interface, so none is recommended. " : `Trust "${own.address}" alone. `) +
+        (published.slirpGateway === undefined
+          ? ""
+          : `With --network slirp4netns:port_handler=slirp4netns, slirp4netns forwards the port itself and the peer is its gateway "${published.slirpGateway}" instead: trust that one then. `) +
+        "With pasta (Podman 4.4 and later, rootless default from Podman 5) this was not verified: read the peer from the gateway's refusal log.",
+    });
+  } else if (published.engine === "Podman" && facts.container.podman?.rootless === null) {
+    warnings.push({
+      code: "rootless-unknown",
+      severity: "info",
+      message:
+        "Whether Podman runs rootless could not be told (/run/.containerenv says rootless= only for --privileged containers, " +
+        "and /proc/self/uid_map shows a user namespace either way). The recommendation assumes rootful Podman on a bridge " +
+        "network, whose NAT connects from the bridge gateway; rootless Podman's rootlessport connects from the container's " +
+        "own address instead: if the gateway's refusal log names that address, trust it.",
+    });
+  }
+  const nat = published.kind === "rootlessport" ? "rootlessport" : published.engine === "Podman" ? "Podman's NAT" : "Docker's NAT";
+  const via = gateway ?? (published.kind === "rootlessport" ? "the container's own address" : "the bridge gateway");
   warnings.push({
     code: "publish-on-loopback",
     severity: "warning",
     message:
       "Publish the port on loopback only: -p 127.0.0.1:PORT:PORT, not -p PORT:PORT. Published on every interface, " +
-      `the port is reachable from the LAN, and a LAN client goes through Docker's NAT just as the host's browser does, ` +
+      `the port is reachable from the LAN, and a LAN client goes through ${nat} just as the host's browser does, ` +
       `so it too arrives from ${via}. With ${via} trusted it counts as local as soon as its Host and Origin name ` +
       "localhost, which a browser will not forge but any script can.",
   });
@@ -322,8 +459,11 @@ export function diagnose(facts: Facts): Diagnosis {
       code: "trust-single-address",
       severity: "warning",
       message:
-        `Trust the gateway's single address "${address}", not ${network === undefined ? "its network" : `its network ${network}`}: ` +
-        "every other container on that network connects from its own address there and would pass for local.",
+        published.kind === "rootlessport"
+          ? `Trust the single address "${address}", not ${network === undefined ? "its network" : `its network ${network}`}: ` +
+            "every other address there (the gateway, other containers on the network) would pass for local too."
+          : `Trust the gateway's single address "${address}", not ${network === undefined ? "its network" : `its network ${network}`}: ` +
+            "every other container on that network connects from its own address there and would pass for local.",
     });
   }
   return { facts, recommendation: { trustedProxies }, warnings };
@@ -401,8 +541,9 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
     if (code === "trusts-everyone") everyone.add(index);
   }
 
-  const gateways = recommended(facts);
-  const advice = gateways.length > 0 ? `trust the gateway's single address ${quoted(gateways, "and")} instead` : "trust the single address of the proxy in front of the gateway instead";
+  const published = publishedPath(facts);
+  const gateways = published.peers;
+  const advice = gateways.length > 0 ? `trust ${singleAddress(published, gateways)} instead` : "trust the single address of the proxy in front of the gateway instead";
   // What a peer can be: an address on a directly connected network, a gateway, or loopback. A proxy
   // anywhere else reaches this machine through a gateway and so arrives from the gateway's address.
   const networks = facts.interfaces.flatMap(({ addresses }) => addresses.map(({ cidr }) => range(cidr)));
@@ -431,18 +572,33 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
       // No return: what a range says it trusts matters even where it matches nothing today.
     }
     if (everyone.has(index)) return; // already an error that says more
-    const breadth = breadthFinding(at, ranges, gateways, advice);
+    const breadth = breadthFinding(at, ranges, gateways, advice, published);
     if (breadth !== undefined) findings.push({ ...breadth, entry, index });
   });
 
-  if (gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
+  if (published.kind === "rootlessport" && gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
+    // Trusting slirp4netns's gateway is right with port_handler=slirp4netns, which nothing inside the container shows.
+    const alternative = published.slirpGateway !== undefined && compiled.trusts(parseIp(published.slirpGateway)!);
+    findings.push({
+      code: "peer-not-trusted",
+      severity: alternative ? "warning" : "error",
+      message:
+        `trustedProxies does not trust ${quoted(gateways, "or")}, the container's own address, which Podman's rootlessport connects ` +
+        `from: a browser on the host reaching the published port arrives from ${gateways[0]}, with no forwarding header, and will ` +
+        `not count as local (the socket is closed with "1008 pairing required"); add ${quoted(gateways, "and")}.` +
+        (alternative
+          ? ` The list trusts slirp4netns's gateway "${published.slirpGateway}", which is the peer only with --network ` +
+            "slirp4netns:port_handler=slirp4netns: if the container runs with that port handler, the list is right as it is."
+          : ""),
+    });
+  } else if (gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
     findings.push({
       code: "gateway-not-trusted",
       // The original bug (gateways are recommended in a container only).
       severity: "error",
       message:
         `trustedProxies does not trust the default gateway ${quoted(gateways, "or")}: a browser on the host reaching the published ` +
-        `port arrives from ${gateways[0]} through Docker's NAT, with no forwarding header, and will not count as local ` +
+        `port arrives from ${gateways[0]} through ${published.engine}'s NAT, with no forwarding header, and will not count as local ` +
         `(the socket is closed with "1008 pairing required"); add ${quoted(gateways, "and")}.`,
     });
   }
@@ -472,10 +628,16 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
  * A trusted peer with no forwarding header passes condition a, so each of these machines counts as local as
  * soon as its Host and Origin name localhost, which any script can write.
  */
-function breadthFinding(at: string, ranges: readonly Range[], gateways: readonly string[], advice: string): Omit<Finding, "entry" | "index"> | undefined {
+function breadthFinding(
+  at: string,
+  ranges: readonly Range[],
+  gateways: readonly string[],
+  advice: string,
+  published: PublishedPath,
+): Omit<Finding, "entry" | "index"> | undefined {
   const wide = ranges.filter((r) => !single(r));
   const inside = gateways.filter((address) => wide.some((r) => r.set.trusts(parseIp(address)!)));
-  const instead = inside.length > 0 ? `trust the gateway's single address ${quoted(inside, "and")} instead` : advice;
+  const instead = inside.length > 0 ? `trust ${singleAddress(published, inside)} instead` : advice;
 
   const publicRanges = wide.flatMap((r) => {
     const example = firstPublic(r);
@@ -543,7 +705,13 @@ export function formatReport(report: DoctorReport): string {
   if (trustedProxies.length > 0) {
     lines.push(`  "trustedProxies": [${trustedProxies.map((address) => `"${address}"`).join(", ")}]`, "  and publish the port on loopback only: -p 127.0.0.1:PORT:PORT");
   } else {
-    lines.push(container.detected ? "  (nothing: no default gateway)" : "  (nothing: no container evidence; a gateway running directly on a host needs no trustedProxies)");
+    lines.push(
+      !container.detected
+        ? "  (nothing: no container evidence; a gateway running directly on a host needs no trustedProxies)"
+        : gateways.length === 0
+          ? "  (nothing: no default gateway)"
+          : "  (nothing: no address on the default route's interface; see Warnings)",
+    );
   }
 
   lines.push("", "Warnings", ...findingLines(report.warnings));
