@@ -1,9 +1,12 @@
 // Starts the example gateway: `npm run gateway -- --config examples/gateway/config.json`.
 // --capture FOLDER writes every handshake, and every plain HTTP request, it receives as JSON (the recorder's
 // capture mode): a handshake as <case>.json, a plain request as <case>.request.json.
+// TRUSTED_PROXIES, when set (even empty), replaces the config's trustedProxies: comma or space separated
+// entries, as Compose passes them (examples/compose/compose.yaml). A bad entry stops the gateway at start-up.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { parseTrustedProxies, splitList } from "clientaddr";
 import { type GatewayConfig, createGateway } from "./gateway.js";
 
 const { values } = parseArgs({
@@ -19,6 +22,12 @@ if (values.config === undefined) {
   process.exit(2);
 }
 const config = JSON.parse(readFileSync(values.config, "utf8")) as GatewayConfig;
+const fromEnvironment = process.env.TRUSTED_PROXIES;
+if (fromEnvironment !== undefined) {
+  parseTrustedProxies(fromEnvironment, "TRUSTED_PROXIES"); // throws naming the variable, the entry and its index
+  config.gateway.trustedProxies = splitList(fromEnvironment);
+  console.log(`gateway: trustedProxies from TRUSTED_PROXIES: ${JSON.stringify(config.gateway.trustedProxies)}`);
+}
 let captured = 0;
 const capture = values.capture;
 if (capture !== undefined) mkdirSync(capture, { recursive: true });
