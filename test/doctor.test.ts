@@ -11,7 +11,9 @@ import {
   checkConfig,
   detectContainer,
   diagnose,
+  formatReport,
   parseIpv6Route,
+  parseNetDev,
   parseRoute,
 } from "../src/cli/doctor.js";
 import { compileTrustedProxies } from "../src/core/trust.js";
@@ -192,7 +194,10 @@ describe("diagnose", () => {
     expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
     expect(codes(warnings)).toEqual(["publish-on-loopback", "trust-single-address"]);
     expect(only(warnings, "publish-on-loopback").message).toContain("-p 127.0.0.1:PORT:PORT");
-    expect(only(warnings, "publish-on-loopback").message).toContain("arrives from 172.18.0.1");
+    // What Docker 20.10 was recorded doing with a LAN client (fixtures/recorded/docker/): IPv4 keeps the
+    // client's address, IPv6 through docker-proxy arrives from the bridge gateway.
+    expect(only(warnings, "publish-on-loopback").message).toContain("Over IPv4 a LAN client arrives with its own address");
+    expect(only(warnings, "publish-on-loopback").message).toContain("docker-proxy relays it from 172.18.0.1, exactly as the host's browser arrives");
     expect(only(warnings, "trust-single-address").message).toContain('"172.18.0.1", not its network 172.18.0.0/16');
   });
 
@@ -214,11 +219,69 @@ describe("diagnose", () => {
     expect(message).toContain("no address is recommended");
     expect(message).toContain("router");
     expect(message).not.toContain("192.168.0.1");
-    expect(only(warnings, "publish-on-loopback").message).toContain("arrives from the bridge gateway");
+    expect(only(warnings, "publish-on-loopback").message).toContain("relays it from the bridge gateway");
   });
 
   it("still warns of a missing default route without container evidence", () => {
     expect(codes(diagnose({ ...HOST, gateways: [] }).warnings)).toEqual(["no-container-evidence", "no-default-gateway", "publish-on-loopback"]);
+  });
+
+  describe("a container on the host's network (--network host)", () => {
+    // What Docker's --network host container sees: the host's interfaces, docker0 among them, and the host's
+    // default route via the LAN's router (test/e2e/docker-engine.e2e.test.ts checks it on the real engine).
+    const HOST_NETWORK: Facts = {
+      container: { detected: true, evidence: ["/.dockerenv exists (Docker)"] },
+      interfaces: [
+        LO,
+        { name: "eth0", addresses: [{ family: 4, address: "192.168.77.1", cidr: "192.168.77.1/24" }] },
+        { name: "docker0", addresses: [{ family: 4, address: "172.17.0.1", cidr: "172.17.0.1/16" }] },
+        { name: "br-3f1c2a9d0e4b", addresses: [{ family: 4, address: "172.18.0.1", cidr: "172.18.0.1/16" }] },
+      ],
+      gateways: [{ family: 4, address: "192.168.77.254", interface: "eth0", metric: 0 }],
+    };
+
+    it.each([["docker0"], ["br-3f1c2a9d0e4b"], ["cni-podman0"], ["podman1"]])("recommends nothing when the container sees the engine's bridge %s", (bridge) => {
+      const facts: Facts = { ...HOST_NETWORK, interfaces: [...HOST_NETWORK.interfaces.slice(0, 2), { name: bridge, addresses: [] }] };
+      const { recommendation, warnings } = diagnose(facts);
+      expect(recommendation.trustedProxies).toEqual([]);
+      expect(codes(warnings)).toEqual(["host-network"]);
+      expect(only(warnings, "host-network").message).toContain(`bridge ${bridge}: --network host`);
+      expect(only(warnings, "host-network").message).toContain('"192.168.77.254" is the host\'s router');
+    });
+
+    it("sees a bridge that is down: os.networkInterfaces() leaves out an interface without carrier, /proc/net/dev does not", () => {
+      const netDev = [
+        "Inter-|   Receive                                                |  Transmit",
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed",
+        "    lo:    2236      24    0    0    0     0          0         0     2236      24    0    0    0     0       0          0",
+        "ca-dke-0b3274:  5086  53    0    0    0     0          0         0     4006      41    0    0    0     0       0          0",
+        "docker0:       0       0    0    0    0     0          0         0        0       0    0    0    0     0       0          0",
+        "",
+      ].join("\n");
+      expect(parseNetDev(netDev)).toEqual(["lo", "ca-dke-0b3274", "docker0"]);
+      const facts: Facts = { ...HOST_NETWORK, interfaces: HOST_NETWORK.interfaces.slice(0, 2), links: parseNetDev(netDev) };
+      expect(diagnose(facts).recommendation.trustedProxies).toEqual([]);
+      expect(parseNetDev("")).toEqual([]);
+    });
+
+    it("takes no look-alike for an engine's bridge", () => {
+      for (const name of ["br-lan", "docker", "br-3f1c2a9d0e4", "mydocker0"]) {
+        const facts: Facts = { ...HOST_NETWORK, interfaces: [LO, { name, addresses: [] }, HOST_NETWORK.interfaces[1]!] };
+        expect(diagnose(facts).recommendation.trustedProxies, name).toEqual(["192.168.77.254"]);
+      }
+    });
+
+    it("the config check accepts [] and warns of a list that trusts the router", () => {
+      expect(checkConfig({ trustedProxies: [] }, HOST_NETWORK)).toEqual([]);
+      const findings = checkConfig({ trustedProxies: ["192.168.77.254"] }, HOST_NETWORK);
+      expect(codes(findings)).toEqual(["default-gateway-on-host"]);
+      expect(findings[0]!.message).toContain("this container shares the host's network");
+    });
+
+    it("the report says why nothing is recommended", () => {
+      const text = formatReport({ ...diagnose(HOST_NETWORK), config: null });
+      expect(text).toContain("(nothing: the container shares the host's network; its local clients arrive on loopback)");
+    });
   });
 
   it("recommends nothing without a default route", () => {
@@ -556,7 +619,7 @@ describe("Podman", () => {
       const { recommendation, warnings } = diagnose(PODMAN_ROOTFUL);
       expect(recommendation.trustedProxies).toEqual(["172.18.0.1"]);
       expect(codes(warnings)).toEqual(["publish-on-loopback", "trust-single-address"]);
-      expect(only(warnings, "publish-on-loopback").message).toContain("goes through Podman's NAT just as the host's browser does, so it too arrives from 172.18.0.1");
+      expect(only(warnings, "publish-on-loopback").message).toContain("may go through Podman's NAT just as the host's browser does and arrive from 172.18.0.1 (not checked here with a LAN client)");
       expect(only(warnings, "trust-single-address").message).toContain('"172.18.0.1", not its network 172.18.0.0/16');
     });
 

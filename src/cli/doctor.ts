@@ -58,7 +58,13 @@ export interface Gateway {
 
 export interface Facts {
   readonly container: ContainerFacts;
+  /** The interfaces that are up, with their addresses (Node's os.networkInterfaces()). */
   readonly interfaces: readonly InterfaceFacts[];
+  /**
+   * Every interface's name from /proc/net/dev, up or down: an engine's bridge with no container on it has no
+   * carrier, and os.networkInterfaces() leaves it out.
+   */
+  readonly links?: readonly string[];
   /** Default gateways from /proc/net/route and /proc/net/ipv6_route, in table order. */
   readonly gateways: readonly Gateway[];
 }
@@ -73,6 +79,7 @@ export type FindingCode =
   | "trust-single-address"
   | "rootlessport-peer"
   | "rootless-unknown"
+  | "host-network"
   // checkConfig
   | "not-a-config"
   | "invalid-entry"
@@ -216,9 +223,10 @@ export function detectContainer(probe: ContainerProbe): ContainerFacts {
 export async function readFacts(): Promise<Facts> {
   const text = (file: string) => readFile(file, "utf8").catch(() => null);
   const exists = (file: string) => access(file).then(() => true, () => false);
-  const [route, route6, dockerenv, containerenv, containerenvText, cgroup, environ, uidMap] = await Promise.all([
+  const [route, route6, netDev, dockerenv, containerenv, containerenvText, cgroup, environ, uidMap] = await Promise.all([
     text("/proc/net/route"),
     text("/proc/net/ipv6_route"),
+    text("/proc/net/dev"),
     exists("/.dockerenv"),
     exists("/run/.containerenv"),
     text("/run/.containerenv"),
@@ -229,6 +237,7 @@ export async function readFacts(): Promise<Facts> {
   return {
     container: detectContainer({ dockerenv, containerenv, containerenvText, cgroup, environ, uidMap }),
     interfaces: interfaceFacts(networkInterfaces()),
+    links: parseNetDev(netDev ?? ""),
     gateways: [...parseRoute(route ?? ""), ...parseIpv6Route(route6 ?? "")],
   };
 }
@@ -349,17 +358,43 @@ function slirpLayout(facts: Facts): { own: string; gateway: string } | undefined
  *   whatever reaches this machine through it from the LAN or the Internet.
  */
 interface PublishedPath {
-  readonly kind: "none" | "gateway" | "rootlessport";
+  readonly kind: "none" | "gateway" | "rootlessport" | "host-network";
   /** The addresses to trust. */
   readonly peers: readonly string[];
   readonly engine: "Docker" | "Podman";
   /** In slirp4netns's layout: its gateway, the peer with `port_handler=slirp4netns` instead of rootlessport. */
   readonly slirpGateway?: string;
+  /** Under host networking: the engine's bridge interface the container can see. */
+  readonly bridge?: string;
+}
+
+// The bridges container engines make on the host: Docker's default and user-defined ones, Podman's CNI and
+// netavark ones. A container that sees one shares the host's network namespace (`--network host`).
+const ENGINE_BRIDGE = /^(docker0|br-[0-9a-f]{12}|cni-podman\d+|podman\d+)$/;
+
+/** The engine bridge this namespace holds, if any: the mark of a container on the host's network. */
+function engineBridge(facts: Facts): string | undefined {
+  return [...(facts.links ?? []), ...facts.interfaces.map(({ name }) => name)].find((name) => ENGINE_BRIDGE.test(name));
+}
+
+/** The interface names in /proc/net/dev: two header lines, then one `name: counters...` line each. */
+export function parseNetDev(text: string): string[] {
+  return text
+    .split("\n")
+    .slice(2)
+    .map((line) => line.split(":")[0]!.trim())
+    .filter((name) => name !== "");
 }
 
 function publishedPath(facts: Facts): PublishedPath {
   const { container } = facts;
   if (!container.detected) return { kind: "none", peers: [], engine: "Docker" };
+  const engine = container.podman === undefined ? "Docker" : "Podman";
+  // On the host's network a client on this host connects over loopback, and the default gateway is the host's
+  // router: trusting it would trust whatever reaches the host through it (recorded under Docker: a script on
+  // the LAN forging Host through the router's address passed for local).
+  const bridge = engineBridge(facts);
+  if (bridge !== undefined) return { kind: "host-network", peers: [], engine, bridge };
   if (container.podman === undefined) return { kind: "gateway", peers: preferredGateways(facts), engine: "Docker" };
   const slirp = slirpLayout(facts);
   if (container.podman.rootless === true || slirp !== undefined) {
@@ -386,6 +421,31 @@ function singleAddress(published: PublishedPath, addresses: readonly string[]): 
   return published.kind === "rootlessport"
     ? `the single address ${quoted(addresses, "and")} (the container's own, which rootlessport connects from)`
     : `the gateway's single address ${quoted(addresses, "and")}`;
+}
+
+/**
+ * Why to publish on loopback only, for the path this container's published port takes. What Docker 20.10 was
+ * seen doing with a LAN client (fixtures/recorded/docker/dockerd-*-all-interfaces-*): over IPv4 its DNAT keeps
+ * the client's own address; over IPv6, with the userland proxy on (the default), docker-proxy relays it from
+ * the bridge gateway, as it does the host's browser. rootlessport relays every connection from the container's
+ * own address. Podman's netavark NAT was not checked with a LAN client.
+ */
+function publishOnLoopback(published: PublishedPath, gateway: string | undefined): string {
+  const start = "Publish the port on loopback only: -p 127.0.0.1:PORT:PORT, not -p PORT:PORT. Published on every interface, the port is reachable from the LAN";
+  const forged = "counts as local as soon as its Host and Origin name localhost, which a browser will not forge but any script can.";
+  if (published.kind === "rootlessport") {
+    const via = gateway ?? "the container's own address";
+    return `${start}, and a LAN client goes through rootlessport just as the host's browser does, so it too arrives from ${via}. With ${via} trusted it ${forged}`;
+  }
+  const via = gateway ?? "the bridge gateway";
+  if (published.engine === "Podman") {
+    return `${start}, and a LAN client may go through Podman's NAT just as the host's browser does and arrive from ${via} (not checked here with a LAN client). With ${via} trusted it ${forged}`;
+  }
+  return (
+    `${start}. Over IPv4 a LAN client arrives with its own address (Docker's DNAT keeps it) and is not local; over IPv6, with ` +
+    `Docker's userland proxy on (its default), docker-proxy relays it from ${via}, exactly as the host's browser arrives, and with ${via} ` +
+    `trusted it ${forged}`
+  );
 }
 
 export function diagnose(facts: Facts): Diagnosis {
@@ -442,17 +502,20 @@ export function diagnose(facts: Facts): Diagnosis {
         "own address instead: if the gateway's refusal log names that address, trust it.",
     });
   }
-  const nat = published.kind === "rootlessport" ? "rootlessport" : published.engine === "Podman" ? "Podman's NAT" : "Docker's NAT";
-  const via = gateway ?? (published.kind === "rootlessport" ? "the container's own address" : "the bridge gateway");
-  warnings.push({
-    code: "publish-on-loopback",
-    severity: "warning",
-    message:
-      "Publish the port on loopback only: -p 127.0.0.1:PORT:PORT, not -p PORT:PORT. Published on every interface, " +
-      `the port is reachable from the LAN, and a LAN client goes through ${nat} just as the host's browser does, ` +
-      `so it too arrives from ${via}. With ${via} trusted it counts as local as soon as its Host and Origin name ` +
-      "localhost, which a browser will not forge but any script can.",
-  });
+  if (published.kind === "host-network") {
+    warnings.push({
+      code: "host-network",
+      severity: "warning",
+      message:
+        `This container shares the host's network (it sees ${published.engine}'s bridge ${published.bridge}: --network host), so no ` +
+        "address is recommended: a browser on the host reaches the gateway over loopback and needs no trustedProxies, and the " +
+        `default gateway${facts.gateways.length > 0 ? ` ${quoted(facts.gateways.map(({ address }) => address), "and")}` : ""} is the host's router, ` +
+        "which must not be trusted (whatever reaches the host through it would be). Bind the gateway to 127.0.0.1, or every " +
+        "machine that reaches the host reaches it.",
+    });
+  } else {
+    warnings.push({ code: "publish-on-loopback", severity: "warning", message: publishOnLoopback(published, gateway) });
+  }
   for (const address of trustedProxies) {
     const network = networkOf(facts, address);
     warnings.push({
@@ -591,7 +654,7 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
             "slirp4netns:port_handler=slirp4netns: if the container runs with that port handler, the list is right as it is."
           : ""),
     });
-  } else if (gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
+  } else if (published.kind !== "host-network" && gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
     findings.push({
       code: "gateway-not-trusted",
       // The original bug (gateways are recommended in a container only).
@@ -602,16 +665,18 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
         `(the socket is closed with "1008 pairing required"); add ${quoted(gateways, "and")}.`,
     });
   }
-  const routers = facts.container.detected ? [] : facts.gateways.map(({ address }) => address).filter((address) => compiled.trusts(parseIp(address)!));
+  const onHost = published.kind === "none" || published.kind === "host-network";
+  const routers = onHost ? facts.gateways.map(({ address }) => address).filter((address) => compiled.trusts(parseIp(address)!)) : [];
   if (routers.length > 0) {
     findings.push({
       code: "default-gateway-on-host",
       severity: "warning",
       message:
-        `trustedProxies trusts the default gateway ${quoted(routers, "and")}, and there is no container evidence: on a host the ` +
+        `trustedProxies trusts the default gateway ${quoted(routers, "and")}, and ${published.kind === "none" ? "there is no container evidence" : "this container shares the host's network"}: on a host the ` +
         "default gateway is the router, and whatever reaches this machine through it from the LAN or the Internet and " +
         "arrives from its address (a port forward that rewrites the source, a VPN) would be trusted. A gateway running " +
-        "directly on a host needs no trustedProxies for its local clients; trust the router only if this is a container.",
+        "directly on a host, or in a container on the host's network, needs no trustedProxies for its local clients" +
+        (published.kind === "none" ? "; trust the router only if this is a container on a bridge network." : "."),
     });
   }
   return findings;
@@ -708,6 +773,8 @@ export function formatReport(report: DoctorReport): string {
     lines.push(
       !container.detected
         ? "  (nothing: no container evidence; a gateway running directly on a host needs no trustedProxies)"
+        : report.warnings.some(({ code }) => code === "host-network")
+          ? "  (nothing: the container shares the host's network; its local clients arrive on loopback)"
         : gateways.length === 0
           ? "  (nothing: no default gateway)"
           : "  (nothing: no address on the default route's interface; see Warnings)",
