@@ -42,8 +42,8 @@ console.log(`${cases - failures} passed, ${failures} failed`);
 process.exitCode = failures > 0 ? 1 : 0;
 
 function writeCounterexample(name: string, request: LawRequest, demandsNotLocal: boolean): string {
-  const { rawHeaders, remoteAddress, ...options } = request;
-  const now = resolveClientAddress({ ...options, remoteAddress, headers: rawHeaders });
+  const { rawHeaders, remoteAddress, declaredSource, ...options } = request;
+  const now = resolveClientAddress({ ...options, remoteAddress, declaredSource, headers: rawHeaders });
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
   return writeFixture(OUT, {
     name: `${slug}-seed-${seed}`,
@@ -55,6 +55,7 @@ function writeCounterexample(name: string, request: LawRequest, demandsNotLocal:
     },
     request: {
       peer: remoteAddress === undefined ? null : { address: remoteAddress, port: 0 },
+      ...(declaredSource === undefined ? {} : { declaredSource }),
       local: null,
       method: "GET",
       url: "/",
