@@ -8,6 +8,7 @@ import {
   type ResolveOptions,
   canonicalAddress,
   declaredSource,
+  formatAddressBytes,
   resolveClientAddress,
 } from "../src/core/index.js";
 
@@ -153,5 +154,21 @@ describe("canonicalAddress", () => {
     expect(canonicalAddress("fe80::1%eth0")).toBe("fe80::1");
     for (const text of ["127.1", "0177.0.0.1", "unknown", "", "1.2.3.4:80", "[::1]"]) expect(canonicalAddress(text)).toBeNull();
     expect(canonicalAddress(7 as unknown as string)).toBeNull();
+  });
+});
+
+describe("formatAddressBytes", () => {
+  it("writes 4 or 16 bytes in network order as the answers do, a mapped address as IPv4", () => {
+    const bytes = Uint8Array.from([9, 203, 0, 113, 7, 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+    expect(formatAddressBytes(bytes, 1, 4)).toBe("203.0.113.7");
+    expect(formatAddressBytes(bytes, 5, 16)).toBe("2001:db8::1");
+    const mapped = Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 1]);
+    expect(formatAddressBytes(mapped, 0, 16)).toBe("127.0.0.1");
+  });
+
+  it("refuses another length or a range past the end", () => {
+    expect(() => formatAddressBytes(new Uint8Array(16), 1, 16)).toThrow(RangeError);
+    expect(() => formatAddressBytes(new Uint8Array(16), -1, 4)).toThrow(RangeError);
+    expect(() => formatAddressBytes(new Uint8Array(16), 0, 6 as 4)).toThrow(RangeError);
   });
 });

@@ -4,7 +4,7 @@
 // source on the socket under this symbol; readers ask `declaredSource(socket)`. Nothing here touches a
 // socket: it reads one property of an object. `Symbol.for`, so that the ES module and CommonJS copies of
 // clientaddr, loaded side by side, read and write the same property.
-import { formatAddress, parseIp } from "./address.js";
+import { canonicalText, formatAddress, parseIp } from "./address.js";
 
 /**
  * The property under which clientaddr/proxy-protocol records, on each socket it accepted from a trusted
@@ -25,10 +25,30 @@ export function declaredSource(socket: object | null | undefined): string | null
 }
 
 /**
+ * The address held in network byte order in `bytes[offset, offset + length)`, 4 bytes of IPv4 or 16 of IPv6,
+ * written as clientaddr's answers write it (an IPv4-mapped IPv6 address as IPv4): how a binary header (the
+ * PROXY protocol's v2) hands an address to the resolver. Throws a RangeError for another length or a range
+ * past the end.
+ */
+export function formatAddressBytes(bytes: Uint8Array, offset: number, length: 4 | 16): string {
+  if ((length !== 4 && length !== 16) || !(offset >= 0 && offset + length <= bytes.length)) {
+    throw new RangeError(`an address is 4 or 16 bytes within the buffer, got ${length} at ${offset} of ${bytes.length}`);
+  }
+  if (length === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  const parts: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) parts[i] = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
+  if (parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff) {
+    return formatAddress({ family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 });
+  }
+  return formatAddress({ family: 6, parts });
+}
+
+/**
  * An address as clientaddr's answers write it (dotted IPv4, mapped IPv6 as IPv4, RFC 5952 IPv6, no zone),
  * or null when the text is not a bare address by the strict rules (what Node's `net.isIP` accepts).
  */
 export function canonicalAddress(text: string): string | null {
   const address = typeof text === "string" ? parseIp(text) : null;
-  return address === null ? null : formatAddress(address);
+  // The text itself when it is already canonical (no string built), as the resolver does for its peers.
+  return address === null ? null : canonicalText(address, text);
 }

@@ -14,12 +14,13 @@
 //   bound), a v2 header at most `maxLength` (default 4,096 bytes, 16 + 65,535 at most), decided from its
 //   16-byte fixed part before the rest arrives;
 // - no copy: it reads the caller's bytes in place; TLV values are views into them;
-// - strict: v1 addresses are addresses by the resolver's own rule (`canonicalAddress`), ports are decimal
+// - strict: v1 addresses are addresses by the resolver's own rule (IPv6 through `canonicalAddress`; IPv4 read
+//   from the bytes, held to it by a property test), ports are decimal
 //   without leading zeros, v2's unassigned address family and command values are refused, TLVs must tile the
 //   header exactly, and a CRC32C TLV must match.
 // It never throws on any input.
 import crc32c from "crc-32/crc32c.js";
-import { canonicalAddress } from "../core/index.js";
+import { canonicalAddress, formatAddressBytes } from "../core/index.js";
 
 /** One end of the relayed connection, as the balancer declared it. */
 export interface ProxyEndpoint {
@@ -95,15 +96,22 @@ const NO_TLVS: readonly ProxyTlv[] = Object.freeze([]);
 const INCOMPLETE: ParseResult = Object.freeze({ status: "incomplete" });
 
 /** v2's byte 13: the values the specification assigns, and what each means. */
-const FAMILIES: ReadonlyMap<number, { family: ProxyHeader["family"]; transport: ProxyHeader["transport"]; addresses: number }> = new Map([
-  [0x00, { family: "unspec", transport: "unspec", addresses: 0 }],
-  [0x11, { family: "inet", transport: "stream", addresses: 12 }],
-  [0x12, { family: "inet", transport: "dgram", addresses: 12 }],
-  [0x21, { family: "inet6", transport: "stream", addresses: 36 }],
-  [0x22, { family: "inet6", transport: "dgram", addresses: 36 }],
-  [0x31, { family: "unix", transport: "stream", addresses: 216 }],
-  [0x32, { family: "unix", transport: "dgram", addresses: 216 }],
-] as const);
+interface Family {
+  readonly family: ProxyHeader["family"];
+  readonly transport: ProxyHeader["transport"];
+  readonly addresses: number;
+}
+const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
+  const table: Array<Family | undefined> = Array.from({ length: 256 }, () => undefined);
+  table[0x00] = { family: "unspec", transport: "unspec", addresses: 0 };
+  table[0x11] = { family: "inet", transport: "stream", addresses: 12 };
+  table[0x12] = { family: "inet", transport: "dgram", addresses: 12 };
+  table[0x21] = { family: "inet6", transport: "stream", addresses: 36 };
+  table[0x22] = { family: "inet6", transport: "dgram", addresses: 36 };
+  table[0x31] = { family: "unix", transport: "stream", addresses: 216 };
+  table[0x32] = { family: "unix", transport: "dgram", addresses: 216 };
+  return table;
+})();
 
 function invalid(error: ProxyHeaderError, message: string): ParseResult {
   return { status: "invalid", error, message };
@@ -134,18 +142,32 @@ export function parseProxyHeader(bytes: Uint8Array, maxLength: number = DEFAULT_
 // ---------------------------------------------------------------------------------------------------------
 // Version 1: "PROXY TCP4|TCP6 <src> <dst> <sport> <dport>\r\n" or "PROXY UNKNOWN[ anything]\r\n", 107 bytes at most
 
+const UNKNOWN = [0x55, 0x4e, 0x4b, 0x4e, 0x4f, 0x57, 0x4e]; // "UNKNOWN"
+
 function parseV1(bytes: Uint8Array): ParseResult {
   const available = bytes.length;
   // Where the line ends: the first CR, which must be followed by LF; a bare LF is malformed. The CRLF ends the
-  // line within 107 bytes, so the CR is among the first 106.
+  // line within 107 bytes, so the CR is among the first 106. The spaces are noted on the way (no array).
   let cr = -1;
+  let s1 = -1;
+  let s2 = -1;
+  let s3 = -1;
+  let s4 = -1;
+  let spaces = 0;
   const limit = Math.min(available, V1_MAX_LENGTH - 1);
   for (let i = V1_SIGNATURE.length; i < limit; i++) {
     const byte = bytes[i]!;
-    if (byte === LF) return invalid("v1-malformed", "a v1 PROXY line holds a line feed without a carriage return");
-    if (byte === CR) {
+    if (byte === SPACE) {
+      spaces++;
+      if (spaces === 1) s1 = i;
+      else if (spaces === 2) s2 = i;
+      else if (spaces === 3) s3 = i;
+      else if (spaces === 4) s4 = i;
+    } else if (byte === CR) {
       cr = i;
       break;
+    } else if (byte === LF) {
+      return invalid("v1-malformed", "a v1 PROXY line holds a line feed without a carriage return");
     }
   }
   if (cr === -1) return available >= V1_MAX_LENGTH - 1 ? invalid("v1-too-long", `no CRLF within the first ${V1_MAX_LENGTH} bytes of a v1 PROXY line`) : INCOMPLETE;
@@ -153,53 +175,69 @@ function parseV1(bytes: Uint8Array): ParseResult {
   if (bytes[cr + 1] !== LF) return invalid("v1-malformed", "a v1 PROXY line holds a carriage return without a line feed");
   const length = cr + 2;
 
-  // The fields, separated by single spaces.
-  const fields: Array<[number, number]> = [];
-  let start = V1_SIGNATURE.length;
-  for (let i = start; i <= cr; i++) {
-    if (i === cr || bytes[i] === SPACE) {
-      fields.push([start, i]);
-      start = i + 1;
-      // UNKNOWN: the rest of the line is ignored, whatever it holds (the specification).
-      if (fields.length === 1 && text(bytes, fields[0]![0], fields[0]![1]) === "UNKNOWN") {
-        return header(1, "proxy", "unspec", "unspec", null, null, NO_TLVS, length);
-      }
-    }
-  }
-  const protocol = text(bytes, fields[0]![0], fields[0]![1]);
-  if (protocol !== "TCP4" && protocol !== "TCP6") return invalid("v1-malformed", `a v1 PROXY line names the protocol ${JSON.stringify(protocol.slice(0, 16))}, not TCP4, TCP6 or UNKNOWN`);
-  if (fields.length !== 5) return invalid("v1-malformed", "a v1 PROXY line has the protocol, two addresses and two ports, separated by single spaces");
-  for (const [from, to] of fields) {
-    if (from === to) return invalid("v1-malformed", "a v1 PROXY line has an empty field (two spaces in a row, or a space before the CRLF)");
-  }
-  const six = protocol === "TCP6";
-  const source = v1Address(bytes, fields[1]!, six);
-  const destination = v1Address(bytes, fields[2]!, six);
+  // The protocol: UNKNOWN (the rest of the line is ignored, whatever it holds: the specification), TCP4, TCP6.
+  const protocolEnd = spaces === 0 ? cr : s1;
+  if (protocolEnd - 6 === 7 && matches(bytes, 6, UNKNOWN)) return header(1, "proxy", "unspec", "unspec", null, null, NO_TLVS, length);
+  const six = protocolEnd - 6 === 4 && bytes[6] === 0x54 && bytes[7] === 0x43 && bytes[8] === 0x50 ? (bytes[9] === 0x36 ? true : bytes[9] === 0x34 ? false : null) : null;
+  if (six === null) return invalid("v1-malformed", "a v1 PROXY line names a protocol other than TCP4, TCP6 or UNKNOWN");
+  if (spaces !== 4) return invalid("v1-malformed", "a v1 PROXY line has the protocol, two addresses and two ports, separated by single spaces");
+  if (s2 === s1 + 1 || s3 === s2 + 1 || s4 === s3 + 1 || cr === s4 + 1) return invalid("v1-malformed", "a v1 PROXY line has an empty field (two spaces in a row, or a space before the CRLF)");
+  const source = six ? v1Ipv6(bytes, s1 + 1, s2) : v1Ipv4(bytes, s1 + 1, s2);
+  const destination = six ? v1Ipv6(bytes, s2 + 1, s3) : v1Ipv4(bytes, s2 + 1, s3);
   if (source === null || destination === null) return invalid("v1-address", `a v1 PROXY line's address is not an ${six ? "IPv6" : "IPv4"} address`);
-  const sourcePort = v1Port(bytes, fields[3]!);
-  const destinationPort = v1Port(bytes, fields[4]!);
+  const sourcePort = v1Port(bytes, s3 + 1, s4);
+  const destinationPort = v1Port(bytes, s4 + 1, cr);
   if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
   return header(1, "proxy", six ? "inet6" : "inet", "stream", { address: source, port: sourcePort }, { address: destination, port: destinationPort }, NO_TLVS, length);
 }
 
-/** The bytes [from, to) as text (at most 107 of them, ASCII in a valid line). */
-function text(bytes: Uint8Array, from: number, to: number): string {
-  return String.fromCharCode.apply(null, bytes.subarray(from, to) as unknown as number[]);
+function matches(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
+  for (let i = 0; i < expected.length; i++) if (bytes[at + i] !== expected[i]) return false;
+  return true;
 }
 
-/** A v1 address of its family, canonical, or null: dotted IPv4 for TCP4; IPv6 text without a zone for TCP6. */
-function v1Address(bytes: Uint8Array, [from, to]: [number, number], six: boolean): string | null {
-  let colon = false;
+/**
+ * A TCP4 address: a strict dotted quad (four decimal octets, 0-255, no leading zeros), which is exactly what
+ * Node's net.isIPv4 and the resolver's own reader accept, and has one spelling, so the text is rebuilt from
+ * the octets. Read from the bytes by hand, without decoding them into a string first: the line is parsed on
+ * every connection, and this is most of its cost otherwise. test/support/proxy-protocol-laws.ts holds it to
+ * the resolver's reader (`canonicalAddress`) over generated and damaged text.
+ */
+function v1Ipv4(bytes: Uint8Array, from: number, to: number): string | null {
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  let text = "";
+  for (let i = from; i <= to; i++) {
+    const byte = i === to ? 0x2e : bytes[i]!;
+    if (byte === 0x2e /* . */) {
+      if (digits === 0 || ++octets > 4 || (i === to) !== (octets === 4)) return null;
+      text = octets === 1 ? `${value}` : `${text}.${value}`;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    const digit = byte - 0x30;
+    if (digit < 0 || digit > 9 || (digits === 1 && value === 0)) return null;
+    value = value * 10 + digit;
+    if (++digits > 3 || value > 255) return null;
+  }
+  return octets === 4 ? text : null;
+}
+
+/** A TCP6 address: IPv6 text without a zone, by the resolver's own reader, canonical. */
+function v1Ipv6(bytes: Uint8Array, from: number, to: number): string | null {
+  let text = "";
   for (let i = from; i < to; i++) {
     const byte = bytes[i]!;
-    if (byte === 0x3a) colon = true;
-    else if (byte === 0x25 /* % */) return null;
+    if (byte === 0x25 /* % */) return null;
+    text += String.fromCharCode(byte);
   }
-  return colon === six ? canonicalAddress(text(bytes, from, to)) : null;
+  return text.includes(":") ? canonicalAddress(text) : null;
 }
 
 /** A decimal port 0-65535 without leading zeros, or -1. */
-function v1Port(bytes: Uint8Array, [from, to]: [number, number]): number {
+function v1Port(bytes: Uint8Array, from: number, to: number): number {
   if (to - from > 5 || (to - from > 1 && bytes[from] === 0x30)) return -1;
   let value = 0;
   for (let i = from; i < to; i++) {
@@ -221,7 +259,7 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   if (versionCommand >> 4 !== 2) return invalid("v2-version", `a v2 PROXY header with version ${versionCommand >> 4}, not 2`);
   const command = versionCommand & 0x0f;
   if (command > 1) return invalid("v2-command", `a v2 PROXY header with command ${command}, neither LOCAL (0) nor PROXY (1)`);
-  const kind = FAMILIES.get(bytes[13]!);
+  const kind = FAMILIES[bytes[13]!];
   if (kind === undefined) return invalid("v2-family", `a v2 PROXY header with address family and protocol 0x${bytes[13]!.toString(16).padStart(2, "0")}, which the specification does not assign`);
   const length = 16 + ((bytes[14]! << 8) | bytes[15]!);
   const bound = Math.min(Math.max(maxLength, 16), V2_MAX_LENGTH);
@@ -233,12 +271,12 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
 
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
-  if (kind.family === "inet") {
-    source = { address: `${bytes[16]}.${bytes[17]}.${bytes[18]}.${bytes[19]}`, port: (bytes[24]! << 8) | bytes[25]! };
-    destination = { address: `${bytes[20]}.${bytes[21]}.${bytes[22]}.${bytes[23]}`, port: (bytes[26]! << 8) | bytes[27]! };
-  } else if (kind.family === "inet6") {
-    source = { address: ipv6(bytes, 16), port: (bytes[48]! << 8) | bytes[49]! };
-    destination = { address: ipv6(bytes, 32), port: (bytes[50]! << 8) | bytes[51]! };
+  if (kind.addresses === 12) {
+    source = { address: formatAddressBytes(bytes, 16, 4), port: (bytes[24]! << 8) | bytes[25]! };
+    destination = { address: formatAddressBytes(bytes, 20, 4), port: (bytes[26]! << 8) | bytes[27]! };
+  } else if (kind.addresses === 36) {
+    source = { address: formatAddressBytes(bytes, 16, 16), port: (bytes[48]! << 8) | bytes[49]! };
+    destination = { address: formatAddressBytes(bytes, 32, 16), port: (bytes[50]! << 8) | bytes[51]! };
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.
@@ -260,14 +298,6 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   }
   if (crcAt !== -1 && !crcMatches(bytes, crcAt, length)) return invalid("v2-crc32c", "a v2 PROXY header's CRC32C does not match: the header was damaged or forged");
   return header(2, "proxy", kind.family, kind.transport, source, destination, tlvs, length);
-}
-
-/** Eight 16-bit groups at `at`, canonical (the resolver's own printer, through canonicalAddress). */
-function ipv6(bytes: Uint8Array, at: number): string {
-  let written = "";
-  for (let i = 0; i < 16; i += 2) written += `${i === 0 ? "" : ":"}${((bytes[at + i]! << 8) | bytes[at + i + 1]!).toString(16)}`;
-  // Eight groups of hex are always an address.
-  return canonicalAddress(written)!;
 }
 
 /**

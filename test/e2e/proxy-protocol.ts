@@ -42,7 +42,7 @@ interface Balancer extends ProxySpec {
   declares(c: Carried): string | null | undefined;
 }
 
-const haproxyTcp = (what: string, server: string, frontend: string[] = [], backend: string[] = [], declares: Balancer["declares"] = (c) => c.from): Balancer => ({
+export const haproxyTcp = (what: string, server: string, frontend: string[] = [], backend: string[] = [], declares: Balancer["declares"] = (c) => c.from): Balancer => ({
   name: "haproxy",
   what,
   // Bytes pass through untouched; the gateway's peer is HAProxy's own connection from 127.0.0.1.

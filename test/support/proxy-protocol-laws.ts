@@ -281,6 +281,33 @@ export const PARSER_LAWS: Record<string, ParserLaw> = {
   } as unknown as ParserLaw,
 };
 
+/** Text where a v1 address goes: addresses, near misses (leading zeros, 256, five parts, zones) and noise. */
+const addressText = fc
+  .oneof(
+    ipv4,
+    fc.ipV4(),
+    ipv6Text,
+    fc.ipV4().map((a) => a.replace(/(^|\.)(\d)/, "$10$2")),
+    fc.tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 300 })).map(([a, b]) => `${a}.${b}.0.1`),
+    fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 6 }).map((parts) => parts.join(".")),
+    ipv6.map((a) => `${a}%eth0`),
+    fc.string({ unit: fc.constantFrom(..."0123456789.:abcdefABCDEF%x-"), maxLength: 45 }),
+    fc.string({ unit: fc.integer({ min: 0x21, max: 0xff }).map((c) => String.fromCharCode(c)), maxLength: 20 }),
+  )
+  .filter((a) => a.length > 0 && !/[ \r\n]/.test(a));
+
+PARSER_LAWS["a v1 address is read exactly as the resolver reads one (canonicalAddress), of the line's own family"] = {
+  arbitrary: fc.tuple(addressText, fc.boolean()),
+  check: (([text, six]: [string, boolean]) => {
+    const line = bytes(`PROXY ${six ? "TCP6" : "TCP4"} ${text} ${six ? "::1" : "127.0.0.1"} 1 2\r\n`);
+    const result = parseProxyHeader(line);
+    const canonical = canonicalAddress(text);
+    const expected = canonical !== null && text.includes(":") === six && !text.includes("%") ? canonical : null;
+    if (expected === null) assert.ok(result.status === "invalid" && result.error === "v1-address", `${JSON.stringify(text)}: ${JSON.stringify(result).slice(0, 100)}`);
+    else assert.equal(result.status === "header" ? result.header.source?.address : result.status, expected);
+  }) as unknown as (input: Uint8Array) => void,
+} as unknown as ParserLaw;
+
 /** A law as a fast-check property. */
 export function parserProperty(law: ParserLaw): fc.IProperty<[Uint8Array]> {
   return fc.property(law.arbitrary, (input) => law.check(input));
