@@ -13,7 +13,8 @@
 // - bounded: it never reads past the bytes given, a v1 line is at most 107 bytes (the specification's
 //   bound), a v2 header at most `maxLength` (default 4,096 bytes, 16 + 65,535 at most), decided from its
 //   16-byte fixed part before the rest arrives;
-// - no copy: it reads the caller's bytes in place; TLV values are views into them;
+// - no copy: it reads the caller's bytes in place; TLV values are views into them; address text is written
+//   when first read (a v2 header's addresses are bytes, and most headers are read for their source alone);
 // - strict: v1 addresses are addresses by the resolver's own rule (IPv6 through `canonicalAddress`; IPv4 read
 //   from the bytes, held to it by a property test), ports are decimal
 //   without leading zeros, v2's unassigned address family and command values are refused, TLVs must tile the
@@ -24,9 +25,14 @@ import { canonicalAddress, formatAddressBytes } from "../core/index.js";
 
 /** One end of the relayed connection, as the balancer declared it. */
 export interface ProxyEndpoint {
-  /** Canonical text (dotted IPv4, mapped IPv6 as IPv4, RFC 5952 IPv6), as the resolver writes addresses. */
+  /**
+   * Canonical text (dotted IPv4, mapped IPv6 as IPv4, RFC 5952 IPv6), as the resolver writes addresses;
+   * written on first read and kept.
+   */
   readonly address: string;
   readonly port: number;
+  /** `{ address, port }` (what JSON.stringify writes). */
+  toJSON(): { address: string; port: number };
 }
 
 /** A type-length-value field of a v2 header (types 0x01-0x05 and 0x20-0x25 are the specification's). */
@@ -113,6 +119,52 @@ const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
   return table;
 })();
 
+/**
+ * An endpoint whose text is written the first time it is read, as the resolver works out its hops only when
+ * read: a header is mostly read for its source alone (the destination is there for whoever asks), and a v2
+ * header carries addresses as bytes, so the parse itself builds no string. The address is kept as numbers,
+ * not as a view of the bytes read, so that a kept header does not keep the segment it came in alive.
+ */
+class Endpoint implements ProxyEndpoint {
+  #text: string | undefined;
+  readonly #words: readonly number[];
+
+  /** `words`: the address in network order, one 32-bit word (IPv4) or four (IPv6). */
+  constructor(
+    words: readonly number[],
+    readonly port: number,
+    text?: string,
+  ) {
+    this.#words = words;
+    this.#text = text;
+  }
+
+  get address(): string {
+    if (this.#text === undefined) {
+      const bytes = new Uint8Array(this.#words.length * 4);
+      const view = new DataView(bytes.buffer);
+      this.#words.forEach((word, i) => view.setUint32(i * 4, word));
+      this.#text = formatAddressBytes(bytes, 0, bytes.length as 4 | 16);
+    }
+    return this.#text;
+  }
+
+  toJSON(): { address: string; port: number } {
+    return { address: this.address, port: this.port };
+  }
+
+  [Symbol.for("nodejs.util.inspect.custom")](): { address: string; port: number } {
+    return this.toJSON();
+  }
+}
+
+const NO_WORDS: readonly number[] = [];
+
+/** The 32-bit word at `at`, big-endian. */
+function word(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
+
 function invalid(error: ProxyHeaderError, message: string): ParseResult {
   return { status: "invalid", error, message };
 }
@@ -182,13 +234,25 @@ function parseV1(bytes: Uint8Array): ParseResult {
   if (six === null) return invalid("v1-malformed", "a v1 PROXY line names a protocol other than TCP4, TCP6 or UNKNOWN");
   if (spaces !== 4) return invalid("v1-malformed", "a v1 PROXY line has the protocol, two addresses and two ports, separated by single spaces");
   if (s2 === s1 + 1 || s3 === s2 + 1 || s4 === s3 + 1 || cr === s4 + 1) return invalid("v1-malformed", "a v1 PROXY line has an empty field (two spaces in a row, or a space before the CRLF)");
-  const source = six ? v1Ipv6(bytes, s1 + 1, s2) : v1Ipv4(bytes, s1 + 1, s2);
-  const destination = six ? v1Ipv6(bytes, s2 + 1, s3) : v1Ipv4(bytes, s2 + 1, s3);
-  if (source === null || destination === null) return invalid("v1-address", `a v1 PROXY line's address is not an ${six ? "IPv6" : "IPv4"} address`);
+  let source: Endpoint;
+  let destination: Endpoint;
   const sourcePort = v1Port(bytes, s3 + 1, s4);
   const destinationPort = v1Port(bytes, s4 + 1, cr);
+  if (six) {
+    const from = v1Ipv6(bytes, s1 + 1, s2);
+    const to = v1Ipv6(bytes, s2 + 1, s3);
+    if (from === null || to === null) return invalid("v1-address", "a v1 PROXY line's address is not an IPv6 address");
+    source = new Endpoint(NO_WORDS, sourcePort, from);
+    destination = new Endpoint(NO_WORDS, destinationPort, to);
+  } else {
+    const from = v1Ipv4(bytes, s1 + 1, s2);
+    const to = v1Ipv4(bytes, s2 + 1, s3);
+    if (from === -1 || to === -1) return invalid("v1-address", "a v1 PROXY line's address is not an IPv4 address");
+    source = new Endpoint([from], sourcePort);
+    destination = new Endpoint([to], destinationPort);
+  }
   if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
-  return header(1, "proxy", six ? "inet6" : "inet", "stream", { address: source, port: sourcePort }, { address: destination, port: destinationPort }, NO_TLVS, length);
+  return header(1, "proxy", six ? "inet6" : "inet", "stream", source, destination, NO_TLVS, length);
 }
 
 function matches(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
@@ -198,31 +262,32 @@ function matches(bytes: Uint8Array, at: number, expected: readonly number[]): bo
 
 /**
  * A TCP4 address: a strict dotted quad (four decimal octets, 0-255, no leading zeros), which is exactly what
- * Node's net.isIPv4 and the resolver's own reader accept, and has one spelling, so the text is rebuilt from
- * the octets. Read from the bytes by hand, without decoding them into a string first: the line is parsed on
- * every connection, and this is most of its cost otherwise. test/support/proxy-protocol-laws.ts holds it to
- * the resolver's reader (`canonicalAddress`) over generated and damaged text.
+ * Node's net.isIPv4 and the resolver's own reader accept, as a 32-bit value (-1: not one); it has one
+ * spelling, so the text is written from the value when read. Read from the bytes by hand, without decoding
+ * them into a string first: the line is parsed on every connection, and this was most of its cost.
+ * test/support/proxy-protocol-laws.ts holds it to the resolver's reader (`canonicalAddress`) over generated
+ * and damaged text.
  */
-function v1Ipv4(bytes: Uint8Array, from: number, to: number): string | null {
+function v1Ipv4(bytes: Uint8Array, from: number, to: number): number {
   let octets = 0;
+  let address = 0;
   let value = 0;
   let digits = 0;
-  let text = "";
   for (let i = from; i <= to; i++) {
     const byte = i === to ? 0x2e : bytes[i]!;
     if (byte === 0x2e /* . */) {
-      if (digits === 0 || ++octets > 4 || (i === to) !== (octets === 4)) return null;
-      text = octets === 1 ? `${value}` : `${text}.${value}`;
+      if (digits === 0 || ++octets > 4 || (i === to) !== (octets === 4)) return -1;
+      address = address * 256 + value;
       value = 0;
       digits = 0;
       continue;
     }
     const digit = byte - 0x30;
-    if (digit < 0 || digit > 9 || (digits === 1 && value === 0)) return null;
+    if (digit < 0 || digit > 9 || (digits === 1 && value === 0)) return -1;
     value = value * 10 + digit;
-    if (++digits > 3 || value > 255) return null;
+    if (++digits > 3 || value > 255) return -1;
   }
-  return octets === 4 ? text : null;
+  return address;
 }
 
 /** A TCP6 address: IPv6 text without a zone, by the resolver's own reader, canonical. */
@@ -272,11 +337,11 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   if (kind.addresses === 12) {
-    source = { address: formatAddressBytes(bytes, 16, 4), port: (bytes[24]! << 8) | bytes[25]! };
-    destination = { address: formatAddressBytes(bytes, 20, 4), port: (bytes[26]! << 8) | bytes[27]! };
+    source = new Endpoint([word(bytes, 16)], (bytes[24]! << 8) | bytes[25]!);
+    destination = new Endpoint([word(bytes, 20)], (bytes[26]! << 8) | bytes[27]!);
   } else if (kind.addresses === 36) {
-    source = { address: formatAddressBytes(bytes, 16, 16), port: (bytes[48]! << 8) | bytes[49]! };
-    destination = { address: formatAddressBytes(bytes, 32, 16), port: (bytes[50]! << 8) | bytes[51]! };
+    source = new Endpoint([word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28)], (bytes[48]! << 8) | bytes[49]!);
+    destination = new Endpoint([word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44)], (bytes[50]! << 8) | bytes[51]!);
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.

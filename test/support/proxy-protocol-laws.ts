@@ -177,8 +177,8 @@ function agree(input: Uint8Array, ours: ProxyHeader, theirs: Reference): void {
       return;
     }
     assert.equal(ours.family, theirs.protocol === "TCP4" ? "inet" : "inet6");
-    assert.deepEqual(ours.source, { address: canonicalAddress(theirs.source), port: theirs.sourcePort });
-    assert.deepEqual(ours.destination, { address: canonicalAddress(theirs.destination), port: theirs.destinationPort });
+    assert.deepEqual(ours.source?.toJSON(), { address: canonicalAddress(theirs.source), port: theirs.sourcePort });
+    assert.deepEqual(ours.destination?.toJSON(), { address: canonicalAddress(theirs.destination), port: theirs.destinationPort });
     return;
   }
   assert.equal(ours.version, 2);
@@ -193,11 +193,11 @@ function agree(input: Uint8Array, ours: ProxyHeader, theirs: Reference): void {
   }
   const a = theirs.addresses;
   if (ours.command === "proxy" && ours.family === "inet") {
-    assert.deepEqual(ours.source, { address: [...a.subarray(0, 4)].join("."), port: (a[8]! << 8) | a[9]! });
-    assert.deepEqual(ours.destination, { address: [...a.subarray(4, 8)].join("."), port: (a[10]! << 8) | a[11]! });
+    assert.deepEqual(ours.source?.toJSON(), { address: [...a.subarray(0, 4)].join("."), port: (a[8]! << 8) | a[9]! });
+    assert.deepEqual(ours.destination?.toJSON(), { address: [...a.subarray(4, 8)].join("."), port: (a[10]! << 8) | a[11]! });
   } else if (ours.command === "proxy" && ours.family === "inet6") {
-    assert.deepEqual(ours.source, { address: v6Text(a, 0), port: (a[32]! << 8) | a[33]! });
-    assert.deepEqual(ours.destination, { address: v6Text(a, 16), port: (a[34]! << 8) | a[35]! });
+    assert.deepEqual(ours.source?.toJSON(), { address: v6Text(a, 0), port: (a[32]! << 8) | a[33]! });
+    assert.deepEqual(ours.destination?.toJSON(), { address: v6Text(a, 16), port: (a[34]! << 8) | a[35]! });
   } else {
     assert.equal(ours.source, null);
   }
