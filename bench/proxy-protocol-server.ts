@@ -9,7 +9,9 @@ import { acceptProxyProtocol } from "clientaddr/proxy-protocol";
 const [mode, port] = process.argv.slice(2);
 const options = { trustedProxies: [] };
 const server = createServer((req, res) => {
-  res.end(resolveRequest(req, options).address ?? "unknown");
+  const text = resolveRequest(req, options).address ?? "unknown";
+  // A length, so that ab's HTTP/1.0 keep-alive requests are kept alive (Node closes a 1.0 answer without one).
+  res.setHeader("content-length", Buffer.byteLength(text)).end(text);
 });
 server.keepAliveTimeout = 30_000;
 if (mode === "listener") acceptProxyProtocol(server, { trustedProxies: ["127.0.0.1"] });

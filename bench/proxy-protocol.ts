@@ -47,7 +47,10 @@ const fmt = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${n
 const cellText = (cell: Cell | undefined) => (cell === undefined ? "" : `${fmt(cell.median)} (${fmt(cell.min)}–${fmt(cell.max)})`);
 
 const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
-const parseRows = ["| header | proxy-protocol-js (bytes) | proxy-protocol-js (text) | clientaddr | speed-up over the faster reference | target |", "|---|---|---|---|---|---|"];
+const parseRows = [
+  "| header | proxy-protocol-js (bytes) | proxy-protocol-js (text) | clientaddr | clientaddr, source read | speed-up over the faster reference | the same, source read | target |",
+  "|---|---|---|---|---|---|---|---|",
+];
 for (const workload of PARSE_WORKLOADS) {
   const cells: Partial<Record<ParseImplementation, Cell>> = {};
   for (const implementation of Object.keys(workload.build()) as ParseImplementation[]) {
@@ -56,7 +59,10 @@ for (const workload of PARSE_WORKLOADS) {
   }
   const reference = Math.min(cells["proxy-protocol-js"]!.median, cells["proxy-protocol-js (text)"]?.median ?? Infinity);
   const speedup = reference / cells.clientaddr!.median;
-  parseRows.push(`| ${workload.name} | ${cellText(cells["proxy-protocol-js"])} | ${cellText(cells["proxy-protocol-js (text)"])} | ${cellText(cells.clientaddr)} | ${speedup.toFixed(1)}x | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`);
+  const readSpeedup = reference / cells["clientaddr, source read"]!.median;
+  parseRows.push(
+    `| ${workload.name} | ${cellText(cells["proxy-protocol-js"])} | ${cellText(cells["proxy-protocol-js (text)"])} | ${cellText(cells.clientaddr)} | ${cellText(cells["clientaddr, source read"])} | ${speedup.toFixed(1)}x | ${readSpeedup.toFixed(1)}x | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
+  );
   if (workload.target !== undefined) checks.push({ what: `parse, ${workload.name}: speed-up over proxy-protocol-js`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
 }
 
@@ -158,7 +164,7 @@ const section = [
   "",
   `Machine: ${machine}. ${proxyVersion("haproxy")}; ApacheBench from Debian's apache2-utils.`,
   "",
-  `The header parse: the mean time of one parse, measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. The bytes are a header followed by the start of an HTTP request, as a socket delivers them. clientaddr's parser (the built package) returns canonical address text and where the header ends, and checks TLVs and the CRC32C; proxy-protocol-js 4.0.6 returns v2 addresses as bytes and checks no TLV.`,
+  `The header parse: the mean time of one parse, measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. The bytes are a header followed by the start of an HTTP request, as a socket delivers them. clientaddr's parser (the built package) returns where the header ends and addresses whose canonical text is written when first read ("source read": the parse and then the source's text, as the listener does on every connection), and checks TLVs and the CRC32C; proxy-protocol-js 4.0.6 returns v2 addresses as bytes, bounds nothing and checks no TLV. The target applies to the parse.`,
   "",
   ...parseRows,
   "",

@@ -25,12 +25,13 @@ export function declaredSource(socket: object | null | undefined): string | null
 }
 
 /**
- * The address held in network byte order in `bytes[offset, offset + length)`, 4 bytes of IPv4 or 16 of IPv6,
+ * The address held in network byte order in `bytes[offset, offset + length)` (a Uint8Array, or any list of
+ * byte values), 4 bytes of IPv4 or 16 of IPv6,
  * written as clientaddr's answers write it (an IPv4-mapped IPv6 address as IPv4): how a binary header (the
  * PROXY protocol's v2) hands an address to the resolver. Throws a RangeError for another length or a range
  * past the end.
  */
-export function formatAddressBytes(bytes: Uint8Array, offset: number, length: 4 | 16): string {
+export function formatAddressBytes(bytes: ArrayLike<number>, offset: number, length: 4 | 16): string {
   if ((length !== 4 && length !== 16) || !(offset >= 0 && offset + length <= bytes.length)) {
     throw new RangeError(`an address is 4 or 16 bytes within the buffer, got ${length} at ${offset} of ${bytes.length}`);
   }

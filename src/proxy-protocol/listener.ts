@@ -24,6 +24,7 @@ export interface ProxyProtocolOptions {
   readonly onError?: ((error: ProxyProtocolError, socket: Socket) => void) | undefined;
 }
 
+/** The parser's reasons, or: too slow (`timeout`), ended or failed (reset) before the header was complete (`ended`). */
 export type ProxyProtocolErrorCode = ProxyHeaderError | "timeout" | "ended";
 
 /** Why a connection from a trusted balancer was closed before it reached the server. */
@@ -90,11 +91,13 @@ export function acceptProxyProtocol<T extends Server>(server: T, options: ProxyP
   // For https: the TLS socket the server makes of a balancer's connection answers for it (see below).
   const pending = server instanceof TlsServer ? new Map<string, Socket>() : null;
 
-  server.emit = function gate(this: T, event: string | symbol, ...args: unknown[]): boolean {
-    if (event !== "connection") return emit.call(this, event, ...args);
-    const socket = args[0] as Socket;
+  // Every event of the server passes here (a 'request' per request): `arguments` as it is, no array made.
+  server.emit = function gate(this: T, event: string | symbol, socket: Socket): boolean {
+    // eslint-disable-next-line prefer-rest-params
+    if (event !== "connection") return Reflect.apply(emit, this, arguments) as boolean;
     const peer = socket.remoteAddress;
-    if (passed.has(socket) || peer === undefined || !trust.trustsText(peer)) return emit.call(this, event, ...args);
+    // eslint-disable-next-line prefer-rest-params
+    if (passed.has(socket) || peer === undefined || !trust.trustsText(peer)) return Reflect.apply(emit, this, arguments) as boolean;
     readHeader(socket, peer, timeout, maxLength, onError, (header) => {
       record(socket, header);
       if (pending !== null) {
@@ -152,6 +155,7 @@ function readHeader(socket: Socket, peer: string, timeout: number, maxLength: nu
     clearTimeout(timer);
     socket.removeListener("readable", onReadable);
     socket.removeListener("end", onEnd);
+    socket.removeListener("error", onSocketError);
     socket.removeListener("close", onClose);
   };
   const fail = (code: ProxyProtocolErrorCode, message: string) => {
@@ -175,10 +179,14 @@ function readHeader(socket: Socket, peer: string, timeout: number, maxLength: nu
     }
   };
   const onEnd = () => fail("ended", "the connection ended before its PROXY protocol header was complete");
+  // Until the server has the socket, nobody else listens for its errors: a reset would otherwise be thrown.
+  const onSocketError = (error: Error) => fail("ended", `the connection failed before its PROXY protocol header was complete (${error.message})`);
   const onClose = () => done();
   const timer = setTimeout(() => fail("timeout", `no complete PROXY protocol header within ${timeout} ms`), timeout);
+  timer.unref();
   socket.on("readable", onReadable);
   socket.once("end", onEnd);
+  socket.once("error", onSocketError);
   socket.once("close", onClose);
 }
 

@@ -127,25 +127,21 @@ const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
  */
 class Endpoint implements ProxyEndpoint {
   #text: string | undefined;
-  readonly #words: readonly number[];
+  readonly #bytes: readonly number[];
 
-  /** `words`: the address in network order, one 32-bit word (IPv4) or four (IPv6). */
+  /** `bytes`: the address in network order, 4 byte values (IPv4) or 16 (IPv6); or its text, already written. */
   constructor(
-    words: readonly number[],
+    bytes: readonly number[],
     readonly port: number,
     text?: string,
   ) {
-    this.#words = words;
+    this.#bytes = bytes;
     this.#text = text;
   }
 
   get address(): string {
-    if (this.#text === undefined) {
-      const bytes = new Uint8Array(this.#words.length * 4);
-      const view = new DataView(bytes.buffer);
-      this.#words.forEach((word, i) => view.setUint32(i * 4, word));
-      this.#text = formatAddressBytes(bytes, 0, bytes.length as 4 | 16);
-    }
+    // A plain array of byte values: a typed array or a DataView would cost more to make than the text.
+    this.#text ??= formatAddressBytes(this.#bytes, 0, this.#bytes.length as 4 | 16);
     return this.#text;
   }
 
@@ -158,11 +154,18 @@ class Endpoint implements ProxyEndpoint {
   }
 }
 
-const NO_WORDS: readonly number[] = [];
+const NO_BYTES: readonly number[] = [];
 
-/** The 32-bit word at `at`, big-endian. */
-function word(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+/** Four bytes at `at`, as a plain list. */
+function four(bytes: Uint8Array, at: number): number[] {
+  return [bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!];
+}
+
+/** Sixteen bytes at `at`, as a plain list. */
+function sixteen(bytes: Uint8Array, at: number): number[] {
+  const list = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 16; i++) list[i] = bytes[at + i]!;
+  return list;
 }
 
 function invalid(error: ProxyHeaderError, message: string): ParseResult {
@@ -242,14 +245,14 @@ function parseV1(bytes: Uint8Array): ParseResult {
     const from = v1Ipv6(bytes, s1 + 1, s2);
     const to = v1Ipv6(bytes, s2 + 1, s3);
     if (from === null || to === null) return invalid("v1-address", "a v1 PROXY line's address is not an IPv6 address");
-    source = new Endpoint(NO_WORDS, sourcePort, from);
-    destination = new Endpoint(NO_WORDS, destinationPort, to);
+    source = new Endpoint(NO_BYTES, sourcePort, from);
+    destination = new Endpoint(NO_BYTES, destinationPort, to);
   } else {
     const from = v1Ipv4(bytes, s1 + 1, s2);
     const to = v1Ipv4(bytes, s2 + 1, s3);
     if (from === -1 || to === -1) return invalid("v1-address", "a v1 PROXY line's address is not an IPv4 address");
-    source = new Endpoint([from], sourcePort);
-    destination = new Endpoint([to], destinationPort);
+    source = new Endpoint([from >>> 24, (from >>> 16) & 0xff, (from >>> 8) & 0xff, from & 0xff], sourcePort);
+    destination = new Endpoint([to >>> 24, (to >>> 16) & 0xff, (to >>> 8) & 0xff, to & 0xff], destinationPort);
   }
   if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
   return header(1, "proxy", six ? "inet6" : "inet", "stream", source, destination, NO_TLVS, length);
@@ -337,11 +340,11 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   if (kind.addresses === 12) {
-    source = new Endpoint([word(bytes, 16)], (bytes[24]! << 8) | bytes[25]!);
-    destination = new Endpoint([word(bytes, 20)], (bytes[26]! << 8) | bytes[27]!);
+    source = new Endpoint(four(bytes, 16), (bytes[24]! << 8) | bytes[25]!);
+    destination = new Endpoint(four(bytes, 20), (bytes[26]! << 8) | bytes[27]!);
   } else if (kind.addresses === 36) {
-    source = new Endpoint([word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28)], (bytes[48]! << 8) | bytes[49]!);
-    destination = new Endpoint([word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44)], (bytes[50]! << 8) | bytes[51]!);
+    source = new Endpoint(sixteen(bytes, 16), (bytes[48]! << 8) | bytes[49]!);
+    destination = new Endpoint(sixteen(bytes, 32), (bytes[50]! << 8) | bytes[51]!);
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.

@@ -190,6 +190,20 @@ describe("a broken header from a trusted balancer closes the connection before t
     expect(errors.map((e) => e.code)).toEqual(["timeout"]);
   });
 
+  it("a connection reset inside its header is reported, and the server goes on", async () => {
+    const { port, errors } = await httpServer();
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port }, () => {
+        socket.write(v2().subarray(0, 10), () => setTimeout(() => (socket.resetAndDestroy(), resolve()), 50));
+      });
+      socket.on("error", reject);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(errors.map((e) => e.code)).toEqual(["ended"]);
+    const answered = body((await exchange(port, [Buffer.concat([v1("192.0.2.9", "127.0.0.1"), get()])])).received) as Answer;
+    expect(answered.declared).toBe("192.0.2.9");
+  });
+
   it("a connection that ends inside its header is closed", async () => {
     const { port, errors } = await httpServer();
     const result = await exchange(port, [v2().subarray(0, 20)], { end: true });
