@@ -293,15 +293,18 @@ function v1Ipv4(bytes: Uint8Array, from: number, to: number): number {
   return address;
 }
 
-/** A TCP6 address: IPv6 text without a zone, by the resolver's own reader, canonical. */
+/**
+ * A TCP6 address: IPv6 text without a zone, by the resolver's own reader, canonical. A Buffer (what a socket
+ * gives) is decoded natively; other bytes one by one.
+ */
 function v1Ipv6(bytes: Uint8Array, from: number, to: number): string | null {
   let text = "";
-  for (let i = from; i < to; i++) {
-    const byte = bytes[i]!;
-    if (byte === 0x25 /* % */) return null;
-    text += String.fromCharCode(byte);
+  if (Buffer.isBuffer(bytes)) {
+    text = bytes.toString("latin1", from, to);
+  } else {
+    for (let i = from; i < to; i++) text += String.fromCharCode(bytes[i]!);
   }
-  return text.includes(":") ? canonicalAddress(text) : null;
+  return text.includes(":") && !text.includes("%") ? canonicalAddress(text) : null;
 }
 
 /** A decimal port 0-65535 without leading zeros, or -1. */
