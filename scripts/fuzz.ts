@@ -2,12 +2,17 @@
 // every law of test/support/properties.ts (the same laws `npm test` runs a few hundred times) until the total
 // reaches N generated cases (default 1,000,000), and writes each failure, shrunk by fast-check to a minimal
 // case, as a fixture under fixtures/fuzz/ for a person to review: the replay test then fails until it is fixed.
+// Then the PROXY protocol parser's laws (test/support/proxy-protocol-laws.ts: never throws, never reads past
+// its bounds, agrees with proxy-protocol-js, decides the same in any segmentation), N / 10 cases in all; a
+// failure is written as the header's bytes in hex under fixtures/fuzz/proxy-protocol/.
+import { mkdirSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { resolveClientAddress } from "../src/core/index.js";
 import { LAWS, type LawRequest, property } from "../test/support/properties.js";
+import { PARSER_LAWS, parserProperty } from "../test/support/proxy-protocol-laws.js";
 import { writeFixture } from "./lib/write-fixture.js";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "1000000" }, seed: { type: "string" } } });
@@ -38,12 +43,33 @@ for (const [index, [name, law]] of laws.entries()) {
   console.log(`  FAIL  after ${details.numRuns} cases (${details.numShrinks} shrinks): ${name}\n        ${String(details.errorInstance)}`);
   console.log(`        written to ${writeCounterexample(name, law.asRequest(input), law.demandsNotLocal)}`);
 }
+const parserLaws = Object.entries(PARSER_LAWS);
+const perParserLaw = Math.ceil(total / 10 / parserLaws.length);
+console.log(`fuzz: the PROXY protocol parser, ${perParserLaw * parserLaws.length} cases over ${parserLaws.length} laws`);
+for (const [index, [name, law]] of parserLaws.entries()) {
+  const started = performance.now();
+  const details = fc.check(parserProperty(law), { seed: seed + laws.length + index, numRuns: perParserLaw });
+  cases += details.numRuns;
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  if (!details.failed) {
+    console.log(`  ok    ${details.numRuns} cases in ${seconds} s: ${name}`);
+    continue;
+  }
+  failures++;
+  const input = details.counterexample![0] as Uint8Array | [Uint8Array, number[]];
+  const bytes = input instanceof Uint8Array ? input : input[0];
+  const folder = path.join(OUT, "proxy-protocol");
+  mkdirSync(folder, { recursive: true });
+  const file = path.join(folder, `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 50)}-seed-${seed}.hex`);
+  writeFileSync(file, `${Buffer.from(bytes).toString("hex")}\n`);
+  console.log(`  FAIL  after ${details.numRuns} cases (${details.numShrinks} shrinks): ${name}\n        ${String(details.errorInstance)}\n        written to ${file}`);
+}
 console.log(`${cases - failures} passed, ${failures} failed`);
 process.exitCode = failures > 0 ? 1 : 0;
 
 function writeCounterexample(name: string, request: LawRequest, demandsNotLocal: boolean): string {
-  const { rawHeaders, remoteAddress, ...options } = request;
-  const now = resolveClientAddress({ ...options, remoteAddress, headers: rawHeaders });
+  const { rawHeaders, remoteAddress, declaredSource, ...options } = request;
+  const now = resolveClientAddress({ ...options, remoteAddress, declaredSource, headers: rawHeaders });
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
   return writeFixture(OUT, {
     name: `${slug}-seed-${seed}`,
@@ -55,6 +81,7 @@ function writeCounterexample(name: string, request: LawRequest, demandsNotLocal:
     },
     request: {
       peer: remoteAddress === undefined ? null : { address: remoteAddress, port: 0 },
+      ...(declaredSource === undefined ? {} : { declaredSource }),
       local: null,
       method: "GET",
       url: "/",

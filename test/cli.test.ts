@@ -57,6 +57,15 @@ describe("replay", () => {
     expect(lastLine(out)).toBe("1 passed, 0 failed");
   });
 
+  it("shows what a load balancer declared (the PROXY protocol) beside the peer, and nothing for a case without", async () => {
+    const fixtures = fileURLToPath(new URL("../fixtures/recorded/proxy-protocol/", import.meta.url));
+    const { code, out } = await cli("replay", path.join(fixtures, "haproxy-tcp-v2-public-client-script-untrusted.json"), path.join(fixtures, "haproxy-tcp-v2-health-check-untrusted.json"));
+    expect(code).toBe(0);
+    expect(out).toContain("peer 127.0.0.1 declared 203.0.113.7 (PROXY protocol)  trusted (none)");
+    expect(out).toContain("basis proxy-protocol:remote-client");
+    expect(out).toMatch(/peer 127\.0\.0\.1  trusted \(none\)/);
+  });
+
   it("marks a case whose answer differs, lists what differs, and exits 1", async () => {
     await write("1.json", dockerCase("docker-ok"));
     await write("2.json", dockerCase("docker-wrong", { loopbackEquivalent: true, basis: "socket:trusted-path" }));

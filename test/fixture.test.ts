@@ -93,6 +93,7 @@ describe("loadFixtures", () => {
     ["an odd rawHeaders list", dockerCase({ request: { ...(dockerCase().request as object), rawHeaders: ["Host"] } }), "request.rawHeaders", /odd/],
     ["a header value that is not a string", dockerCase({ request: { ...(dockerCase().request as object), rawHeaders: ["Host", 80] } }), "request.rawHeaders[1]", /must be a string/],
     ["a bad port", dockerCase({ request: { ...(dockerCase().request as object), peer: { address: "::1", port: 70000 } } }), "request.peer.port", /0 to 65535/],
+    ["a declared source that is not a string or null", dockerCase({ request: { ...(dockerCase().request as object), declaredSource: 7 } }), "request.declaredSource", /must be a string/],
     ["a bad believed header", dockerCase({ options: { trustedProxies: [], header: "via" } }), "options.header", /must be one of/],
     ["a bad maxHops", dockerCase({ options: { trustedProxies: [], maxHops: -1 } }), "options.maxHops", /non-negative integer/],
     ["a bad trusted entry", dockerCase({ options: { trustedProxies: ["10.0.0.1", "10.0.0.300"] } }), "options.trustedProxies[1]", /10\.0\.0\.300/],
@@ -254,6 +255,31 @@ describe("replayFixture", () => {
     const options = { trustedProxies: ["loopback"], header: "forwarded", maxHops: 1 };
     const fixture = await loaded(dockerCase({ request, options, expected: { address: null, loopbackEquivalent: false, basis: "forwarded:hop-limit" } }));
     expect(replayFixture(fixture).mismatches).toEqual([]);
+  });
+});
+
+describe("a declared source (the PROXY protocol)", () => {
+  async function loaded(data: unknown): Promise<Fixture> {
+    const [entry] = await loadFixtures([await write("declared.json", data)]);
+    return entry!.fixture;
+  }
+  const balancer = { ...(dockerCase().request as object), peer: { address: "127.0.0.1", port: 40000 } };
+
+  it("is loaded when present, and replayed with the peer as the balancer", async () => {
+    const fixture = await loaded(dockerCase({ request: { ...balancer, declaredSource: "203.0.113.7" }, expected: { address: "203.0.113.7", loopbackEquivalent: false, basis: "proxy-protocol:remote-client" } }));
+    expect(fixture.request.declaredSource).toBe("203.0.113.7");
+    const { result, mismatches } = replayFixture(fixture);
+    expect(mismatches).toEqual([]);
+    expect(result.hops[0]).toEqual({ address: "127.0.0.1", trusted: true, source: "socket" });
+  });
+
+  it("null is a source declared unknown, replayed as such; absent is no declaration at all", async () => {
+    const unknown = await loaded(dockerCase({ request: { ...balancer, declaredSource: null }, expected: { address: null, loopbackEquivalent: false, basis: "proxy-protocol:invalid-peer" } }));
+    expect(unknown.request.declaredSource).toBeNull();
+    expect(replayFixture(unknown).mismatches).toEqual([]);
+    const absent = await loaded(dockerCase({ request: balancer, options: { trustedProxies: [] }, expected: { address: "127.0.0.1", loopbackEquivalent: true, basis: "socket:loopback" } }));
+    expect("declaredSource" in absent.request).toBe(false);
+    expect(replayFixture(absent).mismatches).toEqual([]);
   });
 });
 

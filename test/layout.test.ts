@@ -1,6 +1,6 @@
-// The tree shows the architecture: the rules live in src/core and import nothing else of ours; the adapters
-// and the command line import the rules, never the other way round; importing `clientaddr` loads no adapter
-// and no framework, so a user of the core installs none of them.
+// The tree shows the architecture: the rules live in src/core and import nothing else of ours; the adapters,
+// the PROXY protocol listener and the command line import the rules, never the other way round; importing
+// `clientaddr` loads no adapter and no framework, so a user of the core installs none of them.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,7 +14,7 @@ function specifiers(file: string): string[] {
   return [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((match) => match[1]!);
 }
 
-/** The top folder under src/ (core, adapters, cli) that a file lives in. */
+/** The top folder under src/ (core, adapters, proxy-protocol, cli) that a file lives in. */
 function layer(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0]!;
 }
@@ -36,8 +36,8 @@ function graph(): Array<{ file: string; ours: string[]; packages: string[] }> {
 }
 
 describe("layout", () => {
-  it("src holds three folders and nothing else: core, adapters, cli", () => {
-    expect(readdirSync(SRC).sort()).toEqual(["adapters", "cli", "core"]);
+  it("src holds four folders and nothing else: core, adapters, proxy-protocol, cli", () => {
+    expect(readdirSync(SRC).sort()).toEqual(["adapters", "cli", "core", "proxy-protocol"]);
   });
 
   it("the rules in src/core import nothing of ours outside src/core, and no package but forwarded-parse and Node's own", () => {
@@ -49,11 +49,20 @@ describe("layout", () => {
     }
   });
 
-  it("the adapters import the rules and each other, never the command line", () => {
+  it("the adapters import the rules and each other, never the command line or the PROXY protocol listener", () => {
     for (const { file, ours } of graph().filter(({ file }) => layer(file) === "adapters")) {
-      expect(ours.filter((target) => layer(target) === "cli"), file).toEqual([]);
+      expect(ours.filter((target) => layer(target) === "cli" || layer(target) === "proxy-protocol"), file).toEqual([]);
       // The rules through their public entry only: an adapter uses what a user could.
       expect(ours.filter((target) => layer(target) === "core" && path.basename(target) !== "index.ts"), file).toEqual([]);
+    }
+  });
+
+  it("the PROXY protocol listener imports the rules through their public entry and itself, and Node's own, nothing else", () => {
+    const listener = graph().filter(({ file }) => layer(file) === "proxy-protocol");
+    expect(listener.length).toBeGreaterThan(1);
+    for (const { file, ours, packages } of listener) {
+      expect(ours.filter((target) => layer(target) !== "proxy-protocol" && !(layer(target) === "core" && path.basename(target) === "index.ts")), file).toEqual([]);
+      expect(packages.filter((name) => !name.startsWith("node:")), file).toEqual([]);
     }
   });
 

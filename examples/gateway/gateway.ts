@@ -5,7 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import { WebSocketServer } from "ws";
-import { type ClientAddress, compileTrustedProxies, resolveClientAddress } from "clientaddr";
+import { type ClientAddress, compileTrustedProxies, declaredSource, resolveClientAddress } from "clientaddr";
 
 export interface GatewayConfig {
   gateway: {
@@ -23,6 +23,8 @@ export interface GatewayConfig {
 export interface Handshake {
   request: {
     peer: { address: string; port: number } | null;
+    /** What a trusted load balancer declared with the PROXY protocol (clientaddr/proxy-protocol), if it did. */
+    declaredSource?: string | null;
     local: { address: string; port: number } | null;
     method: string;
     url: string;
@@ -62,6 +64,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   server.on("upgrade", (req: IncomingMessage, socket, head) => {
     const result = resolveClientAddress({
       remoteAddress: req.socket.remoteAddress,
+      declaredSource: declaredSource(req.socket), // behind a TCP load balancer that sends the PROXY protocol
       headers: req.rawHeaders, // raw lines, so that a repeated Host or Origin is seen and refused
       trustedProxies: trusted,
       header,
@@ -90,8 +93,10 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
 
 function captured(req: IncomingMessage): Handshake["request"] {
   const { remoteAddress, remotePort, localAddress, localPort } = req.socket;
+  const declared = declaredSource(req.socket);
   return {
     peer: remoteAddress === undefined || remotePort === undefined ? null : { address: remoteAddress, port: remotePort },
+    ...(declared === undefined ? {} : { declaredSource: declared }),
     local: localAddress === undefined || localPort === undefined ? null : { address: localAddress, port: localPort },
     method: req.method ?? "",
     url: req.url ?? "",

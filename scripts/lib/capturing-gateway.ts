@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { createGateway } from "../../examples/gateway/gateway.js";
+import { acceptProxyProtocol } from "../../src/proxy-protocol/index.js";
 import type { Fixture } from "./write-fixture.js";
 
 /** A request as the gateway captured it: a fixture's `request`. */
@@ -37,7 +38,16 @@ export class CapturingGateway {
   /** Requests with no `case` id, and repeats of ones that had one. */
   readonly unexpected: string[] = [];
 
-  constructor(readonly bind: LoopbackBind = "127.0.0.1") {}
+  /**
+   * `balancers`: the load balancers whose PROXY protocol header the gateway reads (clientaddr/proxy-protocol's
+   * acceptProxyProtocol on its server); each request then carries what they declared (`declaredSource`).
+   */
+  constructor(
+    readonly bind: LoopbackBind = "127.0.0.1",
+    readonly balancers?: readonly string[],
+  ) {
+    if (balancers !== undefined) acceptProxyProtocol(this.server, { trustedProxies: balancers });
+  }
 
   async listen(): Promise<void> {
     await new Promise<void>((resolve, reject) => {

@@ -31,8 +31,14 @@ export interface Fixture {
     readonly why?: string;
   };
   readonly request: {
-    /** The socket's remote end; null when the socket had no remote address. */
+    /** The socket's remote end (with `declaredSource`, the load balancer); null when the socket had no remote address. */
     readonly peer: Endpoint | null;
+    /**
+     * What a trusted load balancer declared with the PROXY protocol for this connection, as the listener
+     * recorded it on the socket: the source address, or null for a source it declared unknown. Absent: nothing
+     * was declared (no balancer, or its LOCAL command), and the peer is the client's side of the socket.
+     */
+    readonly declaredSource?: string | null;
     readonly local: Endpoint | null;
     readonly method: string;
     readonly url: string;
@@ -93,6 +99,7 @@ export function replayFixture(fixture: Fixture): { result: ClientAddress; mismat
   const { request, options, expected } = fixture;
   const result = resolveClientAddress({
     remoteAddress: request.peer?.address,
+    declaredSource: request.declaredSource,
     headers: request.rawHeaders,
     trustedProxies: options.trustedProxies,
     header: options.header,
@@ -201,7 +208,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("provenance.why", "is only for hand-written fixtures");
   }
 
-  const request = record(root.request, "request", ["peer", "local", "method", "url", "rawHeaders"]);
+  const request = record(root.request, "request", ["peer", "local", "method", "url", "rawHeaders"], ["declaredSource"]);
   const rawHeaders = strings(request.rawHeaders, "request.rawHeaders");
   if (rawHeaders.length % 2 !== 0) {
     throw new ShapeError("request.rawHeaders", "must alternate names and values (its length is odd)");
@@ -237,6 +244,7 @@ function toFixture(data: unknown): Fixture {
     },
     request: {
       peer: endpoint(request.peer, "request.peer"),
+      ...(request.declaredSource === undefined ? {} : { declaredSource: request.declaredSource === null ? null : string(request.declaredSource, "request.declaredSource") }),
       local: endpoint(request.local, "request.local"),
       method: text(request.method, "request.method"),
       url: text(request.url, "request.url"),

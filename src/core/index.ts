@@ -1,5 +1,6 @@
-// The public API: one function to resolve a request, one to compile the trust list once, and the readers of
-// lists written as text (environment variables, flags).
+// The public API: one function to resolve a request, one to compile the trust list once, the readers of
+// lists written as text (environment variables, flags), and the link a PROXY protocol listener records a
+// declared source through.
 export { resolveClientAddress } from "./resolve.js";
 export type {
   Basis,
@@ -14,6 +15,7 @@ export type {
   Verdict,
 } from "./resolve.js";
 export { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
+export { DECLARED_SOURCE, canonicalAddress, declaredSource, formatAddressBytes } from "./declared.js";
 export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
 export type { ForwardingHeader } from "./entries.js";

@@ -24,9 +24,16 @@ import { memoize } from "./memo.js";
 import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT, displayName } from "./proxy-headers.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
-export type HopSource = "socket" | ForwardingHeader;
+/**
+ * Where an address on the path came from: the socket's peer, the source a trusted TCP load balancer declared
+ * with the PROXY protocol (see `declaredSource`), or a forwarding header.
+ */
+export type HopSource = "socket" | "proxy-protocol" | ForwardingHeader;
 
-/** One address on the path, nearest first: the socket peer, then header entries right to left. */
+/**
+ * One address on the path, nearest first: the socket peer, then the declared source if a balancer declared
+ * one, then header entries right to left.
+ */
 export type Hop =
   | { readonly address: string; readonly trusted: boolean; readonly source: HopSource }
   | { readonly address: null; readonly raw: string; readonly trusted: false; readonly source: HopSource };
@@ -42,7 +49,7 @@ export type Verdict =
   | "unread-forwarding-header" // a forwarding header names a client the walk did not read
   | "host-not-local" // Host is missing or names another machine (DNS rebinding)
   | "origin-not-local" // another page caused the request: Origin or Sec-Fetch-Site says so (condition d)
-  | "invalid-peer" // remoteAddress is missing or not an address
+  | "invalid-peer" // remoteAddress (or the declared source) is missing or not an address
   | "invalid-entry" // the walk met an entry that is not an address (`unknown`, `127.1`, garbage)
   | "malformed-header" // the believed header could not be parsed
   | "hop-limit"; // more than maxHops trusted entries
@@ -70,6 +77,7 @@ export interface LocalityChecks {
 
 export type DiagnosticCode =
   | "invalid-peer"
+  | "unknown-declared-source"
   | "invalid-entry"
   | "malformed-header"
   | "hop-limit"
@@ -89,6 +97,15 @@ export interface Diagnostic {
 export interface ResolveOptions {
   /** The socket's peer, as Node gives it (`req.socket.remoteAddress`); undefined once the socket closed. */
   readonly remoteAddress: string | undefined;
+  /**
+   * The source a trusted TCP load balancer declared for this connection with the PROXY protocol, as
+   * clientaddr/proxy-protocol records it on the socket (read it with `declaredSource(req.socket)`;
+   * clientaddr/node does). Given, it takes the socket peer's place: the rules (the walk, trust, locality)
+   * apply to it as they would to a peer, and `remoteAddress` is the balancer, the nearest hop, trusted because
+   * the listener's own list let it declare. `null`: the balancer declared a connection whose source is
+   * unknown (an UNSPEC or UNIX address family, or v1's UNKNOWN): not local. Absent: the peer is the socket's.
+   */
+  readonly declaredSource?: string | null | undefined;
   readonly headers?: HeadersInput | undefined;
   /** Compiled with {@link compileTrustedProxies}, or a list compiled on first use and cached by identity. */
   readonly trustedProxies?: TrustedProxies | readonly string[] | undefined;
@@ -133,7 +150,7 @@ const NO_CHECKS: LocalityChecks = { client: false, forwarding: false, host: fals
 const VERDICTS: readonly Verdict[] = ["loopback", "trusted-path", "remote-client", "unread-forwarding-header", "host-not-local", "origin-not-local", "invalid-peer", "invalid-entry", "malformed-header", "hop-limit"];
 // Every basis string made once, so that an answer never builds one.
 const BASES = Object.fromEntries(
-  (["socket", ...FORWARDING_HEADERS] as HopSource[]).map((source) => [source, Object.fromEntries(VERDICTS.map((verdict) => [verdict, `${source}:${verdict}`]))]),
+  (["socket", "proxy-protocol", ...FORWARDING_HEADERS] as HopSource[]).map((source) => [source, Object.fromEntries(VERDICTS.map((verdict) => [verdict, `${source}:${verdict}`]))]),
 ) as Record<HopSource, Record<Verdict, Basis>>;
 
 const NO_ORIGINS: ReadonlySet<string> = new Set();
@@ -181,6 +198,7 @@ class Request implements HeaderValues {
   xRealIp: HeaderValue = undefined;
   proxyHeaders = 0;
   readonly remoteAddress: unknown;
+  readonly declared: unknown;
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
   readonly maxHops: number;
@@ -195,6 +213,7 @@ class Request implements HeaderValues {
   constructor(options: ResolveOptions) {
     readHeaders(options.headers, this);
     this.remoteAddress = options.remoteAddress;
+    this.declared = options.declaredSource;
     this.trust = trustOf(options.trustedProxies);
     this.believed = options.header ?? DEFAULT_HEADER;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
@@ -280,10 +299,36 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
     }
     return "invalid-peer";
   }
-  const peer = parsed.address;
-  const peerText = parsed.text;
+  let peer = parsed.address;
+  let peerText = parsed.text;
+  let peerSource: HopSource = "socket";
+
+  // A trusted TCP load balancer declared the connection's source with the PROXY protocol: the balancer is the
+  // nearest hop, trusted because the listener's own list let it declare (checked when the connection was
+  // accepted), and the declared source takes the peer's place for every rule below.
+  const declared = request.declared;
+  if (declared !== undefined) {
+    hops?.push({ address: peerText, trusted: true, source: "socket" });
+    request.source = peerSource = "proxy-protocol";
+    const source = typeof declared === "string" ? parsePeer(declared) : null;
+    if (source === null) {
+      if (explanation !== null) {
+        if (typeof declared === "string") {
+          explanation.hops.push({ address: null, raw: declared, trusted: false, source: peerSource });
+          note(explanation, "invalid-peer", `the source declared by load balancer ${peerText} (${JSON.stringify(declared.slice(0, 60))}) is not an IP address: the client is unknown and not local`);
+        } else {
+          note(explanation, "unknown-declared-source", `load balancer ${peerText} declared a connection whose source is unknown (a PROXY protocol header with an UNSPEC or UNIX address family, or UNKNOWN): the client is unknown and not local`);
+        }
+        checkHeaders(request, null, false, false, explanation);
+      }
+      return "invalid-peer";
+    }
+    peer = source.address;
+    peerText = source.text;
+  }
+  const balancerText = parsed.text;
   const peerTrusted = trust.trustsPeer(peer);
-  hops?.push({ address: peerText, trusted: peerTrusted, source: "socket" });
+  hops?.push({ address: peerText, trusted: peerTrusted, source: peerSource });
 
   // Rules 2 and 3: a trusted peer's believed header, right to left.
   let client = peer;
@@ -334,7 +379,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
       }
     }
     // A header without a single element (empty, or commas only) names nobody: the walk ends at the peer.
-    if (examined === 0) request.source = "socket";
+    if (examined === 0) request.source = peerSource;
     else text = canonicalText(client, clientText, clientStart, clientEnd);
   }
   request.client = text;
@@ -351,7 +396,9 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
       "client-not-loopback",
       request.source === "socket"
         ? `peer ${text} is neither loopback nor a trusted proxy: not local.${isPrivateUse(peer) ? ` If it is the gateway of a Docker bridge or another NAT in front of this server, add "${text}" to trustedProxies (that one address, not its whole subnet)` : ""}`
-        : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
+        : request.source === "proxy-protocol"
+          ? `client ${text}, declared by the PROXY protocol header of trusted load balancer ${balancerText}, is neither loopback nor a trusted proxy: not local`
+          : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
     );
   }
   // Rules 4b-4d.
@@ -437,7 +484,8 @@ function explainProxyHeader(explanation: Explanation, request: Request, row: (ty
   } else {
     const peerText = formatAddress(peer);
     const advice = isPrivateUse(peer) ? ` If ${peerText} is a reverse proxy or tunnel you run, add "${peerText}" to trustedProxies so that its headers are read` : "";
-    note(explanation, "untrusted-forwarding-header", `peer ${peerText} is not a trusted proxy, yet the request carries ${header}: a proxy or tunnel forwards for someone else, so not local.${advice}`);
+    const who = request.source === "proxy-protocol" ? "declared source" : "peer";
+    note(explanation, "untrusted-forwarding-header", `${who} ${peerText} is not a trusted proxy, yet the request carries ${header}: a proxy or tunnel forwards for someone else, so not local.${advice}`);
   }
 }
 

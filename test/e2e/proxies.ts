@@ -506,7 +506,7 @@ function bracket(address: string): string {
 }
 
 /** What the client sends to a proxy on `port`. */
-function sent(id: ClientId, port: number): Carried {
+export function sent(id: ClientId, port: number): Carried {
   const { dial, headers = {}, origin } = CLIENTS[id];
   const line = (value: string | undefined) => (value === undefined ? [] : [value]);
   return {

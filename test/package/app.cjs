@@ -111,7 +111,42 @@ async function run(how, load) {
       server.closeAllConnections?.();
     }
   }
-  console.log(`${how}: clientaddr and its four adapters answer as documented`);
+  await behindBalancer(how, load);
+  console.log(`${how}: clientaddr, its four adapters and the PROXY protocol listener answer as documented`);
+}
+
+/**
+ * clientaddr/proxy-protocol in front of clientaddr/node: a raw client on 127.0.0.1 (the trusted balancer)
+ * declares 203.0.113.7 with a v1 header, then asks; the answer is the declared client.
+ */
+async function behindBalancer(how, load) {
+  const net = require("node:net");
+  const { acceptProxyProtocol } = await load("clientaddr/proxy-protocol");
+  const { resolveRequest } = await load("clientaddr/node");
+  const server = acceptProxyProtocol(
+    http.createServer((req, res) => {
+      const answer = resolveRequest(req, { trustedProxies: [] });
+      res.end(JSON.stringify({ address: answer.address, basis: answer.basis }));
+    }),
+    { trustedProxies: ["127.0.0.1"] },
+  );
+  try {
+    const port = await listen(server);
+    const text = await new Promise((resolve, reject) => {
+      const socket = net.connect({ host: "127.0.0.1", port });
+      let received = "";
+      const timer = setTimeout(() => socket.destroy(new Error("no answer in 5 s")), 5000);
+      socket.on("data", (data) => (received += data));
+      socket.on("close", () => (clearTimeout(timer), resolve(received)));
+      socket.on("error", reject);
+      socket.end("PROXY TCP4 203.0.113.7 127.0.0.1 4000 80\r\nGET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    });
+    const answer = JSON.parse(text.slice(text.indexOf("\r\n\r\n") + 4));
+    expectEqual(`${how} proxy-protocol, a declared client`, answer, { address: "203.0.113.7", basis: "proxy-protocol:remote-client" });
+  } finally {
+    server.close();
+    server.closeAllConnections?.();
+  }
 }
 
 module.exports = { run };

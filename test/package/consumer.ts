@@ -6,9 +6,10 @@ import { resolveRequest } from "clientaddr/node";
 import * as express from "clientaddr/express";
 import * as fastify from "clientaddr/fastify";
 import { type ClientAddressVariables, clientAddress as honoClientAddress } from "clientaddr/hono";
+import { type ProxyHeader, acceptProxyProtocol, proxyHeader } from "clientaddr/proxy-protocol";
 import type { Request } from "express";
 import type { FastifyRequest } from "fastify";
-import type { IncomingMessage } from "node:http";
+import { type IncomingMessage, createServer } from "node:http";
 
 const trusted = parseTrustedProxies("172.18.0.1, 127.0.0.1", "TRUSTED_PROXIES");
 export const again = compileTrustedProxies(["::1"]);
@@ -21,3 +22,5 @@ export const middlewares = [express.clientAddress({ trustedProxies: trusted }), 
 export const plugin = fastify.clientAddress;
 export const trust: (address: string) => boolean = express.trustProxy(["127.0.0.1"]);
 export type Variables = ClientAddressVariables;
+export const balanced = acceptProxyProtocol(createServer(), { trustedProxies: ["10.0.0.5"], headerTimeout: 5_000 });
+export const header = (req: IncomingMessage): ProxyHeader | undefined => proxyHeader(req.socket);

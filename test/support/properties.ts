@@ -23,6 +23,8 @@ export interface Law<T> {
 
 export interface LawRequest {
   readonly remoteAddress: string | undefined;
+  /** What a trusted balancer declared (the PROXY protocol); `remoteAddress` is then the balancer. */
+  readonly declaredSource?: string | null;
   readonly rawHeaders: readonly string[];
   readonly trustedProxies: readonly string[];
   readonly header?: "x-forwarded-for" | "forwarded" | "x-real-ip";
@@ -37,7 +39,7 @@ const resolve = (input: Request, headers: ResolveOptions["headers"] = input.rawH
 /** The whole answer, the lazily explained parts included, for comparing two answers field by field. */
 export const whole = (result: ClientAddress) => JSON.parse(JSON.stringify(result)) as Record<string, unknown>;
 
-const BASIS = /^(socket|x-forwarded-for|forwarded|x-real-ip):(loopback|trusted-path|remote-client|unread-forwarding-header|host-not-local|origin-not-local|invalid-peer|invalid-entry|malformed-header|hop-limit)$/;
+const BASIS = /^(socket|proxy-protocol|x-forwarded-for|forwarded|x-real-ip):(loopback|trusted-path|remote-client|unread-forwarding-header|host-not-local|origin-not-local|invalid-peer|invalid-entry|malformed-header|hop-limit)$/;
 // Every header a proxy or tunnel adds, the three the walk reads among them.
 const PROXY = new Set(PROXY_HEADERS.map((row) => row.name));
 // The generators' local Host and Origin values with their ports (null: none written; an origin's standard
@@ -78,7 +80,7 @@ function assertShape(result: ClientAddress): void {
   assert.match(result.basis, BASIS);
   for (const hop of result.hops) {
     assert.equal(typeof hop.trusted, "boolean");
-    assert.ok(["socket", "x-forwarded-for", "forwarded", "x-real-ip"].includes(hop.source));
+    assert.ok(["socket", "proxy-protocol", "x-forwarded-for", "forwarded", "x-real-ip"].includes(hop.source));
     if (hop.address === null) assert.equal(typeof hop.raw, "string");
     else assert.equal(typeof hop.address, "string");
   }
@@ -265,6 +267,30 @@ export const LAWS: Record<string, Law<never>> = {
   "a compiled list and the same raw list give the same answer": law(request, asIs, false, (input) => {
     assert.deepEqual(whole(resolveClientAddress({ ...input, headers: input.rawHeaders, trustedProxies: compileTrustedProxies(input.trustedProxies) })), whole(resolve(input)));
   }),
+
+  "a declared source is judged as that socket peer would be, behind the balancer as the nearest, trusted hop": law(
+    fc.tuple(request, address),
+    ([input, balancer]) => ({ ...input, remoteAddress: balancer, declaredSource: input.remoteAddress ?? null }),
+    false,
+    ([input, balancer]) => {
+      const direct = whole(resolve(input));
+      const declared = whole(resolveClientAddress({ ...input, remoteAddress: balancer, declaredSource: input.remoteAddress ?? null, headers: input.rawHeaders }));
+      assertShape(resolveClientAddress({ ...input, remoteAddress: balancer, declaredSource: input.remoteAddress ?? null, headers: input.rawHeaders }));
+      const asDeclared = (source: string) => (source === "socket" ? "proxy-protocol" : source);
+      const basis = direct["basis"] as string;
+      assert.equal(declared["address"], direct["address"]);
+      assert.equal(declared["loopbackEquivalent"], direct["loopbackEquivalent"]);
+      assert.equal(declared["basis"], basis.replace(/^socket:/, "proxy-protocol:"));
+      assert.deepEqual(declared["checks"], direct["checks"]);
+      const hops = direct["hops"] as Array<Record<string, unknown>>;
+      assert.deepEqual(declared["hops"], [{ address: formatAddress(parseIp(balancer)!), trusted: true, source: "socket" }, ...hops.map((hop) => ({ ...hop, source: asDeclared(hop["source"] as string) }))]);
+      const code = (d: { code: string }) => (input.remoteAddress === undefined && d.code === "invalid-peer" ? "unknown-declared-source" : d.code);
+      assert.deepEqual(
+        (declared["diagnostics"] as Array<{ code: string }>).map((d) => d.code),
+        (direct["diagnostics"] as Array<{ code: string }>).map(code),
+      );
+    },
+  ),
 };
 
 function law<T>(arbitrary: fc.Arbitrary<T>, asRequest: (input: T) => LawRequest, demandsNotLocal: boolean, check: (input: T) => void): Law<never> {

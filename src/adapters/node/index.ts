@@ -1,16 +1,26 @@
 // clientaddr for Node's own servers: an http or https request, or the request of an `upgrade` event.
 import type { IncomingMessage } from "node:http";
-import { type ClientAddress, type ResolveOptions, TrustedProxies, compileTrustedProxies, resolveClientAddress } from "../../core/index.js";
+import {
+  type ClientAddress,
+  type ResolveOptions,
+  TrustedProxies,
+  compileTrustedProxies,
+  declaredSource,
+  resolveClientAddress,
+} from "../../core/index.js";
 
-/** The resolver's options; the peer and the headers are read from the request. */
-export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "headers">;
+/** The resolver's options; the peer, a declared source and the headers are read from the request. */
+export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "declaredSource" | "headers">;
 
 /**
  * Resolves the client of one request from its socket's peer and its raw header lines (so that a repeated
- * Host or Origin is seen and refused, which `req.headers` would hide).
+ * Host or Origin is seen and refused, which `req.headers` would hide). When clientaddr/proxy-protocol
+ * accepted the connection from a trusted load balancer, the source the balancer declared takes the peer's
+ * place (the balancer is the nearest hop); read from the socket, never from the options.
  */
 export function resolveRequest(req: IncomingMessage, options: RequestOptions = {}): ClientAddress {
-  return resolveClientAddress({ ...options, remoteAddress: req.socket.remoteAddress, headers: req.rawHeaders });
+  const socket = req.socket;
+  return resolveClientAddress({ ...options, remoteAddress: socket.remoteAddress, declaredSource: declaredSource(socket), headers: req.rawHeaders });
 }
 
 /**

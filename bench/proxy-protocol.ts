@@ -1,0 +1,185 @@
+// `npm run bench` (second part), or `npx tsx bench/proxy-protocol.ts` after `npm run build`: the PROXY
+// protocol's costs.
+// 1. The header parse, clientaddr's parser against proxy-protocol-js 4.0.6, each cell in three fresh processes
+//    (bench/proxy-protocol-cell.ts, mitata, one discarded warm-up run), median and spread.
+// 2. Requests per second of a node:http server behind HAProxy 2.6 (Debian's, mode tcp, started in the
+//    foreground on loopback ports as the end-to-end suite starts it): with send-proxy-v2 and
+//    clientaddr/proxy-protocol in front of the server, against the same server behind the same HAProxy without
+//    either. ApacheBench (ab, from Debian's apache2-utils) drives it, a new connection per request (each one
+//    carries a header: the listener's worst case) and with keep-alive; the two set-ups alternate, three rounds
+//    each, and the median is kept.
+// Writes its section of bench/results.md (from "## PROXY protocol" to the end), leaving the resolver's rows
+// above it as they are.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type RunningProxy, proxyVersion, startProxy } from "../test/e2e/proxies.js";
+import { haproxyTcp } from "../test/e2e/proxy-protocol.js";
+import { PARSE_WORKLOADS, type ParseImplementation } from "./proxy-protocol-workloads.js";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const PROCESSES = 3;
+const ROUNDS = 3;
+
+interface Cell {
+  median: number;
+  min: number;
+  max: number;
+}
+
+function median(values: number[]): Cell {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
+}
+
+function measureCell(workload: string, implementation: ParseImplementation): Cell {
+  const runs: number[] = [];
+  for (let i = 0; i < PROCESSES; i++) {
+    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "proxy-protocol-cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
+    runs.push((JSON.parse(out) as { ns: number }).ns);
+  }
+  return median(runs);
+}
+
+const fmt = (ns: number) => (ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
+const cellText = (cell: Cell | undefined) => (cell === undefined ? "" : `${fmt(cell.median)} (${fmt(cell.min)}–${fmt(cell.max)})`);
+
+const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
+const parseRows = [
+  "| header | proxy-protocol-js (bytes) | proxy-protocol-js (text) | clientaddr | clientaddr, source read | speed-up over the faster reference | the same, source read | target |",
+  "|---|---|---|---|---|---|---|---|",
+];
+for (const workload of PARSE_WORKLOADS) {
+  const cells: Partial<Record<ParseImplementation, Cell>> = {};
+  for (const implementation of Object.keys(workload.build()) as ParseImplementation[]) {
+    cells[implementation] = measureCell(workload.name, implementation);
+    process.stderr.write(`${workload.name} / ${implementation}: ${cellText(cells[implementation])}\n`);
+  }
+  const reference = Math.min(cells["proxy-protocol-js"]!.median, cells["proxy-protocol-js (text)"]?.median ?? Infinity);
+  const speedup = reference / cells.clientaddr!.median;
+  const readSpeedup = reference / cells["clientaddr, source read"]!.median;
+  parseRows.push(
+    `| ${workload.name} | ${cellText(cells["proxy-protocol-js"])} | ${cellText(cells["proxy-protocol-js (text)"])} | ${cellText(cells.clientaddr)} | ${cellText(cells["clientaddr, source read"])} | ${speedup.toFixed(1)}x | ${readSpeedup.toFixed(1)}x | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
+  );
+  if (workload.target !== undefined) checks.push({ what: `parse, ${workload.name}: speed-up over proxy-protocol-js`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Requests per second behind HAProxy
+
+async function freePort(): Promise<number> {
+  const net = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer().once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(mode: "listener" | "plain"): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "proxy-protocol-server.ts"), mode, String(port)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${mode} server did not start within 10 s`)), 10_000);
+    child.stdout!.once("data", () => (clearTimeout(timer), resolve()));
+    child.once("exit", (code) => (clearTimeout(timer), reject(new Error(`${mode} server exited (${code})`))));
+  });
+  return { port, child };
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    const timer = setTimeout(() => (child.kill("SIGKILL"), resolve()), 3_000);
+    child.once("exit", () => (clearTimeout(timer), resolve()));
+    child.kill("SIGTERM");
+  });
+}
+
+/** Requests per second as ab reports them; every request must have succeeded. */
+function ab(port: number, keepAlive: boolean): number {
+  const args = ["-q", "-c", "32", "-n", keepAlive ? "60000" : "15000", ...(keepAlive ? ["-k"] : []), `http://127.0.0.1:${port}/`];
+  const out = execFileSync("ab", args, { encoding: "utf8", timeout: 300_000 });
+  const failed = Number(/Failed requests:\s+(\d+)/.exec(out)?.[1] ?? "NaN");
+  const non2xx = /Non-2xx responses:\s+(\d+)/.exec(out);
+  if (failed !== 0 || non2xx !== null) throw new Error(`ab: ${failed} failed, ${non2xx?.[1] ?? 0} non-2xx\n${out}`);
+  const kept = Number(/Keep-Alive requests:\s+(\d+)/.exec(out)?.[1] ?? "0");
+  if (keepAlive && kept === 0) throw new Error(`ab -k: no request was sent on a kept-alive connection\n${out}`);
+  return Number(/Requests per second:\s+([\d.]+)/.exec(out)![1]);
+}
+
+const SETUPS = {
+  "send-proxy-v2 + acceptProxyProtocol": { mode: "listener" as const, spec: haproxyTcp("mode tcp, send-proxy-v2 (benchmark)", "send-proxy-v2") },
+  "no PROXY protocol": { mode: "plain" as const, spec: haproxyTcp("mode tcp, no PROXY protocol (benchmark)", "") },
+};
+type Setup = keyof typeof SETUPS;
+
+const rps: Record<Setup, Record<"new connection per request" | "keep-alive", number[]>> = {
+  "send-proxy-v2 + acceptProxyProtocol": { "new connection per request": [], "keep-alive": [] },
+  "no PROXY protocol": { "new connection per request": [], "keep-alive": [] },
+};
+const running: Partial<Record<Setup, { server: ChildProcess; proxy: RunningProxy }>> = {};
+try {
+  for (const setup of Object.keys(SETUPS) as Setup[]) {
+    const { port, child } = await startServer(SETUPS[setup].mode);
+    const proxy = await startProxy(SETUPS[setup].spec, port);
+    running[setup] = { server: child, proxy };
+    ab(proxy.hop.port, true); // warm-up, discarded
+  }
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const setup of Object.keys(SETUPS) as Setup[]) {
+      const port = running[setup]!.proxy.hop.port;
+      for (const load of ["new connection per request", "keep-alive"] as const) {
+        const value = ab(port, load === "keep-alive");
+        rps[setup][load].push(value);
+        process.stderr.write(`round ${round + 1}, ${setup}, ${load}: ${value.toFixed(0)} requests/s\n`);
+      }
+    }
+  }
+} finally {
+  for (const entry of Object.values(running)) {
+    await entry.proxy.stop();
+    await stop(entry.server);
+  }
+}
+
+const rpsRows = ["| load | behind HAProxy, no PROXY protocol | behind HAProxy send-proxy-v2, with acceptProxyProtocol | ratio | target |", "|---|---|---|---|---|"];
+for (const load of ["new connection per request", "keep-alive"] as const) {
+  const plain = median(rps["no PROXY protocol"][load]);
+  const listener = median(rps["send-proxy-v2 + acceptProxyProtocol"][load]);
+  const ratio = listener.median / plain.median;
+  const text = (cell: Cell) => `${cell.median.toFixed(0)} (${cell.min.toFixed(0)}–${cell.max.toFixed(0)})`;
+  rpsRows.push(`| ${load} | ${text(plain)} | ${text(listener)} | ${ratio.toFixed(2)}x | ≥ 0.95 |`);
+  checks.push({ what: `requests per second behind HAProxy, ${load}: with the listener vs without`, value: `${ratio.toFixed(2)}x`, target: "≥ 0.95x", met: ratio >= 0.95 });
+}
+
+const date = new Date().toISOString().slice(0, 10);
+const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${date}`;
+const section = [
+  `## PROXY protocol (${date})`,
+  "",
+  `Machine: ${machine}. ${proxyVersion("haproxy")}; ApacheBench from Debian's apache2-utils.`,
+  "",
+  `The header parse: the mean time of one parse, measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. The bytes are a header followed by the start of an HTTP request, as a socket delivers them. clientaddr's parser (the built package) returns where the header ends and addresses whose canonical text is written when first read ("source read": the parse and then the source's text, as the listener does on every connection), and checks TLVs and the CRC32C; proxy-protocol-js 4.0.6 returns v2 addresses as bytes, bounds nothing and checks no TLV. The target applies to the parse.`,
+  "",
+  ...parseRows,
+  "",
+  `Requests per second: a node:http server resolving every request with clientaddr/node, in its own process, behind HAProxy in mode tcp on loopback; ab -c 32, ${ROUNDS} alternating rounds per cell after a discarded warm-up: the median, and in brackets the lowest and highest. "New connection per request" sends one PROXY header per request (the listener's worst case); keep-alive one per connection.`,
+  "",
+  ...rpsRows,
+  "",
+  "| check | measured | target | met |",
+  "|---|---|---|---|",
+  ...checks.map((check) => `| ${check.what} | ${check.value} | ${check.target} | ${check.met ? "yes" : "**no**"} |`),
+  "",
+];
+console.log(section.join("\n"));
+const results = path.join(HERE, "results.md");
+const previous = readFileSync(results, "utf8");
+const at = previous.indexOf("\n## PROXY protocol");
+writeFileSync(results, `${(at === -1 ? previous : previous.slice(0, at)).trimEnd()}\n\n${section.join("\n")}`);
+process.exitCode = checks.every((check) => check.met) ? 0 : 1;

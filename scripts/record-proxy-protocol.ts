@@ -1,0 +1,85 @@
+// Records real WebSocket handshakes sent through real TCP load balancers that speak the PROXY protocol
+// (HAProxy mode tcp with send-proxy and send-proxy-v2, nginx stream with proxy_protocol on, and an HTTP
+// HAProxy in front of a TCP one) to the example gateway in capture mode behind clientaddr/proxy-protocol, and
+// HAProxy's own health check (the v2 LOCAL command); writes one fixture per judged case to
+// fixtures/recorded/proxy-protocol/. Run with `npm run build && npx tsx scripts/record-proxy-protocol.ts`
+// (Debian's haproxy, nginx and libnginx-mod-stream installed). The scenarios, with the expected answers derived
+// by hand, are in test/e2e/proxy-protocol.ts, shared with the end-to-end suite that runs them live. After the
+// run every fixture is replayed through the library: a disagreement fails the run, but the hand-derived
+// expectation is written as it is.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  BALANCERS,
+  CapturingGateway,
+  HEALTH_CHECK_ID,
+  HEALTH_CHECK_JUDGEMENTS,
+  SCENARIOS,
+  TOPOLOGIES,
+  type TopologyId,
+  captureHealthCheck,
+  provenance,
+  runScenario,
+  scenarioProvenance,
+  startTopology,
+} from "../test/e2e/proxy-protocol.js";
+import { runBounded } from "./lib/run-bounded.js";
+import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxy-protocol");
+
+async function record(): Promise<Fixture[]> {
+  const date = new Date().toISOString().slice(0, 10);
+  const gateway = new CapturingGateway("127.0.0.1", BALANCERS);
+  const fixtures: Fixture[] = [];
+  await gateway.listen();
+  try {
+    for (const id of Object.keys(TOPOLOGIES) as TopologyId[]) {
+      const topology = await startTopology(id, gateway.port);
+      console.log(`${id}: ${topology.proxies.map((proxy) => `${proxy.spec.name} (pid ${proxy.pid}) on port ${proxy.hop.port}`).join(" -> ")}`);
+      try {
+        for (const scenario of SCENARIOS.filter((candidate) => candidate.topology === id)) {
+          const request = await runScenario(scenario, gateway, topology);
+          console.log(`  ${scenario.client}: peer ${request.peer?.address}, declared ${request.declaredSource}`);
+          const source = scenarioProvenance(scenario, gateway, topology, date);
+          for (const { name, description, options, expected } of scenario.judgements) {
+            fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
+          }
+        }
+      } finally {
+        await topology.stop();
+      }
+    }
+    const { request, proxy } = await captureHealthCheck(gateway);
+    try {
+      console.log(`${HEALTH_CHECK_ID}: haproxy (pid ${proxy.pid}): peer ${request.peer?.address}, nothing declared`);
+      const source = provenance({ client: "HAProxy's own HTTP health check", route: `haproxy -> 127.0.0.1:${gateway.port} gateway` }, gateway, [proxy], date);
+      for (const { name, description, options, expected } of HEALTH_CHECK_JUDGEMENTS) {
+        fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
+      }
+    } finally {
+      await proxy.stop();
+    }
+    if (gateway.stray().length > 0) throw new Error(`the gateway received request(s) nobody sent: ${gateway.stray().join(", ")}`);
+  } finally {
+    await gateway.close();
+  }
+  return fixtures;
+}
+
+/** Behind a balancer, every request must carry what it declared, or be its LOCAL health check. */
+function check(fixture: Fixture): void {
+  if (fixture.request.declaredSource === undefined && !fixture.name.startsWith(HEALTH_CHECK_ID)) {
+    throw new Error(`fixture ${fixture.name}: no declared source recorded behind a PROXY protocol balancer`);
+  }
+}
+
+async function main(): Promise<void> {
+  const fixtures = await record();
+  writeFixtureSet(OUT_DIR, fixtures, check);
+  console.log(`wrote ${fixtures.length} fixtures from ${SCENARIOS.length + 1} recorded requests to ${path.relative(ROOT, OUT_DIR)}/`);
+  checkAgainstLibrary(fixtures);
+}
+
+runBounded("record-proxy-protocol", main);

@@ -1,0 +1,55 @@
+// The one link between a listener that reads a trusted TCP load balancer's PROXY protocol header when it
+// accepts a connection (clientaddr/proxy-protocol) and whoever resolves that connection's requests
+// (clientaddr/node, or a gateway calling resolveClientAddress itself). The listener records the declared
+// source on the socket under this symbol; readers ask `declaredSource(socket)`. Nothing here touches a
+// socket: it reads one property of an object. `Symbol.for`, so that the ES module and CommonJS copies of
+// clientaddr, loaded side by side, read and write the same property.
+import { canonicalText, formatAddress, parseIp } from "./address.js";
+
+/**
+ * The property under which clientaddr/proxy-protocol records, on each socket it accepted from a trusted
+ * balancer, the source that balancer declared: an address, or `null` when it declared a connection whose
+ * source is unknown. Absent: nothing was declared (the peer is the socket's own).
+ */
+export const DECLARED_SOURCE: unique symbol = Symbol.for("clientaddr.declaredSource");
+
+/**
+ * What a trusted balancer declared for this socket's connection, for `resolveClientAddress`'s
+ * `declaredSource`: the address, `null` when the source is unknown (or the recorded value is not an address
+ * string: fail closed), or `undefined` when nothing was declared.
+ */
+export function declaredSource(socket: object | null | undefined): string | null | undefined {
+  if (typeof socket !== "object" || socket === null) return undefined;
+  const value = (socket as { [DECLARED_SOURCE]?: unknown })[DECLARED_SOURCE];
+  return value === undefined ? undefined : typeof value === "string" ? value : null;
+}
+
+/**
+ * The address held in network byte order in `bytes[offset, offset + length)` (a Uint8Array, or any list of
+ * byte values), 4 bytes of IPv4 or 16 of IPv6,
+ * written as clientaddr's answers write it (an IPv4-mapped IPv6 address as IPv4): how a binary header (the
+ * PROXY protocol's v2) hands an address to the resolver. Throws a RangeError for another length or a range
+ * past the end.
+ */
+export function formatAddressBytes(bytes: ArrayLike<number>, offset: number, length: 4 | 16): string {
+  if ((length !== 4 && length !== 16) || !(offset >= 0 && offset + length <= bytes.length)) {
+    throw new RangeError(`an address is 4 or 16 bytes within the buffer, got ${length} at ${offset} of ${bytes.length}`);
+  }
+  if (length === 4) return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
+  const parts: number[] = [0, 0, 0, 0, 0, 0, 0, 0];
+  for (let i = 0; i < 8; i++) parts[i] = (bytes[offset + 2 * i]! << 8) | bytes[offset + 2 * i + 1]!;
+  if (parts[0] === 0 && parts[1] === 0 && parts[2] === 0 && parts[3] === 0 && parts[4] === 0 && parts[5] === 0xffff) {
+    return formatAddress({ family: 4, value: (parts[6]! * 0x10000 + parts[7]!) >>> 0 });
+  }
+  return formatAddress({ family: 6, parts });
+}
+
+/**
+ * An address as clientaddr's answers write it (dotted IPv4, mapped IPv6 as IPv4, RFC 5952 IPv6, no zone),
+ * or null when the text is not a bare address by the strict rules (what Node's `net.isIP` accepts).
+ */
+export function canonicalAddress(text: string): string | null {
+  const address = typeof text === "string" ? parseIp(text) : null;
+  // The text itself when it is already canonical (no string built), as the resolver does for its peers.
+  return address === null ? null : canonicalText(address, text);
+}
