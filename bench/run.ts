@@ -1,11 +1,17 @@
 // `npm run bench`: every workload, every implementation, three fresh processes per cell (bench/cell.ts, mitata
-// with batching), then the median and spread of each cell and the ratios the issue asks for. Writes the table
-// to bench/results.md with the machine, the Node version and the date. Timings live here, never in tests.
+// with batching), then the median and spread of each cell and the ratios the issue asks for; then the framework
+// table (bench/frameworks.ts: Express and Fastify apps under autocannon, clientaddr's middleware against the
+// framework's own `ip`). Writes the tables to bench/results.md with the machine, the Node version and the date.
+// `npm run bench -- FILTER` runs only the workloads whose name contains FILTER, and the framework table if
+// FILTER is part of "frameworks" or names the framework ("express", "fastify"), and prints them without
+// writing bench/results.md.
+// Timings live here, never in tests.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { type Check, frameworkSection, frameworksSelected } from "./frameworks.js";
 import { type Implementation, WORKLOADS } from "./workloads.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -47,7 +53,7 @@ for (const workload of WORKLOADS) {
   results.set(workload.name, cells);
 }
 
-const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
+const checks: Check[] = [];
 const lines = [
   "| workload | proxy-addr | clientaddr | floor (bench/) | speed-up over proxy-addr | target |",
   "|---|---|---|---|---|---|",
@@ -84,20 +90,23 @@ if (only === undefined) {
 }
 
 const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; Node ${process.version}; ${new Date().toISOString().slice(0, 10)}`;
-const report = [
-  "# Benchmark results",
-  "",
-  `Machine: ${machine}.`,
-  "",
-  `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
-  "",
-  ...lines,
-  "",
-  "| check | measured | target | met |",
-  "|---|---|---|---|",
-  ...checks.map((check) => `| ${check.what} | ${check.value} | ${check.target} | ${check.met ? "yes" : "**no**"} |`),
-  "",
-];
+const frameworks = frameworksSelected(only) ? await frameworkSection(only, machine) : undefined;
+// With a filter that selects no workload (`npm run bench -- frameworks`), the report is the framework table alone.
+const micro = only === undefined || results.size > 0;
+const report = ["# Benchmark results", "", `Machine: ${machine}.`, ""];
+if (micro) {
+  report.push(
+    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
+    "",
+    ...lines,
+    "",
+    "| check | measured | target | met |",
+    "|---|---|---|---|",
+    ...checks.map((check) => `| ${check.what} | ${check.value} | ${check.target} | ${check.met ? "yes" : "**no**"} |`),
+    "",
+  );
+}
+if (frameworks !== undefined) report.push(...frameworks.lines);
 console.log(report.join("\n"));
 if (only === undefined) {
   // bench/proxy-protocol.ts writes its own section below this one: keep it.
@@ -106,4 +115,4 @@ if (only === undefined) {
   const at = previous.indexOf("\n## PROXY protocol");
   writeFileSync(file, `${report.join("\n")}${at === -1 ? "" : previous.slice(at)}`);
 }
-process.exitCode = checks.every((check) => check.met) ? 0 : 1;
+process.exitCode = [...checks, ...(frameworks?.checks ?? [])].every((check) => check.met) ? 0 : 1;

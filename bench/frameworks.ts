@@ -1,0 +1,365 @@
+// The framework table of `npm run bench`: an Express app whose route reads `req.clientAddress` against the
+// same app reading Express's own `req.ip`, and the same for Fastify's `request.ip`, in requests per second from
+// a real HTTP load generator on loopback. Each measurement starts a fresh server process
+// (bench/framework-server.ts, on 127.0.0.1 only), checks its answer once, loads it with autocannon from this
+// (the driver's) process for a warm-up and then for the measured run, and stops it. The two cells of a
+// framework alternate over the rounds (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...),
+// so that a slow drift of the machine falls on both; each cell's median over the rounds is compared.
+// BENCH_FRAMEWORK_ROUNDS and BENCH_FRAMEWORK_SECONDS (measured seconds per run) raise the defaults below, to
+// tell noise from cost; the defaults keep the table under four minutes on a 2-core machine.
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SERVER = path.join(HERE, "framework-server.ts");
+const require = createRequire(import.meta.url);
+const version = (name: string) => (require(`${name}/package.json`) as { version: string }).version;
+
+/** The load generator connects from 127.0.0.1, which is trusted, and names one client beyond it. */
+const TRUSTED = ["127.0.0.1"];
+const CLIENT = "203.0.113.7";
+const CONNECTIONS = 10;
+const PIPELINING = 1;
+const ROUNDS = positive(process.env.BENCH_FRAMEWORK_ROUNDS, 5);
+const SECONDS = positive(process.env.BENCH_FRAMEWORK_SECONDS, 6);
+const WARMUP_SECONDS = 3;
+const TARGET = 0.97;
+/**
+ * A measured run during which other work took more than this share of one core (another process on a shared
+ * machine) is measured again, at most MAX_REPEATS times; the section says how many were.
+ */
+const DISTURBED = 0.2;
+const MAX_REPEATS = 2;
+/** Before each measurement, wait (at most this long) for a second in which other work stays under DISTURBED. */
+const QUIET_WAIT_MS = 30_000;
+const START_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+const IPC_TIMEOUT_MS = 5_000;
+
+function positive(text: string | undefined, fallback: number): number {
+  if (text === undefined || text === "") return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`not a positive integer: ${text}`);
+  return value;
+}
+
+type Variant = "own" | "clientaddr";
+
+interface Framework {
+  readonly name: string;
+  readonly key: "express" | "fastify";
+  readonly own: string;
+  readonly ours: string;
+}
+
+const FRAMEWORKS: readonly Framework[] = [
+  { name: "Express", key: "express", own: "req.ip", ours: "req.clientAddress" },
+  { name: "Fastify", key: "fastify", own: "request.ip", ours: "request.clientAddress" },
+];
+
+export interface Check {
+  what: string;
+  value: string;
+  target: string;
+  met: boolean;
+}
+
+interface Measurement {
+  /** autocannon's mean of its per-second request counts over the measured run. */
+  rps: number;
+  /** The server process's CPU time over the measured run's wall time (1 = one core busy throughout). */
+  serverCpu: number;
+  /** The server process's CPU time per request answered in the measured run, in microseconds. */
+  cpuPerRequest: number;
+  /** This process's (autocannon's) CPU time over the same wall time. */
+  loadCpu: number;
+  /**
+   * The machine's busy time (steal included) over the same wall time less the two above: other processes,
+   * and the kernel's loopback work that is not charged to either process. NaN where /proc/stat is missing.
+   */
+  otherCpu: number;
+  /** Kept although other work took more than DISTURBED of one core during it. */
+  disturbed?: boolean;
+}
+
+/** The machine's busy and stolen time so far, in microseconds, from /proc/stat (Linux); NaN elsewhere. */
+function machineBusy(): number {
+  try {
+    const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already counted in user)
+    const busy = fields.slice(0, 8).reduce((sum, value, i) => (i === 3 || i === 4 ? sum : sum + value), 0);
+    return (busy * 1e6) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits, at most QUIET_WAIT_MS, for a second in which other processes use less than DISTURBED of one core. */
+async function quiet(): Promise<void> {
+  const deadline = performance.now() + QUIET_WAIT_MS;
+  for (;;) {
+    const busy0 = machineBusy();
+    const own0 = process.cpuUsage();
+    const t0 = performance.now();
+    await sleep(1000);
+    const ownUs = process.cpuUsage(own0);
+    const other = (machineBusy() - busy0 - ownUs.user - ownUs.system) / ((performance.now() - t0) * 1000);
+    if (!(other > DISTURBED) || performance.now() > deadline) return;
+  }
+}
+
+// Every server still running, killed by its pid if this process exits before it stopped it. (If this process
+// is killed outright, the server sees its IPC channel close and exits by itself.)
+const live = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of live) child.kill("SIGKILL");
+});
+
+interface Server {
+  readonly port: number;
+  readonly child: ChildProcess;
+}
+
+function startServer(cell: string): Promise<Server> {
+  const child = spawn(process.execPath, ["--import", "tsx", SERVER, cell, ...TRUSTED], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  return new Promise<Server>((resolve, reject) => {
+    let settled = false;
+    let out = "";
+    const settle = (error: Error | undefined, port?: number) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (error === undefined) resolve({ port: port!, child });
+      else
+        void stopServer(child)
+          .catch(() => undefined)
+          .then(() => reject(error));
+    };
+    const timer = setTimeout(() => settle(new Error(`${cell}: the server printed no port within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+    child.once("error", (error) => settle(error));
+    child.once("exit", (code, signal) => settle(new Error(`${cell}: the server exited (${code ?? signal}) before it listened`)));
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      out += chunk;
+      const end = out.indexOf("\n");
+      if (end < 0) return;
+      const port = (JSON.parse(out.slice(0, end)) as { port?: unknown }).port;
+      if (typeof port === "number" && Number.isInteger(port) && port > 0) settle(undefined, port);
+      else settle(new Error(`${cell}: the server printed no port: ${out.slice(0, end)}`));
+    });
+  });
+}
+
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGTERM");
+  if (await exited(child, STOP_TIMEOUT_MS)) return;
+  child.kill("SIGKILL");
+  if (!(await exited(child, STOP_TIMEOUT_MS))) throw new Error(`server ${child.pid} did not exit after SIGKILL`);
+}
+
+/** The server's CPU time so far, in microseconds, asked over its IPC channel. */
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off("message", onMessage);
+      reject(new Error(`server ${child.pid} did not report its CPU time within ${IPC_TIMEOUT_MS} ms`));
+    }, IPC_TIMEOUT_MS);
+    const onMessage = (message: unknown) => {
+      clearTimeout(timer);
+      const { user, system } = (message as { cpu: NodeJS.CpuUsage }).cpu;
+      resolve(user + system);
+    };
+    child.once("message", onMessage);
+    child.send("cpu");
+  });
+}
+
+const HEADERS = (port: number) => ({ host: `127.0.0.1:${port}`, "x-forwarded-for": CLIENT });
+
+/** One request with the load's headers, before any load: the app must answer the client beyond the proxy. */
+function checkAnswer(cell: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", headers: HEADERS(port), agent: false, timeout: 5_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => {
+        if (res.statusCode === 200 && body === CLIENT) resolve();
+        else reject(new Error(`${cell} answered ${res.statusCode} ${JSON.stringify(body)}, not 200 ${JSON.stringify(CLIENT)}: the cells would not measure the same work`));
+      });
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`${cell}: no answer within 5 s`)));
+    req.on("error", reject);
+  });
+}
+
+function load(cell: string, port: number, seconds: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const instance = autocannon(
+      { url: `http://127.0.0.1:${port}/`, connections: CONNECTIONS, pipelining: PIPELINING, duration: seconds, headers: HEADERS(port) },
+      (error, result) => {
+        clearTimeout(timer);
+        if (error) reject(error);
+        else if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0 || result.requests.total === 0) {
+          reject(new Error(`${cell}: ${result.requests.total} requests, ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`));
+        } else resolve(result);
+      },
+    );
+    // autocannon ends the run itself after `seconds`; this only bounds a run that hangs.
+    timer = setTimeout(() => {
+      instance.stop();
+      reject(new Error(`${cell}: autocannon did not finish ${seconds} s of load within ${seconds + 30} s`));
+    }, (seconds + 30) * 1000);
+  });
+}
+
+async function measure(cell: string): Promise<Measurement> {
+  const server = await startServer(cell);
+  try {
+    await checkAnswer(cell, server.port);
+    await load(cell, server.port, WARMUP_SECONDS);
+    const cpu0 = await serverCpu(server.child);
+    const load0 = process.cpuUsage();
+    const busy0 = machineBusy();
+    const t0 = performance.now();
+    const result = await load(cell, server.port, SECONDS);
+    const wallUs = (performance.now() - t0) * 1000;
+    const busy = machineBusy() - busy0;
+    const loadUs = process.cpuUsage(load0);
+    const cpu1 = await serverCpu(server.child);
+    const serverUs = cpu1 - cpu0;
+    const driverUs = loadUs.user + loadUs.system;
+    return { rps: result.requests.average, serverCpu: serverUs / wallUs, cpuPerRequest: serverUs / result.requests.total, loadCpu: driverUs / wallUs, otherCpu: (busy - serverUs - driverUs) / wallUs };
+  } finally {
+    await stopServer(server.child);
+  }
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const rps = (value: number) => Math.round(value).toLocaleString("en-US");
+const percent = (value: number) => `${Math.round(value * 100)}%`;
+const spread = (runs: readonly Measurement[]) => {
+  const values = runs.map((run) => run.rps);
+  return `${rps(median(values))} (${rps(Math.min(...values))}–${rps(Math.max(...values))})`;
+};
+
+/** Whether `npm run bench -- FILTER` selects this framework: "frameworks" (or part of it) selects both. */
+function selected(framework: Framework, only: string | undefined): boolean {
+  if (only === undefined) return true;
+  const filter = only.toLowerCase();
+  return "frameworks".includes(filter) || framework.key.includes(filter);
+}
+
+/** Whether `npm run bench -- FILTER` selects any row of the framework table. */
+export function frameworksSelected(only: string | undefined): boolean {
+  return FRAMEWORKS.some((framework) => selected(framework, only));
+}
+
+/**
+ * Measures the selected frameworks and returns the section for bench/results.md (with its own date line, so
+ * that it can be re-run and replaced alone) and its checks.
+ */
+export async function frameworkSection(only: string | undefined, machine: string): Promise<{ lines: string[]; checks: Check[] }> {
+  const frameworks = FRAMEWORKS.filter((framework) => selected(framework, only));
+  const runs = new Map(frameworks.map((framework) => [framework.key, { own: [] as Measurement[], clientaddr: [] as Measurement[] }]));
+  let repeated = 0;
+  let keptDisturbed = 0;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const framework of frameworks) {
+      const order: Variant[] = round % 2 === 0 ? ["own", "clientaddr"] : ["clientaddr", "own"];
+      for (const variant of order) {
+        const cell = `${framework.key}-${variant}`;
+        for (let attempt = 0; ; attempt++) {
+          await quiet();
+          const m = await measure(cell);
+          const disturbed = m.otherCpu > DISTURBED;
+          process.stderr.write(
+            `frameworks round ${round + 1}/${ROUNDS}, ${cell}: ${rps(m.rps)} req/s, server CPU ${percent(m.serverCpu)} (${m.cpuPerRequest.toFixed(1)} µs a request), autocannon CPU ${percent(m.loadCpu)}, other CPU ${percent(m.otherCpu)}${disturbed ? (attempt < MAX_REPEATS ? " (disturbed: measuring again)" : " (disturbed: kept)") : ""}\n`,
+          );
+          if (disturbed && attempt < MAX_REPEATS) {
+            repeated++;
+            continue;
+          }
+          if (disturbed) keptDisturbed++;
+          runs.get(framework.key)![variant].push({ ...m, disturbed });
+          break;
+        }
+      }
+    }
+  }
+
+  const checks: Check[] = [];
+  const rows: string[] = [];
+  for (const framework of frameworks) {
+    const { own, clientaddr } = runs.get(framework.key)!;
+    const ratio = median(clientaddr.map((run) => run.rps)) / median(own.map((run) => run.rps));
+    const perRound = clientaddr.map((run, i) => (run.rps / own[i]!.rps).toFixed(2)).join(", ");
+    const cpu = `${percent(median(own.map((run) => run.serverCpu)))} / ${percent(median(clientaddr.map((run) => run.serverCpu)))}`;
+    const loadCpu = `${percent(median(own.map((run) => run.loadCpu)))} / ${percent(median(clientaddr.map((run) => run.loadCpu)))}`;
+    const perRequest = `${median(own.map((run) => run.cpuPerRequest)).toFixed(1)} / ${median(clientaddr.map((run) => run.cpuPerRequest)).toFixed(1)}`;
+    rows.push(
+      `| ${framework.name} ${version(framework.key)} | ${spread(own)} | ${spread(clientaddr)} | ${ratio.toFixed(3)}x | ${perRound} | ${cpu} | ${perRequest} | ${loadCpu} | ≥ ${TARGET} |`,
+    );
+    // A ratio with a disturbed run in it says nothing either way: it is shown, and the check is not met.
+    const disturbed = [...own, ...clientaddr].filter((run) => run.disturbed).length;
+    checks.push({
+      what: `${framework.name}: ${framework.ours} vs ${framework.own}`,
+      value: `${ratio.toFixed(3)}x${disturbed > 0 ? ` (${disturbed} disturbed ${disturbed === 1 ? "run" : "runs"} kept: not a measurement)` : ""}`,
+      target: `≥ ${TARGET}x`,
+      met: ratio >= TARGET && disturbed === 0,
+    });
+  }
+
+  const all = [...runs.values()].flatMap((cells) => [...cells.own, ...cells.clientaddr]);
+  const other = Math.max(...all.map((run) => run.otherCpu));
+  const lines = [
+    "## Frameworks",
+    "",
+    `Measured: ${machine}.`,
+    "",
+    `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, against a server in a fresh process for every measurement (bench/framework-server.ts, listening on 127.0.0.1 only). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; the answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s are measured (any error or non-2xx response fails the run). The two cells of a framework alternate (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...) over ${ROUNDS} rounds: the median of autocannon's mean requests/second, and in brackets the lowest and highest. The ratio is of the two medians; the per-round ratios pair the runs of one round.`,
+    "",
+    "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Server CPU is the server process's CPU time over the measured run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator. The server's CPU time per request answered (medians) is the cost the requests/second stand for, and changes less than they do when the machine is shared.",
+    "",
+    "| framework | own `ip` (req/s) | clientaddr `clientAddress` (req/s) | clientaddr / own | per round | server CPU, own / clientaddr | server CPU µs a request, own / clientaddr | autocannon CPU, own / clientaddr | target |",
+    "|---|---|---|---|---|---|---|---|---|",
+    ...rows,
+    "",
+    Number.isNaN(other)
+      ? "(No /proc/stat here: the CPU time of other processes during the runs is unknown.)"
+      : `Other work on the machine during a measured run is its busy and stolen time from /proc/stat less the server's and the driver's CPU time (other processes, and kernel work charged to neither). Each measurement waits (up to ${QUIET_WAIT_MS / 1000} s) for a second in which it stays under ${percent(DISTURBED)} of one core, and a run during which it took more than that was measured again, at most ${MAX_REPEATS} times: ${repeated} ${repeated === 1 ? "run was" : "runs were"} repeated, ${keptDisturbed} kept although disturbed; in the runs kept it came to at most ${percent(Math.max(other, 0))} of one core.`,
+    "",
+    "| check | measured | target | met |",
+    "|---|---|---|---|",
+    ...checks.map((check) => `| ${check.what} | ${check.value} | ${check.target} | ${check.met ? "yes" : "**no**"} |`),
+    "",
+  ];
+  return { lines, checks };
+}
