@@ -429,8 +429,8 @@ export const TOPOLOGIES: Record<TopologyId, { text: string; proxies: ProxySpec[]
   },
 };
 
-export interface RunningTopology {
-  readonly id: TopologyId;
+/** A chain of running proxies. */
+export interface RunningChain {
   /** The port clients connect to (the first proxy's). */
   readonly port: number;
   /** Client-facing first. */
@@ -438,15 +438,22 @@ export interface RunningTopology {
   stop(): Promise<void>;
 }
 
-/** Starts the proxies nearest the gateway first, so that each one's upstream is listening when it starts. */
-export async function startTopology(id: TopologyId, gatewayPort: number): Promise<RunningTopology> {
+export interface RunningTopology extends RunningChain {
+  readonly id: TopologyId;
+}
+
+/**
+ * Starts a chain given client-facing first, the proxy nearest the gateway first, so that each one's upstream
+ * is listening when it starts; on a failure stops what it started.
+ */
+export async function startChain(specs: readonly ProxySpec[], gatewayPort: number): Promise<RunningChain> {
   const started: RunningProxy[] = [];
   const stop = async () => {
     for (const proxy of started.splice(0)) await proxy.stop();
   };
   try {
     let upstream = gatewayPort;
-    for (const spec of [...TOPOLOGIES[id].proxies].reverse()) {
+    for (const spec of [...specs].reverse()) {
       const proxy = await startProxy(spec, upstream);
       started.unshift(proxy);
       upstream = proxy.hop.port;
@@ -455,7 +462,11 @@ export async function startTopology(id: TopologyId, gatewayPort: number): Promis
     await stop();
     throw error;
   }
-  return { id, port: started[0]!.hop.port, proxies: [...started], stop };
+  return { port: started[0]!.hop.port, proxies: [...started], stop };
+}
+
+export async function startTopology(id: TopologyId, gatewayPort: number): Promise<RunningTopology> {
+  return { id, ...(await startChain(TOPOLOGIES[id].proxies, gatewayPort)) };
 }
 
 // ---------------------------------------------------------------------------------------------------------

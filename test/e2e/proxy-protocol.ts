@@ -20,12 +20,14 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   PROXIES,
   type ProxySpec,
+  type RunningChain,
   type RunningProxy,
   checkCaptured,
   clientLabel,
   proxyVersion,
   sendHandshake,
   sent,
+  startChain,
   startProxy,
 } from "./proxies.js";
 
@@ -116,31 +118,12 @@ export const TOPOLOGIES: Record<TopologyId, { text: string; proxies: Array<Proxy
   },
 };
 
-export interface RunningTopology {
+export interface RunningTopology extends RunningChain {
   readonly id: TopologyId;
-  readonly port: number;
-  readonly proxies: readonly RunningProxy[];
-  stop(): Promise<void>;
 }
 
-/** Starts the proxies nearest the gateway first. */
 export async function startTopology(id: TopologyId, gatewayPort: number): Promise<RunningTopology> {
-  const started: RunningProxy[] = [];
-  const stop = async () => {
-    for (const proxy of started.splice(0)) await proxy.stop();
-  };
-  try {
-    let upstream = gatewayPort;
-    for (const spec of [...TOPOLOGIES[id].proxies].reverse()) {
-      const proxy = await startProxy(spec, upstream);
-      started.unshift(proxy);
-      upstream = proxy.hop.port;
-    }
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-  return { id, port: started[0]!.hop.port, proxies: [...started], stop };
+  return { id, ...(await startChain(TOPOLOGIES[id].proxies, gatewayPort)) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
