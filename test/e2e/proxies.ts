@@ -579,7 +579,7 @@ export const TRUSTS: Record<Trust, { text: string; options: Fixture["options"] }
 
 type Expected = Fixture["expected"];
 /** [address, loopbackEquivalent, basis, why]: the answer derived from the rules, and the reason in words. */
-type Answer = [Expected["address"], boolean, Expected["basis"], string];
+export type Answer = [Expected["address"], boolean, Expected["basis"], string];
 
 export interface Judgement {
   name: string;
@@ -588,10 +588,10 @@ export interface Judgement {
   expected: Expected;
 }
 
-export interface Scenario {
+export interface Scenario<Topology extends string = TopologyId> {
   /** `<topology>-<client>`, also the `case` query parameter that finds its handshake at the gateway. */
   id: string;
-  topology: TopologyId;
+  topology: Topology;
   client: ClientId;
   judgements: Judgement[];
 }

@@ -20,7 +20,10 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   PROXIES,
   type ProxySpec,
+  type Answer,
+  type Judgement,
   type RunningChain,
+  type Scenario as ProxiesScenario,
   type RunningProxy,
   checkCaptured,
   clientLabel,
@@ -137,22 +140,7 @@ export const TRUSTS: Record<Trust, { text: string; options: Fixture["options"] }
   "trusted-127-0-0-1": { text: 'the resolver trusting 127.0.0.1 only (X-Forwarded-For believed)', options: { trustedProxies: ["127.0.0.1"] } },
 };
 
-type Expected = Fixture["expected"];
-type Answer = [Expected["address"], boolean, Expected["basis"], string];
-
-export interface Judgement {
-  name: string;
-  description: string;
-  options: Fixture["options"];
-  expected: Expected;
-}
-
-export interface Scenario {
-  id: string;
-  topology: TopologyId;
-  client: ClientId;
-  judgements: Judgement[];
-}
+export type Scenario = ProxiesScenario<TopologyId>;
 
 const LISTENER = 'the gateway\'s listener trusting 127.0.0.1 to declare (acceptProxyProtocol trustedProxies ["127.0.0.1"])';
 
