@@ -7,6 +7,7 @@ const seen = vi.hoisted(() => ({ keys: [] as string[] }));
 vi.mock("../src/core/memo.js", async (importOriginal) => {
   const real = (await importOriginal()) as typeof import("../src/core/memo.js");
   return {
+    ...real,
     memoize: <T>(compute: (key: string) => T) => {
       const memoized = real.memoize(compute);
       return (key: string) => {
@@ -29,17 +30,17 @@ describe("the memo's bound", () => {
     const origin = `http://${host}`;
     const result = resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host, origin } });
     expect(result.checks).toMatchObject({ host: false, origin: false });
-    expect(new Set(seen.keys)).toEqual(new Set(["127.0.0.1"])); // the peer only (once more for the explanation)
+    expect(seen.keys).toEqual([]);
   });
 
   it("memoizes a Host and Origin of the longest length that can still match, and nothing longer", () => {
     const name = (length: number) => `${"a.".repeat((length - "localhost".length) / 2)}localhost`;
     const host = `x${name(299)}`; // 300 characters: the longest Host that names this machine
     expect(resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host, origin: `https://${host}` } }).loopbackEquivalent).toBe(true);
-    expect(seen.keys).toEqual(["127.0.0.1", host, `https://${host}`]);
+    expect(seen.keys).toEqual([host, `https://${host}`]);
     seen.keys.length = 0;
     const longer = `x${host}`;
     expect(resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host: longer, origin: `https://x${longer}` } }).checks).toMatchObject({ host: false, origin: false });
-    expect(new Set(seen.keys)).toEqual(new Set(["127.0.0.1"]));
+    expect(seen.keys).toEqual([]);
   });
 });

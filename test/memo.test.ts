@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { memoize } from "../src/core/memo.js";
+import { memoize, rememberLast } from "../src/core/memo.js";
 
 const counted = () => {
   const calls: string[] = [];
@@ -45,5 +45,17 @@ describe("the bounded memo", () => {
     lookup("k512"); // kept: it was inserted after the memo was emptied
     lookup("k1");
     expect(calls).toHaveLength(514);
+  });
+});
+
+describe("the last-value memo", () => {
+  it("answers the key it was last asked from memory, compared by content, and computes any other", () => {
+    const calls: string[] = [];
+    const lookup = rememberLast((key) => {
+      calls.push(key);
+      return key === "none" ? null : `value of ${key}`;
+    });
+    for (const key of ["a", ["", "a"].join(""), "b", "a", "none", "none"]) expect(lookup(key)).toBe(key === "none" ? null : `value of ${key}`);
+    expect(calls).toEqual(["a", "b", "a", "none"]);
   });
 });

@@ -20,7 +20,7 @@ import {
   sameServer,
   serializeOrigin,
 } from "./locality.js";
-import { memoize } from "./memo.js";
+import { memoize, rememberLast } from "./memo.js";
 import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT, displayName } from "./proxy-headers.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
@@ -158,12 +158,13 @@ const BELIEVED_BIT: Readonly<Record<ForwardingHeader, number>> = { "x-forwarded-
 // The longest Origin that can name this machine: the longer scheme and the longest authority.
 const MAX_ORIGIN = "https://".length + MAX_AUTHORITY;
 
-// The peer, Host and Origin checks are pure functions of one string each; memoized, a request from a peer
-// seen before, naming a Host seen before, parses nothing. (With localHosts given, Host and Origin are checked
-// directly: the memo is keyed by the value alone.) A Host or Origin too long to name this machine is refused
-// before the memo sees it: it is never stored, and never hashed (V8 hashes a long string by its length only,
-// so ever-new long values of one length would all collide in the Map).
-const parsePeer = memoize((text): { address: Address; text: string } | null => {
+// The Host and Origin checks are pure functions of one string each, and a server sees the same few values
+// over and over: memoized, a Host seen before parses nothing. (With localHosts given, Host and Origin are
+// checked directly: the memo is keyed by the value alone.) A Host or Origin too long to name this machine is
+// refused before the memo sees it: it is never stored, and never hashed (V8 hashes a long string by its
+// length only, so ever-new long values of one length would all collide in the Map). The peer is either the
+// last one again (one proxy in front, or a keep-alive connection) or new: only the last is remembered.
+const parsePeer = rememberLast((text): { address: Address; text: string } | null => {
   const address = parseIp(text);
   return address === null ? null : { address, text: canonicalText(address, text) };
 });
