@@ -122,26 +122,41 @@ const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
 /**
  * An endpoint whose text is written the first time it is read, as the resolver works out its hops only when
  * read: a header is mostly read for its source alone (the destination is there for whoever asks), and a v2
- * header carries addresses as bytes, so the parse itself builds no string. The address is kept as numbers,
- * not as a view of the bytes read, so that a kept header does not keep the segment it came in alive.
+ * header carries addresses as bytes, so the parse itself builds no string. The address is kept as 32-bit
+ * words in network order (one for IPv4, four for IPv6): numbers, so that a kept header does not keep the
+ * segment it came in alive, and no list, so that the parse allocates nothing for it but the endpoint.
  */
 class Endpoint implements ProxyEndpoint {
   #text: string | undefined;
-  readonly #bytes: readonly number[];
+  readonly #words: 1 | 4;
+  readonly #w0: number;
+  readonly #w1: number;
+  readonly #w2: number;
+  readonly #w3: number;
 
-  /** `bytes`: the address in network order, 4 byte values (IPv4) or 16 (IPv6); or its text, already written. */
   constructor(
-    bytes: readonly number[],
     readonly port: number,
+    words: 1 | 4,
+    w0: number,
+    w1 = 0,
+    w2 = 0,
+    w3 = 0,
     text?: string,
   ) {
-    this.#bytes = bytes;
+    this.#words = words;
+    this.#w0 = w0;
+    this.#w1 = w1;
+    this.#w2 = w2;
+    this.#w3 = w3;
     this.#text = text;
   }
 
   get address(): string {
-    // A plain array of byte values: a typed array or a DataView would cost more to make than the text.
-    this.#text ??= formatAddressBytes(this.#bytes, 0, this.#bytes.length as 4 | 16);
+    if (this.#text === undefined) {
+      const bytes: number[] = [];
+      for (const word of this.#words === 1 ? [this.#w0] : [this.#w0, this.#w1, this.#w2, this.#w3]) bytes.push(word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff);
+      this.#text = formatAddressBytes(bytes, 0, bytes.length as 4 | 16);
+    }
     return this.#text;
   }
 
@@ -154,18 +169,9 @@ class Endpoint implements ProxyEndpoint {
   }
 }
 
-const NO_BYTES: readonly number[] = [];
-
-/** Four bytes at `at`, as a plain list. */
-function four(bytes: Uint8Array, at: number): number[] {
-  return [bytes[at]!, bytes[at + 1]!, bytes[at + 2]!, bytes[at + 3]!];
-}
-
-/** Sixteen bytes at `at`, as a plain list. */
-function sixteen(bytes: Uint8Array, at: number): number[] {
-  const list = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-  for (let i = 0; i < 16; i++) list[i] = bytes[at + i]!;
-  return list;
+/** The 32-bit word at `at`, big-endian. */
+function word(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
 function invalid(error: ProxyHeaderError, message: string): ParseResult {
@@ -245,14 +251,14 @@ function parseV1(bytes: Uint8Array): ParseResult {
     const from = v1Ipv6(bytes, s1 + 1, s2);
     const to = v1Ipv6(bytes, s2 + 1, s3);
     if (from === null || to === null) return invalid("v1-address", "a v1 PROXY line's address is not an IPv6 address");
-    source = new Endpoint(NO_BYTES, sourcePort, from);
-    destination = new Endpoint(NO_BYTES, destinationPort, to);
+    source = new Endpoint(sourcePort, 4, 0, 0, 0, 0, from);
+    destination = new Endpoint(destinationPort, 4, 0, 0, 0, 0, to);
   } else {
     const from = v1Ipv4(bytes, s1 + 1, s2);
     const to = v1Ipv4(bytes, s2 + 1, s3);
     if (from === -1 || to === -1) return invalid("v1-address", "a v1 PROXY line's address is not an IPv4 address");
-    source = new Endpoint([from >>> 24, (from >>> 16) & 0xff, (from >>> 8) & 0xff, from & 0xff], sourcePort);
-    destination = new Endpoint([to >>> 24, (to >>> 16) & 0xff, (to >>> 8) & 0xff, to & 0xff], destinationPort);
+    source = new Endpoint(sourcePort, 1, from >>> 0);
+    destination = new Endpoint(destinationPort, 1, to >>> 0);
   }
   if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
   return header(1, "proxy", six ? "inet6" : "inet", "stream", source, destination, NO_TLVS, length);
@@ -343,11 +349,11 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   if (kind.addresses === 12) {
-    source = new Endpoint(four(bytes, 16), (bytes[24]! << 8) | bytes[25]!);
-    destination = new Endpoint(four(bytes, 20), (bytes[26]! << 8) | bytes[27]!);
+    source = new Endpoint((bytes[24]! << 8) | bytes[25]!, 1, word(bytes, 16));
+    destination = new Endpoint((bytes[26]! << 8) | bytes[27]!, 1, word(bytes, 20));
   } else if (kind.addresses === 36) {
-    source = new Endpoint(sixteen(bytes, 16), (bytes[48]! << 8) | bytes[49]!);
-    destination = new Endpoint(sixteen(bytes, 32), (bytes[50]! << 8) | bytes[51]!);
+    source = new Endpoint((bytes[48]! << 8) | bytes[49]!, 4, word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28));
+    destination = new Endpoint((bytes[50]! << 8) | bytes[51]!, 4, word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44));
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.
