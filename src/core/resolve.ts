@@ -164,10 +164,14 @@ const MAX_ORIGIN = "https://".length + MAX_AUTHORITY;
 // refused before the memo sees it: it is never stored, and never hashed (V8 hashes a long string by its
 // length only, so ever-new long values of one length would all collide in the Map). The peer is either the
 // last one again (one proxy in front, or a keep-alive connection) or new: only the last is remembered.
-const parsePeer = rememberLast((text): { address: Address; text: string } | null => {
+const readPeer = (text: string): { address: Address; text: string } | null => {
   const address = parseIp(text);
   return address === null ? null : { address, text: canonicalText(address, text) };
-});
+};
+// One each for the socket peer and a declared source: behind a PROXY protocol balancer both are asked on
+// every request, and one shared last key would be the other's each time.
+const parsePeer = rememberLast(readPeer);
+const parseDeclared = rememberLast(readPeer);
 const memoHostPort = memoize((host) => hostPort(host, NO_HOSTS));
 const memoLocalOrigin = memoize((origin) => localOrigin(origin, NO_HOSTS));
 const EMPTY_TRUST = compileTrustedProxies([]);
@@ -311,7 +315,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
   if (declared !== undefined) {
     hops?.push({ address: peerText, trusted: true, source: "socket" });
     request.source = peerSource = "proxy-protocol";
-    const source = typeof declared === "string" ? parsePeer(declared) : null;
+    const source = typeof declared === "string" ? parseDeclared(declared) : null;
     if (source === null) {
       if (explanation !== null) {
         if (typeof declared === "string") {
