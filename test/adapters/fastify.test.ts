@@ -33,9 +33,29 @@ describe("clientaddr/fastify: registration", () => {
       await app.register(async (child) => {
         child.get("/child", async (request) => request.clientAddress.basis);
       });
-      // inject() has a socket whose peer is 127.0.0.1; the hook reads it as from a real one.
+      // inject() has a socket whose peer is 127.0.0.1; the plugin reads it as from a real one.
       const response = await app.inject({ url: "/child", headers: { host: "127.0.0.1", "x-forwarded-for": "203.0.113.7" } });
       expect(response.body).toBe("x-forwarded-for:remote-client");
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("resolves a request's client once, when first read, and hands every later read that same answer", async () => {
+    const app = Fastify();
+    try {
+      await app.register(clientAddress, { trustedProxies: ["127.0.0.1"] });
+      let inHook: unknown;
+      app.addHook("preHandler", async (request) => {
+        inHook = request.clientAddress;
+      });
+      app.get("/same", async (request) => ({ same: request.clientAddress === inHook && request.clientAddress === request.clientAddress, address: request.clientAddress.address }));
+      const first = await app.inject({ url: "/same", headers: { host: "127.0.0.1", "x-forwarded-for": "203.0.113.7" } });
+      const second = await app.inject({ url: "/same", headers: { host: "127.0.0.1", "x-forwarded-for": "198.51.100.9" } });
+      expect([first.json(), second.json()]).toEqual([
+        { same: true, address: "203.0.113.7" },
+        { same: true, address: "198.51.100.9" },
+      ]);
     } finally {
       await app.close();
     }
