@@ -112,6 +112,13 @@ describe("a missing or broken declaration is never local", () => {
     }
   });
 
+  it("a long declared value is quoted in the message cut to its first 60 characters", () => {
+    const text = `${"x".repeat(60)}TAIL`;
+    const message = resolve(text, PAGE, ["loopback"]).diagnostics[0]!.message;
+    expect(message).toContain(JSON.stringify("x".repeat(60)));
+    expect(message).not.toContain("TAIL");
+  });
+
   it("a declared value of another type counts as unknown, not as absent", () => {
     const result = resolveClientAddress({ remoteAddress: "127.0.0.1", declaredSource: 42 as unknown as string, headers: PAGE });
     expect(result).toMatchObject({ address: null, loopbackEquivalent: false, basis: "proxy-protocol:invalid-peer" });
@@ -166,8 +173,19 @@ describe("formatAddressBytes", () => {
     expect(formatAddressBytes(mapped, 0, 16)).toBe("127.0.0.1");
   });
 
-  it("refuses another length or a range past the end", () => {
-    expect(() => formatAddressBytes(new Uint8Array(16), 1, 16)).toThrow(RangeError);
+  it("folds to IPv4 only the mapped prefix itself: a change to any of its six groups stays IPv6", () => {
+    const mapped = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1];
+    const written = ["1::ffff:c000:201", "0:1::ffff:c000:201", "::1:0:0:ffff:c000:201", "::1:0:ffff:c000:201", "::1:ffff:c000:201", "::fffe:c000:201"];
+    for (let group = 0; group < 6; group++) {
+      const bytes = [...mapped];
+      if (group === 5) bytes[11] = 0xfe;
+      else bytes[2 * group + 1] = 1;
+      expect(formatAddressBytes(bytes, 0, 16)).toBe(written[group]);
+    }
+  });
+
+  it("refuses another length or a range past the end, saying which", () => {
+    expect(() => formatAddressBytes(new Uint8Array(16), 1, 16)).toThrow("an address is 4 or 16 bytes within the buffer, got 16 at 1 of 16");
     expect(() => formatAddressBytes(new Uint8Array(16), -1, 4)).toThrow(RangeError);
     expect(() => formatAddressBytes(new Uint8Array(16), 0, 6 as 4)).toThrow(RangeError);
   });

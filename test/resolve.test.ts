@@ -486,6 +486,8 @@ describe("diagnostics say what to change", () => {
   it("invalid-peer names the value", () => {
     expect(message(resolve("garbage", { host: "localhost" }), "invalid-peer")).toMatch(/^remoteAddress "garbage" is not an IP address/);
     expect(message(resolve(undefined, { host: "localhost" }), "invalid-peer")).toMatch(/^remoteAddress undefined is not an IP address/);
+    const long = message(resolve(`${"x".repeat(60)}TAIL`, { host: "localhost" }), "invalid-peer");
+    expect(long).toMatch(new RegExp(`^remoteAddress "${"x".repeat(60)}" is not an IP address`));
     expect(resolve("garbage", {}).hops).toEqual([{ address: null, raw: "garbage", trusted: false, source: "socket" }]);
     expect(resolve(undefined, {}).hops).toEqual([]);
   });
