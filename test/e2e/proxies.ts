@@ -596,20 +596,32 @@ export interface Scenario<Topology extends string = TopologyId> {
   judgements: Judgement[];
 }
 
-function scenario(topology: TopologyId, client: ClientId, answers: Partial<Record<Trust, Answer>>): Scenario {
-  const id = `${topology}-${client}`;
-  return {
-    id,
-    topology,
-    client,
-    judgements: Object.entries(answers).map(([trust, [address, loopbackEquivalent, basis, why]]) => ({
-      name: `${id}-${trust}`,
-      description: `${CLIENTS[client].text} through ${TOPOLOGIES[topology].text}, ${TRUSTS[trust as Trust].text}: ${why}`,
-      options: TRUSTS[trust as Trust].options,
-      expected: { address, loopbackEquivalent, basis },
-    })),
+/**
+ * The scenario builder of one harness, from its topologies' and trust configs' texts; `setting` is said of
+ * every judgement before its trust config (the PROXY protocol harness names its listener there).
+ */
+export function scenarioBuilder<Topology extends string, T extends string>(
+  topologies: Record<Topology, { text: string }>,
+  trusts: Record<T, { text: string; options: Fixture["options"] }>,
+  setting = "",
+): (topology: Topology, client: ClientId, answers: Partial<Record<T, Answer>>) => Scenario<Topology> {
+  return (topology, client, answers) => {
+    const id = `${topology}-${client}`;
+    return {
+      id,
+      topology,
+      client,
+      judgements: (Object.entries(answers) as Array<[T, Answer]>).map(([trust, [address, loopbackEquivalent, basis, why]]) => ({
+        name: `${id}-${trust}`,
+        description: `${CLIENTS[client].text} through ${topologies[topology].text}, ${setting}${trusts[trust].text}: ${why}`,
+        options: trusts[trust].options,
+        expected: { address, loopbackEquivalent, basis },
+      })),
+    };
   };
 }
+
+const scenario = scenarioBuilder(TOPOLOGIES, TRUSTS);
 
 /** The answer for every request that reaches the gateway through an undeclared proxy with a forwarding header. */
 const UNDECLARED = (what: string): Answer => [

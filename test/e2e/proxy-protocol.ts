@@ -16,11 +16,9 @@ import {
   CLIENTS,
   type Carried,
   CapturingGateway,
-  type ClientId,
   HANDSHAKE_TIMEOUT_MS,
   PROXIES,
   type ProxySpec,
-  type Answer,
   type Judgement,
   type RunningChain,
   type Scenario as ProxiesScenario,
@@ -28,6 +26,7 @@ import {
   checkCaptured,
   clientLabel,
   proxyVersion,
+  scenarioBuilder,
   sendHandshake,
   sent,
   startChain,
@@ -144,20 +143,7 @@ export type Scenario = ProxiesScenario<TopologyId>;
 
 const LISTENER = 'the gateway\'s listener trusting 127.0.0.1 to declare (acceptProxyProtocol trustedProxies ["127.0.0.1"])';
 
-function scenario(topology: TopologyId, client: ClientId, answers: Partial<Record<Trust, Answer>>): Scenario {
-  const id = `${topology}-${client}`;
-  return {
-    id,
-    topology,
-    client,
-    judgements: Object.entries(answers).map(([trust, [address, loopbackEquivalent, basis, why]]) => ({
-      name: `${id}-${trust}`,
-      description: `${CLIENTS[client].text} through ${TOPOLOGIES[topology].text}, ${LISTENER}, ${TRUSTS[trust as Trust].text}: ${why}`,
-      options: TRUSTS[trust as Trust].options,
-      expected: { address, loopbackEquivalent, basis },
-    })),
-  };
-}
+const scenario = scenarioBuilder(TOPOLOGIES, TRUSTS, `${LISTENER}, `);
 
 /** The same answers for each single TCP balancer that declares the client's own address. */
 function singleBalancer(topology: TopologyId, name: string): Scenario[] {
