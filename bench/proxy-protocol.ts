@@ -1,7 +1,7 @@
 // `npm run bench` (second part), or `npx tsx bench/proxy-protocol.ts` after `npm run build`: the PROXY
 // protocol's costs.
 // 1. The header parse, clientaddr's parser against proxy-protocol-js 4.0.6, each cell in three fresh processes
-//    (bench/proxy-protocol-cell.ts, mitata, one discarded warm-up run), median and spread.
+//    (bench/cell.ts, mitata, one discarded warm-up run), median and spread.
 // 2. Requests per second of a node:http server behind HAProxy 2.6 (Debian's, mode tcp, started in the
 //    foreground on loopback ports as the end-to-end suite starts it): with send-proxy-v2 and
 //    clientaddr/proxy-protocol in front of the server, against the same server behind the same HAProxy without
@@ -37,7 +37,7 @@ function median(values: number[]): Cell {
 function measureCell(workload: string, implementation: ParseImplementation): Cell {
   const runs: number[] = [];
   for (let i = 0; i < PROCESSES; i++) {
-    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "proxy-protocol-cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
+    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
     runs.push((JSON.parse(out) as { ns: number }).ns);
   }
   return median(runs);
