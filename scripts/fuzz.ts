@@ -29,40 +29,36 @@ console.log(`fuzz: seed ${seed}, ${perLaw * laws.length} cases over ${laws.lengt
 
 let failures = 0;
 let cases = 0;
-for (const [index, [name, law]] of laws.entries()) {
+/** Checks one law; on a failure, says so and lets `keep` write the counterexample, returning where it went. */
+function check<T>(name: string, prop: fc.IProperty<[T]>, seedOffset: number, numRuns: number, keep: (input: T) => string): void {
   const started = performance.now();
-  const details = fc.check(property(law), { seed: seed + index, numRuns: perLaw });
+  const details = fc.check(prop, { seed: seed + seedOffset, numRuns });
   cases += details.numRuns;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   if (!details.failed) {
     console.log(`  ok    ${details.numRuns} cases in ${seconds} s: ${name}`);
-    continue;
+    return;
   }
   failures++;
-  const input = details.counterexample![0];
   console.log(`  FAIL  after ${details.numRuns} cases (${details.numShrinks} shrinks): ${name}\n        ${String(details.errorInstance)}`);
-  console.log(`        written to ${writeCounterexample(name, law.asRequest(input), law.demandsNotLocal)}`);
+  console.log(`        written to ${keep(details.counterexample![0])}`);
+}
+
+for (const [index, [name, law]] of laws.entries()) {
+  check(name, property(law), index, perLaw, (input) => writeCounterexample(name, law.asRequest(input), law.demandsNotLocal));
 }
 const parserLaws = Object.entries(PARSER_LAWS);
 const perParserLaw = Math.ceil(total / 10 / parserLaws.length);
 console.log(`fuzz: the PROXY protocol parser, ${perParserLaw * parserLaws.length} cases over ${parserLaws.length} laws`);
 for (const [index, [name, law]] of parserLaws.entries()) {
-  const started = performance.now();
-  const details = fc.check(parserProperty(law), { seed: seed + laws.length + index, numRuns: perParserLaw });
-  cases += details.numRuns;
-  const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  if (!details.failed) {
-    console.log(`  ok    ${details.numRuns} cases in ${seconds} s: ${name}`);
-    continue;
-  }
-  failures++;
-  const input = details.counterexample![0] as Uint8Array | [Uint8Array, number[]];
-  const bytes = input instanceof Uint8Array ? input : input[0];
-  const folder = path.join(OUT, "proxy-protocol");
-  mkdirSync(folder, { recursive: true });
-  const file = path.join(folder, `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 50)}-seed-${seed}.hex`);
-  writeFileSync(file, `${Buffer.from(bytes).toString("hex")}\n`);
-  console.log(`  FAIL  after ${details.numRuns} cases (${details.numShrinks} shrinks): ${name}\n        ${String(details.errorInstance)}\n        written to ${file}`);
+  check(name, parserProperty(law), laws.length + index, perParserLaw, (input) => {
+    const bytes = input instanceof Uint8Array ? input : (input as [Uint8Array, number[]])[0];
+    const folder = path.join(OUT, "proxy-protocol");
+    mkdirSync(folder, { recursive: true });
+    const file = path.join(folder, `${name.toLowerCase().replace(/[^a-z0-9]+/g, "-").slice(0, 50)}-seed-${seed}.hex`);
+    writeFileSync(file, `${Buffer.from(bytes).toString("hex")}\n`);
+    return file;
+  });
 }
 console.log(`${cases - failures} passed, ${failures} failed`);
 process.exitCode = failures > 0 ? 1 : 0;
