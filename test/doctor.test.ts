@@ -37,14 +37,17 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 // /proc/net/route as the kernel writes it: a tab after each field, the header, trailing blanks.
 const row = (...fields: string[]) => `${fields.join("\t")}\t\t\t\t\t\t\t\t\t\t\t\t\t`;
 const HEADER = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT                                                       ";
+/** A container's /proc/net/route: the default route via `gateway` (with `metric`) and its own subnet. */
+const containerRoute = (iface: string, gateway: string, network: string, mask: string, metric = "0") =>
+  [
+    HEADER,
+    row(iface, "00000000", gateway, "0003", "0", "0", metric, "00000000", "0", "0", "0"),
+    row(iface, network, "00000000", "0001", "0", "0", "0", mask, "0", "0", "0"),
+    "",
+  ].join("\n");
 
 /** Inside a container on a Docker bridge network: 172.18.0.2/16 via 172.18.0.1. */
-const CONTAINER_ROUTE = [
-  HEADER,
-  row("eth0", "00000000", "010012AC", "0003", "0", "0", "0", "00000000", "0", "0", "0"),
-  row("eth0", "000012AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
-  "",
-].join("\n");
+const CONTAINER_ROUTE = containerRoute("eth0", "010012AC", "000012AC", "0000FFFF");
 
 /** A laptop: two default routes (wired wins on metric), docker0, a bridge, a VPN route, an unreachable default. */
 const HOST_ROUTE = [
@@ -503,28 +506,13 @@ describe("checkConfig", () => {
 // tables and uid maps are copied from those containers, the kernel's padding included.
 
 /** /proc/net/route in a rootful container on a netavark bridge 172.18.0.0/16 (netavark sets metric 100). */
-const PODMAN_BRIDGE_ROUTE = [
-  HEADER,
-  row("eth0", "00000000", "010012AC", "0003", "0", "0", "100", "00000000", "0", "0", "0"),
-  row("eth0", "000012AC", "00000000", "0001", "0", "0", "0", "0000FFFF", "0", "0", "0"),
-  "",
-].join("\n");
+const PODMAN_BRIDGE_ROUTE = containerRoute("eth0", "010012AC", "000012AC", "0000FFFF", "100");
 
 /** /proc/net/route with slirp4netns: tap0 10.0.2.100/24, default route via 10.0.2.2. */
-const SLIRP_ROUTE = [
-  HEADER,
-  row("tap0", "00000000", "0202000A", "0003", "0", "0", "0", "00000000", "0", "0", "0"),
-  row("tap0", "0002000A", "00000000", "0001", "0", "0", "0", "00FFFFFF", "0", "0", "0"),
-  "",
-].join("\n");
+const SLIRP_ROUTE = containerRoute("tap0", "0202000A", "0002000A", "00FFFFFF");
 
 /** /proc/net/route in a rootless container on a netavark bridge 10.89.0.0/24 (in rootless Podman's own namespace). */
-const ROOTLESS_BRIDGE_ROUTE = [
-  HEADER,
-  row("eth0", "00000000", "0100590A", "0003", "0", "0", "100", "00000000", "0", "0", "0"),
-  row("eth0", "0000590A", "00000000", "0001", "0", "0", "0", "00FFFFFF", "0", "0", "0"),
-  "",
-].join("\n");
+const ROOTLESS_BRIDGE_ROUTE = containerRoute("eth0", "0100590A", "0000590A", "00FFFFFF", "100");
 
 const IDENTITY_MAP = "         0          0 4294967295\n";
 /** Rootless Podman as uid 995 with subordinate ids 3000000000-3000065535. */
