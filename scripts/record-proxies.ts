@@ -20,6 +20,7 @@ import {
   runScenario,
   startTopology,
 } from "../test/e2e/proxies.js";
+import { recordTopologies } from "./lib/record-topologies.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -32,26 +33,25 @@ async function record(): Promise<Fixture[]> {
   const fixtures: Fixture[] = [];
   await gateway.listen();
   try {
-    for (const id of Object.keys(TOPOLOGIES) as TopologyId[]) {
-      const topology = await startTopology(id, gateway.port);
-      console.log(`${id}: ${topology.proxies.map((proxy) => `${proxy.spec.name} (pid ${proxy.pid}) on port ${proxy.hop.port}`).join(" -> ")}`);
-      try {
-        for (const scenario of SCENARIOS.filter((candidate) => candidate.topology === id)) {
-          const request = await runScenario(scenario, gateway, topology);
+    await recordTopologies(
+      {
+        gateway,
+        topologies: Object.keys(TOPOLOGIES) as TopologyId[],
+        scenarios: SCENARIOS,
+        start: startTopology,
+        run: runScenario,
+        seen: (request) => {
           const seen = ["host", "x-forwarded-for", "x-real-ip", "forwarded"]
             .map((name) => [name, headerLines(request, name)] as const)
             .filter(([, lines]) => lines.length > 0)
             .map(([name, lines]) => `${name}: ${lines.map((line) => JSON.stringify(line)).join(" + ")}`);
-          console.log(`  ${scenario.client}: peer ${request.peer?.address}; ${seen.join("; ")}`);
-          const source = provenance(scenario, gateway, topology, date);
-          for (const { name, description, options, expected } of scenario.judgements) {
-            fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
-          }
-        }
-      } finally {
-        await topology.stop();
-      }
-    }
+          return `peer ${request.peer?.address}; ${seen.join("; ")}`;
+        },
+        provenance,
+      },
+      date,
+      fixtures,
+    );
     if (gateway.stray().length > 0) {
       throw new Error(`the gateway received request(s) nobody sent: ${gateway.stray().join(", ")}`);
     }

@@ -23,6 +23,7 @@ import {
   scenarioProvenance,
   startTopology,
 } from "../test/e2e/proxy-protocol.js";
+import { recordTopologies } from "./lib/record-topologies.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -35,22 +36,19 @@ async function record(): Promise<Fixture[]> {
   const fixtures: Fixture[] = [];
   await gateway.listen();
   try {
-    for (const id of Object.keys(TOPOLOGIES) as TopologyId[]) {
-      const topology = await startTopology(id, gateway.port);
-      console.log(`${id}: ${topology.proxies.map((proxy) => `${proxy.spec.name} (pid ${proxy.pid}) on port ${proxy.hop.port}`).join(" -> ")}`);
-      try {
-        for (const scenario of SCENARIOS.filter((candidate) => candidate.topology === id)) {
-          const request = await runScenario(scenario, gateway, topology);
-          console.log(`  ${scenario.client}: peer ${request.peer?.address}, declared ${request.declaredSource}`);
-          const source = scenarioProvenance(scenario, gateway, topology, date);
-          for (const { name, description, options, expected } of scenario.judgements) {
-            fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
-          }
-        }
-      } finally {
-        await topology.stop();
-      }
-    }
+    await recordTopologies(
+      {
+        gateway,
+        topologies: Object.keys(TOPOLOGIES) as TopologyId[],
+        scenarios: SCENARIOS,
+        start: startTopology,
+        run: runScenario,
+        seen: (request) => `peer ${request.peer?.address}, declared ${request.declaredSource}`,
+        provenance: scenarioProvenance,
+      },
+      date,
+      fixtures,
+    );
     const { request, proxy } = await captureHealthCheck(gateway);
     try {
       console.log(`${HEALTH_CHECK_ID}: haproxy (pid ${proxy.pid}): peer ${request.peer?.address}, nothing declared`);
