@@ -36,11 +36,16 @@ export interface JobResult {
   /** Milliseconds from connect to the verdict, one per handshake. */
   latencies: Float64Array;
   wallMs: number;
+  /** This worker's CPU time (user + system) over the job, in milliseconds. */
+  cpuMs: number;
 }
 
 const ANSWER_TIMEOUT_MS = 15_000;
-const SLOW_CHUNK = 6;
-const SLOW_EVERY_MS = 60;
+// A slow client's request (about 500 bytes) takes about two seconds to arrive.
+const SLOW_CHUNK = 8;
+const SLOW_EVERY_MS = 30;
+/** What a slow client still in flight when the job's handshakes are done ends with: the generator closed it. */
+const CUT_SHORT = "cut short";
 /** The client's close frame: FIN + close, masked, code 1000 (masked with a zero key, which leaves it as is). */
 const CLOSE_FRAME = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -80,12 +85,13 @@ export function readAnswer(data: Buffer): string | undefined {
 type Action = "send" | "slow" | FaultKind["action"];
 
 /** One connection to its end: the answer (or how it ended) and when the answer came. */
-function exchange(port: number, connection: Connection, action: Action): Promise<{ outcome: string; latency: number }> {
+function exchange(port: number, connection: Connection, action: Action, live?: Set<net.Socket>): Promise<{ outcome: string; latency: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
     const request = connection.proxy === undefined ? Buffer.from(connection.head, "latin1") : Buffer.concat([connection.proxy, Buffer.from(connection.head, "latin1")]);
     const socket = net.connect({ host: "127.0.0.1", port, localAddress: connection.from });
     socket.setNoDelay(true);
+    live?.add(socket);
     let received: Buffer | null = null;
     let outcome: string | undefined;
     let latency = 0;
@@ -122,9 +128,14 @@ function exchange(port: number, connection: Connection, action: Action): Promise
     });
     socket.on("error", (error: NodeJS.ErrnoException) => void (failure ??= error.code ?? error.message));
     socket.on("close", () => {
+      live?.delete(socket);
       clearTimeout(timer);
       clearInterval(drip);
-      if (outcome === undefined) outcome = action === "reset-midway" || action === "close-after-sending" ? "cut" : failure === undefined ? "closed" : `error ${failure}`;
+      if (outcome === undefined) {
+        if (action === "reset-midway" || action === "close-after-sending") outcome = "cut";
+        else if (failure === CUT_SHORT) outcome = CUT_SHORT;
+        else outcome = failure === undefined ? "closed" : `error ${failure}`;
+      }
       resolve({ outcome, latency });
     });
   });
@@ -133,7 +144,7 @@ function exchange(port: number, connection: Connection, action: Action): Promise
 export async function run(job: Job): Promise<JobResult> {
   const next = mixer(job.seed);
   const outcomes: JobResult["outcomes"] = {};
-  const result: Omit<JobResult, "latencies" | "wallMs"> = { handshakes: 0, outcomes, wrongAdmissions: 0, wrongRefusals: 0, unexpected: 0, faultAdmissions: 0, examples: [] };
+  const result: Omit<JobResult, "latencies" | "wallMs" | "cpuMs"> = { handshakes: 0, outcomes, wrongAdmissions: 0, wrongRefusals: 0, unexpected: 0, faultAdmissions: 0, examples: [] };
   let latencies = new Float64Array(1024);
   const note = (name: string, outcome: string) => {
     const byOutcome = (outcomes[name] ??= {});
@@ -157,6 +168,10 @@ export async function run(job: Job): Promise<JobResult> {
   };
 
   const started = performance.now();
+  let cpu = process.cpuUsage();
+  /** When the last handshake ended: the slow clients still in flight are cut short then. */
+  let ended: number | undefined;
+  const slowSockets = new Set<net.Socket>();
   let launched = 0;
   let n = 0;
   let inFlight = 0;
@@ -195,7 +210,7 @@ export async function run(job: Job): Promise<JobResult> {
       while (slowInFlight < job.slow && launched < job.handshakes) {
         slowInFlight++;
         const index = n++;
-        void exchange(job.port, SLOW.connection(job.port, index), "slow").then(({ outcome }) => {
+        void exchange(job.port, SLOW.connection(job.port, index), "slow", slowSockets).then(({ outcome }) => {
           note(`slow-client (${SLOW.name})`, outcome);
           if (outcome === "admitted") {
             result.faultAdmissions++;
@@ -208,11 +223,17 @@ export async function run(job: Job): Promise<JobResult> {
     };
     const settle = () => {
       fill();
-      if (inFlight === 0 && slowInFlight === 0 && launched >= job.handshakes) resolve();
+      if (inFlight > 0 || launched < job.handshakes) return;
+      if (ended === undefined) {
+        ended = performance.now();
+        cpu = process.cpuUsage(cpu);
+        for (const socket of slowSockets) socket.destroy(new Error(CUT_SHORT));
+      }
+      if (slowInFlight === 0) resolve();
     };
     fill();
   });
-  return { ...result, latencies: latencies.slice(0, result.handshakes), wallMs: performance.now() - started };
+  return { ...result, latencies: latencies.slice(0, result.handshakes), wallMs: ended! - started, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 // Forked by soak/run.ts with this argument; imported (by the unit tests) it does nothing.

@@ -121,12 +121,13 @@ function memory(): Memory {
 }
 
 async function begin(): Promise<void> {
-  start = memory();
   await session.post("Profiler.enable");
   await session.post("Profiler.setSamplingInterval", { interval: 1000 });
   await session.post("Profiler.start");
   loopDelay.reset();
   loopDelay.enable();
+  // After the profiler and the monitor start, so that what they allocate is not counted as growth.
+  start = memory();
   cpu0 = process.cpuUsage();
 }
 

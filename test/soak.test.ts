@@ -113,6 +113,7 @@ describe("the soak's report", () => {
     handshakes: 12_000,
     measured: 9_800,
     measuredMs: 5_000,
+    loadCpuMs: 5_000,
     latencies: Float64Array.from([0.5, 1, 2, 4]),
     wrongAdmissions: 0,
     wrongRefusals: 0,
