@@ -2,9 +2,9 @@
 // structured-clone serialization). For each job it receives it opens raw TCP connections on loopback, from the
 // address the request's kind names, keeping `concurrency` in flight: it writes the PROXY header (if any) and
 // the upgrade request, reads the 101 answer and the first WebSocket frame (a text frame saying
-// {connected: true} is an admission, a close frame 1008 a refusal), answers with a close frame of its own
-// and waits for the server to close, so that the TIME_WAIT sockets are the server's and the client's ports are
-// free for the next connection. Faults and slow clients run beside the handshakes. It sends back the
+// {connected: true} is an admission, a close frame 1008 a refusal), sends a close frame of its own and waits
+// for the server to close the connection, so that the TIME_WAIT sockets are the server's and the client's
+// ports are free for the next connection. Faults and slow clients run beside the handshakes. It sends back the
 // outcome of every kind and the latency of every handshake.
 import net from "node:net";
 import { type Connection, type FaultKind, type HandshakeKind, SLOW, expectedVerdict, mixer } from "./mix.js";
@@ -123,7 +123,9 @@ function exchange(port: number, connection: Connection, action: Action, live?: S
       outcome = readAnswer(received);
       if (outcome === undefined) return;
       latency = performance.now() - started;
-      if (outcome === "admitted" || outcome === "refused") socket.end(CLOSE_FRAME);
+      // The closing handshake: the server, having both close frames, closes first (and keeps the TIME_WAIT);
+      // this socket ends when it sees the server's FIN (allowHalfOpen is off).
+      if (outcome === "admitted" || outcome === "refused") socket.write(CLOSE_FRAME);
       else socket.destroy();
     });
     socket.on("error", (error: NodeJS.ErrnoException) => void (failure ??= error.code ?? error.message));
