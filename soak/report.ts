@@ -73,7 +73,7 @@ export function summary(run: ServerRun): string[] {
     `  latency p50 ${ms(percentile(run.latencies, 50))}, p99 ${ms(percentile(run.latencies, 99))}, max ${ms(percentile(run.latencies, 100))}; event loop delay p99 ${ms(figures.loopDelayP99)}, max ${ms(figures.loopDelayMax)}`,
     `  RSS ${mib(figures.start.rss)} -> ${mib(figures.end.rss)} MiB; heap ${mib(figures.start.heapUsed)} -> ${mib(figures.end.heapUsed)} MiB (${signed(heapGrowthMiB(run))} MiB, bound ${HEAP_BOUND_MIB} MiB)`,
     `  server CPU ${(figures.cpuMs / run.measuredMs).toFixed(2)} of a core (load generators ${(run.loadCpuMs / run.measuredMs).toFixed(2)}); clientaddr ${share(figures.profile.clientaddr, figures.profile.samples)} of ${count(figures.profile.samples)} profile samples (self time${folders === "" ? "" : `: ${folders}`})`,
-    `  trust list swaps ${count(figures.swaps)}; refusals logged ${count(figures.refusalsLogged)}; balancer connections closed ${outcomesText(figures.balancerErrors)}`,
+    `  trust list swaps ${count(figures.swaps)}; refusals ${count(figures.refusals)}; balancer connections closed ${outcomesText(figures.balancerErrors)}`,
     `  wrong admissions ${run.wrongAdmissions}, wrong refusals ${run.wrongRefusals}, other answers to refused kinds ${run.unexpected}, faults admitted ${run.faultAdmissions}${run.crashed ? ", SERVER CRASHED" : ""}`,
   ];
   for (const kind of HANDSHAKES) lines.push(`    ${expectedVerdict(kind.intent).padEnd(6)} ${kind.name.padEnd(32)} ${outcomesText(run.outcomes[kind.name])}`);

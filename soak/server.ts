@@ -41,8 +41,8 @@ export interface ServerFigures {
   profile: { samples: number; clientaddr: number; byFolder: Record<string, number> };
   /** Trust lists recompiled and swapped in while traffic flowed (the whole run). */
   swaps: number;
-  /** Refusal lines the gateway logged (the whole run). */
-  refusalsLogged: number;
+  /** Handshakes the server refused (the whole run); the gateway writes its log line for each, through `log`. */
+  refusals: number;
   /** Balancer connections the PROXY protocol listener closed, by reason (the whole run). */
   balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>>;
 }
@@ -52,7 +52,7 @@ const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error("run the soak server with --expose-gc");
 
 let swaps = 0;
-let refusalsLogged = 0;
+let refusals = 0;
 const balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>> = {};
 
 async function gatewayServer(): Promise<Server> {
@@ -65,7 +65,7 @@ async function gatewayServer(): Promise<Server> {
   }, SWAP_MS).unref();
   return createGateway(
     { gateway: { trustedProxies: [...TRUST_LISTS[0]!], auth: { mode: "token", token: TOKEN, pairedDevices: [PAIRED_DEVICE] } } },
-    { log: () => void refusalsLogged++, trustedProxies: () => trusted },
+    { log: () => void refusals++, trustedProxies: () => trusted },
   );
 }
 
@@ -91,7 +91,7 @@ async function fastifyServer(): Promise<Server> {
     if (client.loopbackEquivalent || (sameSecret(token, TOKEN) && query.device === PAIRED_DEVICE)) {
       socket.send(JSON.stringify({ connected: true, local: client.loopbackEquivalent, address: client.address, basis: client.basis }));
     } else {
-      refusalsLogged++;
+      refusals++;
       socket.close(1008, "pairing required");
     }
   });
@@ -148,7 +148,7 @@ async function finish(): Promise<ServerFigures> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     profile: selfTime(profile.nodes),
     swaps,
-    refusalsLogged,
+    refusals,
     balancerErrors,
   };
 }

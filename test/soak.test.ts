@@ -129,7 +129,7 @@ describe("the soak's report", () => {
       cpuMs: 4_000,
       profile: { samples: 100, clientaddr: 5, byFolder: { core: 5 } },
       swaps: 10,
-      refusalsLogged: 0,
+      refusals: 0,
       balancerErrors: {},
     },
     crashed: false,
