@@ -4,6 +4,7 @@ import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { compileTrustedProxies } from "clientaddr";
 import { createGateway } from "../examples/gateway/gateway.js";
 
 type Outcome = { opened: { connected: boolean; local: boolean; address: string; basis: string } } | { closed: { code: number; reason: string } };
@@ -24,9 +25,9 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-function connect(options: WebSocket.ClientOptions = {}, query = ""): Promise<Outcome> {
+function connect(options: WebSocket.ClientOptions = {}, query = "", to = port): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/ws${query}`, options);
+    const ws = new WebSocket(`ws://127.0.0.1:${to}/ws${query}`, options);
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error("no answer from the gateway within 5 s"));
@@ -98,5 +99,29 @@ describe("the README's upgrade handler", () => {
   it("is the code the README shows", async () => {
     const [readme, example] = await Promise.all([readFile("README.md", "utf8"), readFile("examples/gateway/gateway.ts", "utf8")]);
     expect(readme).toContain(example.trim());
+  });
+});
+
+describe("a trust list swapped while the gateway serves (options.trustedProxies)", () => {
+  it("is asked on every handshake: the list in force decides", async () => {
+    let trusted = compileTrustedProxies([]);
+    const swapping = createGateway(
+      { gateway: { trustedProxies: [], auth: { mode: "token", token: "s3cret" } } },
+      { log: () => undefined, trustedProxies: () => trusted },
+    );
+    await new Promise<void>((resolve) => swapping.listen(0, "127.0.0.1", resolve));
+    const to = (swapping.address() as AddressInfo).port;
+    try {
+      const forwarded = { headers: { "X-Forwarded-For": "127.0.0.1" } };
+      // Undeclared, 127.0.0.1 with X-Forwarded-For is a proxy nobody declared; declared, its header is walked.
+      expect(await connect(forwarded, "", to)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
+      trusted = compileTrustedProxies(["127.0.0.1"]);
+      expect(await connect(forwarded, "", to)).toMatchObject({ opened: { local: true, basis: "x-forwarded-for:loopback" } });
+      trusted = compileTrustedProxies([]);
+      expect(await connect(forwarded, "", to)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
+    } finally {
+      swapping.closeAllConnections();
+      await new Promise((resolve) => swapping.close(resolve));
+    }
   });
 });

@@ -5,7 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import { WebSocketServer } from "ws";
-import { type ClientAddress, compileTrustedProxies, declaredSource, resolveClientAddress } from "clientaddr";
+import { type ClientAddress, type TrustedProxies, compileTrustedProxies, declaredSource, resolveClientAddress } from "clientaddr";
 
 export interface GatewayConfig {
   gateway: {
@@ -40,6 +40,11 @@ export interface GatewayOptions {
   /** Called with every plain HTTP request, before it is answered (capture mode for requests that are not upgrades). */
   onRequest?: (request: Handshake["request"]) => void;
   log?: (line: string) => void;
+  /**
+   * The trust list in force, asked on every handshake: for a gateway that reloads its configuration while it
+   * serves, the list last compiled. Default: `config.gateway.trustedProxies`, compiled once at start-up.
+   */
+  trustedProxies?: () => TrustedProxies;
 }
 
 const DASHBOARD = readFileSync(new URL("./dashboard.html", import.meta.url));
@@ -66,7 +71,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
       remoteAddress: req.socket.remoteAddress,
       declaredSource: declaredSource(req.socket), // behind a TCP load balancer that sends the PROXY protocol
       headers: req.rawHeaders, // raw lines, so that a repeated Host or Origin is seen and refused
-      trustedProxies: trusted,
+      trustedProxies: options.trustedProxies?.() ?? trusted,
       header,
       localHosts,
       localOrigins,

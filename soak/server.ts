@@ -1,0 +1,177 @@
+// One server of `npm run soak`, in a fresh process: `node --expose-gc --import tsx soak/server.ts gateway|fastify`,
+// forked by soak/run.ts with an IPC channel. It listens on 127.0.0.1 (a port the system picks) behind
+// clientaddr/proxy-protocol for the balancer on 127.0.0.3, and sends {type: "ready", port}. Then, on
+// "start" (traffic paused after the warm-up) it collects garbage, takes RSS and heap, and starts the event
+// loop delay monitor and the CPU profiler; on "end" (traffic over) it stops them, collects garbage and answers
+// with its figures. It exits when the channel closes, so a driver that dies leaves no server behind.
+//
+// gateway: the example gateway (examples/gateway/gateway.ts), its resolver's trust list recompiled every
+// SWAP_MS and swapped between TRUST_LISTS while traffic flows. fastify: a Fastify 5 app with clientaddr's
+// plugin and an @fastify/websocket route applying the gateway's admission rule; the plugin compiles its list
+// when registered (the adapter's documented contract: to change it, make a new plugin), so no swap there.
+import { timingSafeEqual } from "node:crypto";
+import type { Server } from "node:http";
+import { Session } from "node:inspector/promises";
+import type { AddressInfo } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { compileTrustedProxies } from "clientaddr";
+import { type ProxyProtocolErrorCode, acceptProxyProtocol } from "clientaddr/proxy-protocol";
+import { BALANCER, PAIRED_DEVICE, TOKEN, TRUST_LISTS } from "./mix.js";
+
+const SWAP_MS = 50;
+// The monitor's timer fires every LOOP_RESOLUTION_MS and records the whole interval: the delay is the excess.
+const LOOP_RESOLUTION_MS = 10;
+
+/** What the server reports at "start" and "end". */
+export interface Memory {
+  rss: number;
+  heapUsed: number;
+}
+
+export interface ServerFigures {
+  start: Memory;
+  end: Memory;
+  /** The event loop's delay over the measured phase (how late a timer ran), p99 and max, in milliseconds. */
+  loopDelayP99: number;
+  loopDelayMax: number;
+  /** CPU time (user + system) over the measured phase, in milliseconds. */
+  cpuMs: number;
+  /** Profile samples (self time) in clientaddr's built code, by folder of dist/, over all samples not idle. */
+  profile: { samples: number; clientaddr: number; byFolder: Record<string, number> };
+  /** Trust lists recompiled and swapped in while traffic flowed (the whole run). */
+  swaps: number;
+  /** Handshakes the server refused (the whole run); the gateway writes its log line for each, through `log`. */
+  refusals: number;
+  /** Balancer connections the PROXY protocol listener closed, by reason (the whole run). */
+  balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>>;
+}
+
+const DIST = new URL("../dist/", import.meta.url).href;
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error("run the soak server with --expose-gc");
+
+let swaps = 0;
+let refusals = 0;
+const balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>> = {};
+
+async function gatewayServer(): Promise<Server> {
+  const { createGateway } = await import("../examples/gateway/gateway.js");
+  let trusted = compileTrustedProxies(TRUST_LISTS[0]!);
+  // A fresh copy compiled each time, as a configuration reload would: nothing is reused from the last list.
+  setInterval(() => {
+    swaps++;
+    trusted = compileTrustedProxies([...TRUST_LISTS[swaps % TRUST_LISTS.length]!]);
+  }, SWAP_MS).unref();
+  return createGateway(
+    { gateway: { trustedProxies: [...TRUST_LISTS[0]!], auth: { mode: "token", token: TOKEN, pairedDevices: [PAIRED_DEVICE] } } },
+    { log: () => void refusals++, trustedProxies: () => trusted },
+  );
+}
+
+function sameSecret(given: string | undefined, expected: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function fastifyServer(): Promise<Server> {
+  const { default: Fastify } = await import("fastify");
+  const { default: websocket } = await import("@fastify/websocket");
+  const { clientAddress } = await import("clientaddr/fastify");
+  const app = Fastify();
+  await app.register(websocket);
+  await app.register(clientAddress, { trustedProxies: TRUST_LISTS[0]! });
+  app.get("/ws", { websocket: true }, (socket, request) => {
+    const client = request.clientAddress;
+    const query = request.query as { token?: string; device?: string };
+    const authorization = request.headers.authorization;
+    const token = query.token ?? (authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined);
+    if (client.loopbackEquivalent || (sameSecret(token, TOKEN) && query.device === PAIRED_DEVICE)) {
+      socket.send(JSON.stringify({ connected: true, local: client.loopbackEquivalent, address: client.address, basis: client.basis }));
+    } else {
+      refusals++;
+      socket.close(1008, "pairing required");
+    }
+  });
+  await app.ready();
+  return app.server;
+}
+
+const kind = process.argv[2];
+if ((kind !== "gateway" && kind !== "fastify") || process.send === undefined) {
+  console.error("usage (forked by soak/run.ts): server.ts gateway|fastify");
+  process.exit(2);
+}
+const server = kind === "gateway" ? await gatewayServer() : await fastifyServer();
+acceptProxyProtocol(server, { trustedProxies: [BALANCER], onError: (error) => void (balancerErrors[error.code] = (balancerErrors[error.code] ?? 0) + 1) });
+await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+
+const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+const session = new Session();
+session.connect();
+let start: Memory | undefined;
+let cpu0: NodeJS.CpuUsage | undefined;
+
+function memory(): Memory {
+  // Twice: the first pass may leave what finalizers and weak maps release for the second.
+  gc!();
+  gc!();
+  const { rss, heapUsed } = process.memoryUsage();
+  return { rss, heapUsed };
+}
+
+async function begin(): Promise<void> {
+  await session.post("Profiler.enable");
+  await session.post("Profiler.setSamplingInterval", { interval: 1000 });
+  await session.post("Profiler.start");
+  loopDelay.reset();
+  loopDelay.enable();
+  // After the profiler and the monitor start, so that what they allocate is not counted as growth.
+  start = memory();
+  cpu0 = process.cpuUsage();
+}
+
+async function finish(): Promise<ServerFigures> {
+  loopDelay.disable();
+  const cpu = process.cpuUsage(cpu0);
+  // Connections closed by the last handshakes are released on the next turns of the loop.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const end = memory();
+  const { profile } = await session.post("Profiler.stop");
+  return {
+    start: start!,
+    end,
+    loopDelayP99: Math.max(0, loopDelay.percentile(99) / 1e6 - LOOP_RESOLUTION_MS),
+    loopDelayMax: Math.max(0, loopDelay.max / 1e6 - LOOP_RESOLUTION_MS),
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    profile: selfTime(profile.nodes),
+    swaps,
+    refusals,
+    balancerErrors,
+  };
+}
+
+/** Self samples in files under dist/ over all samples but idle ones, by top folder of dist/. */
+function selfTime(nodes: readonly { callFrame: { url: string; functionName: string }; hitCount?: number }[]): ServerFigures["profile"] {
+  let samples = 0;
+  let clientaddr = 0;
+  const byFolder: Record<string, number> = {};
+  for (const { callFrame, hitCount = 0 } of nodes) {
+    if (callFrame.functionName === "(idle)") continue;
+    samples += hitCount;
+    if (!callFrame.url.startsWith(DIST)) continue;
+    clientaddr += hitCount;
+    const folder = fileURLToPath(callFrame.url).slice(fileURLToPath(DIST).length).split("/")[0]!;
+    byFolder[folder] = (byFolder[folder] ?? 0) + hitCount;
+  }
+  return { samples, clientaddr, byFolder };
+}
+
+process.on("message", (message: { type: "start" | "end" }) => {
+  if (message.type === "start") void begin().then(() => process.send!({ type: "started" }));
+  else void finish().then((figures) => process.send!({ type: "ended", figures }));
+});
+process.on("disconnect", () => process.exit(0));
+process.send({ type: "ready", port: (server.address() as AddressInfo).port });
