@@ -6,9 +6,9 @@ import type { ServerFigures } from "./server.js";
 /**
  * Heap growth allowed from the start of the measured phase to its end, per server, both taken after a full
  * garbage collection with no connection open (and after the profiler and the delay monitor started, whose own
- * allocations are not the server's). What may legitimately stay is small and bounded: clientaddr's memos
- * (three of at most 512 short strings each, well under 0.5 MiB), code and type feedback compiled late, and the
- * frameworks' caches (and what is in them at the moment: a memo is emptied when full); measured here it is
+ * allocations are not the server's). What may legitimately stay is small and bounded: clientaddr's Host and
+ * Origin memos (at most 512 short strings each, well under 0.5 MiB), code and type feedback compiled late,
+ * and the frameworks' caches (and what is in them at the moment: a memo is emptied when full); measured here it is
  * 0.0 to 0.4 MiB, whether 2,800, 9,800, 17,800 or 479,800 handshakes a server were measured.
  * A leak is not bounded: one 100-byte object a handshake is 0.95 MiB over the quick run's 10,000 measured
  * handshakes a server and 46 MiB over the full run's 480,000, so 1 MiB fails the quick run on a leak of about
