@@ -134,14 +134,15 @@ class Endpoint implements ProxyEndpoint {
   readonly #w2: number;
   readonly #w3: number;
 
+  /** `text`: the address already written (v1 TCP6 validates it as text), or undefined and the words. */
   constructor(
     readonly port: number,
-    words: 1 | 4,
-    w0: number,
+    text: string | undefined,
+    words: 1 | 4 = 1,
+    w0 = 0,
     w1 = 0,
     w2 = 0,
     w3 = 0,
-    text?: string,
   ) {
     this.#words = words;
     this.#w0 = w0;
@@ -251,14 +252,14 @@ function parseV1(bytes: Uint8Array): ParseResult {
     const from = v1Ipv6(bytes, s1 + 1, s2);
     const to = v1Ipv6(bytes, s2 + 1, s3);
     if (from === null || to === null) return invalid("v1-address", "a v1 PROXY line's address is not an IPv6 address");
-    source = new Endpoint(sourcePort, 4, 0, 0, 0, 0, from);
-    destination = new Endpoint(destinationPort, 4, 0, 0, 0, 0, to);
+    source = new Endpoint(sourcePort, from);
+    destination = new Endpoint(destinationPort, to);
   } else {
     const from = v1Ipv4(bytes, s1 + 1, s2);
     const to = v1Ipv4(bytes, s2 + 1, s3);
     if (from === -1 || to === -1) return invalid("v1-address", "a v1 PROXY line's address is not an IPv4 address");
-    source = new Endpoint(sourcePort, 1, from >>> 0);
-    destination = new Endpoint(destinationPort, 1, to >>> 0);
+    source = new Endpoint(sourcePort, undefined, 1, from >>> 0);
+    destination = new Endpoint(destinationPort, undefined, 1, to >>> 0);
   }
   if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
   return header(1, "proxy", six ? "inet6" : "inet", "stream", source, destination, NO_TLVS, length);
@@ -349,11 +350,11 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   if (kind.addresses === 12) {
-    source = new Endpoint((bytes[24]! << 8) | bytes[25]!, 1, word(bytes, 16));
-    destination = new Endpoint((bytes[26]! << 8) | bytes[27]!, 1, word(bytes, 20));
+    source = new Endpoint((bytes[24]! << 8) | bytes[25]!, undefined, 1, word(bytes, 16));
+    destination = new Endpoint((bytes[26]! << 8) | bytes[27]!, undefined, 1, word(bytes, 20));
   } else if (kind.addresses === 36) {
-    source = new Endpoint((bytes[48]! << 8) | bytes[49]!, 4, word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28));
-    destination = new Endpoint((bytes[50]! << 8) | bytes[51]!, 4, word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44));
+    source = new Endpoint((bytes[48]! << 8) | bytes[49]!, undefined, 4, word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28));
+    destination = new Endpoint((bytes[50]! << 8) | bytes[51]!, undefined, 4, word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44));
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.
