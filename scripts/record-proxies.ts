@@ -10,16 +10,7 @@
 // the hand-derived expectation is written as it is, never replaced by the library's answer.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  CapturingGateway,
-  SCENARIOS,
-  TOPOLOGIES,
-  type TopologyId,
-  headerLines,
-  provenance,
-  runScenario,
-  startTopology,
-} from "../test/e2e/proxies.js";
+import * as proxies from "../test/e2e/proxies.js";
 import { recordTopologies } from "./lib/record-topologies.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
@@ -27,38 +18,18 @@ import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxies");
 
-async function record(): Promise<Fixture[]> {
-  const date = new Date().toISOString().slice(0, 10);
-  const gateway = new CapturingGateway();
-  const fixtures: Fixture[] = [];
-  await gateway.listen();
-  try {
-    await recordTopologies(
-      {
-        gateway,
-        topologies: Object.keys(TOPOLOGIES) as TopologyId[],
-        scenarios: SCENARIOS,
-        start: startTopology,
-        run: runScenario,
-        seen: (request) => {
-          const seen = ["host", "x-forwarded-for", "x-real-ip", "forwarded"]
-            .map((name) => [name, headerLines(request, name)] as const)
-            .filter(([, lines]) => lines.length > 0)
-            .map(([name, lines]) => `${name}: ${lines.map((line) => JSON.stringify(line)).join(" + ")}`);
-          return `peer ${request.peer?.address}; ${seen.join("; ")}`;
-        },
-        provenance,
-      },
-      date,
-      fixtures,
-    );
-    if (gateway.stray().length > 0) {
-      throw new Error(`the gateway received request(s) nobody sent: ${gateway.stray().join(", ")}`);
-    }
-  } finally {
-    await gateway.close();
-  }
-  return fixtures;
+function record(): Promise<Fixture[]> {
+  return recordTopologies(proxies, {
+    gateway: new proxies.CapturingGateway(),
+    seen: (request) => {
+      const seen = ["host", "x-forwarded-for", "x-real-ip", "forwarded"]
+        .map((name) => [name, proxies.headerLines(request, name)] as const)
+        .filter(([, lines]) => lines.length > 0)
+        .map(([name, lines]) => `${name}: ${lines.map((line) => JSON.stringify(line)).join(" + ")}`);
+      return `peer ${request.peer?.address}; ${seen.join("; ")}`;
+    },
+    provenance: proxies.provenance,
+  });
 }
 
 /** Every request here went through a proxy: local on the socket's word alone means the proxy was invisible. */
@@ -72,7 +43,7 @@ function check(fixture: Fixture): void {
 async function main(): Promise<void> {
   const fixtures = await record();
   writeFixtureSet(OUT_DIR, fixtures, check);
-  console.log(`wrote ${fixtures.length} fixtures from ${SCENARIOS.length} recorded handshakes to ${path.relative(ROOT, OUT_DIR)}/`);
+  console.log(`wrote ${fixtures.length} fixtures from ${proxies.SCENARIOS.length} recorded handshakes to ${path.relative(ROOT, OUT_DIR)}/`);
 
   checkAgainstLibrary(fixtures);
 }

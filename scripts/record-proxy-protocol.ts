@@ -9,20 +9,7 @@
 // expectation is written as it is.
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import {
-  BALANCERS,
-  CapturingGateway,
-  HEALTH_CHECK_ID,
-  HEALTH_CHECK_JUDGEMENTS,
-  SCENARIOS,
-  TOPOLOGIES,
-  type TopologyId,
-  captureHealthCheck,
-  provenance,
-  runScenario,
-  scenarioProvenance,
-  startTopology,
-} from "../test/e2e/proxy-protocol.js";
+import * as balancers from "../test/e2e/proxy-protocol.js";
 import { recordTopologies } from "./lib/record-topologies.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
@@ -30,45 +17,30 @@ import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const OUT_DIR = path.join(ROOT, "fixtures", "recorded", "proxy-protocol");
 
-async function record(): Promise<Fixture[]> {
-  const date = new Date().toISOString().slice(0, 10);
-  const gateway = new CapturingGateway("127.0.0.1", BALANCERS);
-  const fixtures: Fixture[] = [];
-  await gateway.listen();
-  try {
-    await recordTopologies(
-      {
-        gateway,
-        topologies: Object.keys(TOPOLOGIES) as TopologyId[],
-        scenarios: SCENARIOS,
-        start: startTopology,
-        run: runScenario,
-        seen: (request) => `peer ${request.peer?.address}, declared ${request.declaredSource}`,
-        provenance: scenarioProvenance,
-      },
-      date,
-      fixtures,
-    );
-    const { request, proxy } = await captureHealthCheck(gateway);
-    try {
-      console.log(`${HEALTH_CHECK_ID}: haproxy (pid ${proxy.pid}): peer ${request.peer?.address}, nothing declared`);
-      const source = provenance({ client: "HAProxy's own HTTP health check", route: `haproxy -> 127.0.0.1:${gateway.port} gateway` }, gateway, [proxy], date);
-      for (const { name, description, options, expected } of HEALTH_CHECK_JUDGEMENTS) {
-        fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
+function record(): Promise<Fixture[]> {
+  const gateway = new balancers.CapturingGateway("127.0.0.1", balancers.BALANCERS);
+  return recordTopologies(balancers, {
+    gateway,
+    seen: (request) => `peer ${request.peer?.address}, declared ${request.declaredSource}`,
+    provenance: balancers.scenarioProvenance,
+    more: async (date, fixtures) => {
+      const { request, proxy } = await balancers.captureHealthCheck(gateway);
+      try {
+        console.log(`${balancers.HEALTH_CHECK_ID}: haproxy (pid ${proxy.pid}): peer ${request.peer?.address}, nothing declared`);
+        const source = balancers.provenance({ client: "HAProxy's own HTTP health check", route: `haproxy -> 127.0.0.1:${gateway.port} gateway` }, gateway, [proxy], date);
+        for (const { name, description, options, expected } of balancers.HEALTH_CHECK_JUDGEMENTS) {
+          fixtures.push({ name, description, provenance: { kind: "recorded", source }, request, options, expected });
+        }
+      } finally {
+        await proxy.stop();
       }
-    } finally {
-      await proxy.stop();
-    }
-    if (gateway.stray().length > 0) throw new Error(`the gateway received request(s) nobody sent: ${gateway.stray().join(", ")}`);
-  } finally {
-    await gateway.close();
-  }
-  return fixtures;
+    },
+  });
 }
 
 /** Behind a balancer, every request must carry what it declared, or be its LOCAL health check. */
 function check(fixture: Fixture): void {
-  if (fixture.request.declaredSource === undefined && !fixture.name.startsWith(HEALTH_CHECK_ID)) {
+  if (fixture.request.declaredSource === undefined && !fixture.name.startsWith(balancers.HEALTH_CHECK_ID)) {
     throw new Error(`fixture ${fixture.name}: no declared source recorded behind a PROXY protocol balancer`);
   }
 }
@@ -76,7 +48,7 @@ function check(fixture: Fixture): void {
 async function main(): Promise<void> {
   const fixtures = await record();
   writeFixtureSet(OUT_DIR, fixtures, check);
-  console.log(`wrote ${fixtures.length} fixtures from ${SCENARIOS.length + 1} recorded requests to ${path.relative(ROOT, OUT_DIR)}/`);
+  console.log(`wrote ${fixtures.length} fixtures from ${balancers.SCENARIOS.length + 1} recorded requests to ${path.relative(ROOT, OUT_DIR)}/`);
   checkAgainstLibrary(fixtures);
 }
 
