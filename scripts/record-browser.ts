@@ -27,7 +27,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Page } from "playwright-core";
 import { launchChromium } from "../test/e2e/browser.js";
-import { within } from "../test/e2e/proxies.js";
+import { within } from "../test/e2e/processes.js";
 import { type CapturedRequest, type Channel, CapturingGateway } from "./lib/capturing-gateway.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";

@@ -26,6 +26,7 @@ import { fileURLToPath } from "node:url";
 import type { Handshake } from "../../examples/gateway/gateway.js";
 import { IMAGE_CLI, IMAGE_GATEWAY, IMAGE_NODE, type Rootfs, importRootfs } from "./image.js";
 import { type RunResult, type Started, atLastResort } from "./netns.js";
+import { namespacePids, sleep, tryKill, within } from "./processes.js";
 
 export type { RunResult, Started };
 
@@ -673,15 +674,6 @@ function cleanEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !/proxy/i.test(key) && key !== "TRUSTED_PROXIES"));
 }
 
-function namespacePids(ns: string): number[] {
-  try {
-    const out = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5_000 });
-    return out.split(/\s+/).filter(Boolean).map(Number).filter((pid) => Number.isInteger(pid) && pid > 1);
-  } catch {
-    return [];
-  }
-}
-
 /** Mount points of cgroup hierarchies (v1 controllers and the v2 tree). */
 function cgroupRoots(): string[] {
   try {
@@ -752,25 +744,6 @@ function mountsUnder(folder: string): string[] {
 
 function unescapeMount(text: string): string {
   return text.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-}
-
-function tryKill(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined || pid <= 1) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** Whether the promise settled within ms. */
-export function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]).finally(() => clearTimeout(timer));
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

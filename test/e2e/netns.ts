@@ -11,6 +11,7 @@
 // is started in the foreground, is stopped by its own pid, and every wait is bounded.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { namespacePids, sleep, tryKill, within } from "./processes.js";
 
 export const HOST_V4 = "172.18.0.1";
 export const CONTAINER_V4 = "172.18.0.2";
@@ -335,43 +336,12 @@ function sh(argv: string[], timeoutMs = 10_000): Promise<string> {
   });
 }
 
-function namespacePids(ns: string): number[] {
-  try {
-    const out = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5_000 });
-    return out.split(/\s+/).filter(Boolean).map(Number).filter((pid) => Number.isInteger(pid) && pid > 1);
-  } catch {
-    return [];
-  }
-}
-
-function tryKill(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 async function waitFor(what: string, timeoutMs: number, ready: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ready())) {
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(50);
   }
-}
-
-/** Whether the promise settled within ms. */
-function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.then(() => true),
-    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-  ]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function firstLine(error: unknown): string {

@@ -40,6 +40,7 @@ import type { Handshake } from "../../examples/gateway/gateway.js";
 import { fileURLToPath } from "node:url";
 import type { Rootfs } from "./image.js";
 import { atLastResort, namespaceSupport } from "./netns.js";
+import { namespacePids, sleep, tryKill } from "./processes.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -661,15 +662,6 @@ function pidsOwnedBy(test: (uid: number) => boolean): number[] {
   return pids;
 }
 
-function namespacePids(ns: string): number[] {
-  try {
-    const out = execFileSync("ip", ["netns", "pids", ns], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 5_000 });
-    return out.split(/\s+/).filter(Boolean).map(Number).filter((pid) => Number.isInteger(pid) && pid > 1);
-  } catch {
-    return [];
-  }
-}
-
 /** Mount points at or below `folder` in this process's mount namespace, in mount order. */
 function mountsUnder(folder: string): string[] {
   try {
@@ -706,22 +698,9 @@ function quiet(argv: readonly string[]): void {
   }
 }
 
-function tryKill(pid: number | undefined, signal: NodeJS.Signals): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
 /** No proxy variables: a client in the namespace must dial the address it was given. */
 export function withoutProxies(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([key]) => !/proxy/i.test(key)));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function sleepSync(ms: number): void {

@@ -22,6 +22,7 @@ import path from "node:path";
 import { WebSocket } from "ws";
 import { type CapturedRequest, CapturingGateway } from "../../scripts/lib/capturing-gateway.js";
 import type { Fixture } from "../../src/cli/fixture.js";
+import { within } from "./processes.js";
 
 const START_TIMEOUT_MS = 5_000;
 const STOP_GRACE_MS = 3_000;
@@ -386,19 +387,6 @@ function accepts(host: string, port: number): Promise<boolean> {
     socket.once("error", () => done(false));
     socket.once("timeout", () => done(false));
   });
-}
-
-/** Whether `promise` settles within `ms` milliseconds (it is not cancelled if not). */
-export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
