@@ -19,6 +19,22 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium } from "playwright-core";
 
+/**
+ * What the page's #status said, from the one JSON line the command line above printed (`stdout`, `stderr`: its
+ * output); throws with that output when it printed no answer or an error.
+ */
+export function browserStatus(stdout: string, stderr: string): string {
+  const line = stdout.trim().split("\n").at(-1) ?? "";
+  let answer: { status?: string; error?: string };
+  try {
+    answer = JSON.parse(line) as typeof answer;
+  } catch {
+    throw new Error(`the browser driver printed no answer: ${stdout}${stderr}`);
+  }
+  if (answer.status === undefined) throw new Error(`the browser driver failed: ${answer.error ?? line}\n${stderr}`);
+  return answer.status;
+}
+
 /** Debian's Chromium: never a downloaded browser. */
 export const CHROMIUM = "/usr/bin/chromium";
 

@@ -15,6 +15,7 @@ import { DOCKER_FIXTURES, type Deployment, DockerLab, type EngineKind, ROOT, doc
 import { loadFixtures } from "../../src/cli/fixture.js";
 import { type DoctorReport, LAN, PORT, machineNetworkState } from "./docker-engine.js";
 import { IMAGE_CLI, IMAGE_GATEWAY, IMAGE_NODE, type Rootfs, buildRootfs } from "./image.js";
+import { browserStatus } from "./browser.js";
 import { atLastResort, caNamespaces, namespaceSupport } from "./netns.js";
 
 const support = namespaceSupport();
@@ -76,16 +77,9 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
     const screenshot = path.join(SHOTS, `docker-engine-${shot}.png`);
     rmSync(screenshot, { force: true });
     const { stdout, stderr } = await on.engine.in(on.engine.ns, [process.execPath, "--import", "tsx", BROWSER, JSON.stringify({ url, screenshot })], { timeoutMs: 70_000 });
-    const line = stdout.trim().split("\n").at(-1) ?? "";
-    let answer: { status?: string; error?: string };
-    try {
-      answer = JSON.parse(line) as typeof answer;
-    } catch {
-      throw new Error(`the browser driver printed no answer: ${stdout}${stderr}`);
-    }
-    if (answer.status === undefined) throw new Error(`the browser driver failed: ${answer.error ?? line}\n${stderr}`);
+    const status = browserStatus(stdout, stderr);
     expect(existsSync(screenshot), `screenshot ${screenshot}`).toBe(true);
-    return answer.status;
+    return status;
   }
 
   describe("(a) the seed, before and after: a user-defined bridge 172.18.0.0/16, -p 127.0.0.1:18789:18789", () => {

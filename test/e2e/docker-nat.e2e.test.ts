@@ -12,6 +12,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NAT_FIXTURES, NatLab, ROOT, natScenarios } from "../../scripts/record-nat.js";
 import { loadFixtures } from "../../src/cli/fixture.js";
+import { browserStatus } from "./browser.js";
 import { CONTAINER_PORT, namespaceSupport, caNamespaces } from "./netns.js";
 
 const support = namespaceSupport();
@@ -33,16 +34,9 @@ async function browse(lab: NatLab, shot: string, url: string, hostResolverRules?
   rmSync(screenshot, { force: true });
   const args = JSON.stringify({ url, screenshot, ...(hostResolverRules === undefined ? {} : { hostResolverRules }) });
   const { stdout, stderr } = await lab.topology.run(lab.topology.hostNs, ["node", "--import", "tsx", BROWSER, args], { timeoutMs: 70_000 });
-  const line = stdout.trim().split("\n").at(-1) ?? "";
-  let answer: { status?: string; error?: string };
-  try {
-    answer = JSON.parse(line) as typeof answer;
-  } catch {
-    throw new Error(`the browser driver printed no answer: ${stdout}${stderr}`);
-  }
-  if (answer.status === undefined) throw new Error(`the browser driver failed: ${answer.error ?? line}\n${stderr}`);
+  const status = browserStatus(stdout, stderr);
   expect(existsSync(screenshot), `screenshot ${screenshot}`).toBe(true);
-  return answer.status;
+  return status;
 }
 
 /** The value of one header as the gateway received it. */
