@@ -25,8 +25,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Handshake } from "../../examples/gateway/gateway.js";
 import { IMAGE_CLI, IMAGE_GATEWAY, IMAGE_NODE, type Rootfs, importRootfs } from "./image.js";
-import { type RunResult, type Started, atLastResort } from "./netns.js";
-import { namespacePids, sleep, tryKill, within } from "./processes.js";
+import { type RunResult, atLastResort } from "./netns.js";
+import { type Started, namespacePids, sleep, startUntilReady, tryKill, within } from "./processes.js";
 
 export type { RunResult, Started };
 
@@ -283,40 +283,9 @@ export class DockerEngine {
   }
 
   /** Starts argv inside a namespace and resolves once its output matches readyPattern (bounded). */
-  async startIn(ns: string, argv: string[], readyPattern: RegExp, timeoutMs = 15_000): Promise<Started> {
+  startIn(ns: string, argv: string[], readyPattern: RegExp, timeoutMs = 15_000): Promise<Started> {
     const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"], env: cleanEnv(process.env) });
-    let output = "";
-    const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-    const started: Started = {
-      pid: child.pid ?? -1,
-      output: () => output,
-      async stop() {
-        if (child.exitCode !== null || child.signalCode !== null) return;
-        tryKill(child.pid, "SIGTERM");
-        if (!(await within(exited, 3_000))) {
-          tryKill(child.pid, "SIGKILL");
-          await within(exited, 3_000);
-        }
-      },
-    };
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(`not ready within ${timeoutMs} ms`), timeoutMs);
-      function fail(why: string) {
-        clearTimeout(timer);
-        void started.stop().finally(() => reject(new Error(`${argv.join(" ").slice(0, 80)} (in ${ns}): ${why}\n${output}`)));
-      }
-      const onData = (chunk: Buffer) => {
-        output += chunk;
-        if (readyPattern.test(output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on("data", onData);
-      child.stderr.on("data", onData);
-      child.on("exit", (code, signal) => fail(`exited (${signal ?? code}) before it was ready`));
-    });
-    return started;
+    return startUntilReady(child, `${argv.join(" ").slice(0, 80)} (in ${ns})`, readyPattern, timeoutMs);
   }
 
   /** Debian's docker CLI against this engine's socket. Never rejects on a non-zero exit. */

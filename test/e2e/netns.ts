@@ -11,7 +11,7 @@
 // is started in the foreground, is stopped by its own pid, and every wait is bounded.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { namespacePids, sleep, tryKill, within } from "./processes.js";
+import { type Started, namespacePids, sleep, startUntilReady, tryKill, within } from "./processes.js";
 
 export const HOST_V4 = "172.18.0.1";
 export const CONTAINER_V4 = "172.18.0.2";
@@ -26,13 +26,7 @@ export interface RunResult {
   stderr: string;
 }
 
-export interface Started {
-  pid: number;
-  /** Everything the process wrote so far, stdout and stderr interleaved. */
-  output(): string;
-  /** SIGTERM, then SIGKILL if it has not exited within 3 s. Resolves once it has exited. */
-  stop(): Promise<void>;
-}
+export type { Started };
 
 export interface Topology {
   /** The per-run suffix (6 hex digits) of every name below. */
@@ -134,48 +128,8 @@ export async function createDockerLikeTopology(opts: { kernelNat?: { port: numbe
     start(ns, argv, startOpts = {}) {
       const child = spawnIn(ns, argv, startOpts.env);
       children.add(child);
-      let output = "";
-      const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
-      void exited.then(() => children.delete(child));
-      const started: Started = {
-        pid: child.pid ?? -1,
-        output: () => output,
-        async stop() {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          tryKill(child.pid, "SIGTERM");
-          if (!(await within(exited, 3_000))) {
-            tryKill(child.pid, "SIGKILL");
-            await within(exited, 3_000);
-          }
-        },
-      };
-      return new Promise<Started>((resolve, reject) => {
-        const name = argv.slice(0, 4).join(" ");
-        let settled = false;
-        const fail = (why: string) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          void started.stop().finally(() => reject(new Error(`${name} (in ${ns}): ${why}\n--- its output ---\n${output}`)));
-        };
-        const check = () => {
-          if (settled || !(startOpts.readyPattern?.test(output) ?? true)) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(started);
-        };
-        const timeoutMs = startOpts.timeoutMs ?? 15_000;
-        const timer = setTimeout(() => fail(`not ready within ${timeoutMs} ms`), timeoutMs);
-        const collect = (chunk: Buffer) => {
-          output += chunk;
-          check();
-        };
-        child.stdout?.on("data", collect);
-        child.stderr?.on("data", collect);
-        child.on("error", (error) => fail(error.message));
-        child.on("exit", (code, signal) => fail(`exited (${signal ?? code}) before it was ready`));
-        if (child.pid !== undefined) check();
-      });
+      child.on("close", () => children.delete(child));
+      return startUntilReady(child, `${argv.slice(0, 4).join(" ")} (in ${ns})`, startOpts.readyPattern, startOpts.timeoutMs ?? 15_000);
     },
     close() {
       closed ??= (async () => {
