@@ -38,6 +38,7 @@ import {
 import { IMAGE_GATEWAY, IMAGE_NODE, type Rootfs, buildRootfs } from "../test/e2e/image.js";
 import { atLastResort, namespaceSupport } from "../test/e2e/netns.js";
 import { checkRequest } from "./lib/check-request.js";
+import { labFacts } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -556,9 +557,7 @@ async function networkText(lab: DockerLab, scenario: DockerScenario): Promise<st
 async function record(): Promise<void> {
   const support = namespaceSupport();
   if (!support.ok) throw new Error(`cannot record: ${support.why}`);
-  const date = new Date().toISOString().slice(0, 10);
-  const wsVersion = (JSON.parse(readFileSync(path.join(ROOT, "node_modules/ws/package.json"), "utf8")) as { version: string }).version;
-  const kernel = execFileSync("uname", ["-r"], { encoding: "utf8", timeout: 3_000 }).trim();
+  const { date, wsVersion, kernel } = labFacts();
   const compose = execFileSync("/usr/bin/docker-compose", ["version", "--short"], { encoding: "utf8", timeout: 30_000 }).trim();
   const scenarios = dockerScenarios();
   const fixtures: Fixture[] = [];

@@ -18,7 +18,6 @@
 // The module doubles as the client: `node --import tsx scripts/record-nat.ts --client '{"url":...}'`, run
 // inside the host namespace, makes one handshake and prints one JSON line with the outcome. The e2e test
 // imports NatLab and natScenarios() to redo the recorded cases live.
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -39,6 +38,7 @@ import {
   namespaceSupport,
 } from "../test/e2e/netns.js";
 import { checkRequest } from "./lib/check-request.js";
+import { labFacts, lastJsonLine } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -248,16 +248,6 @@ export class NatLab {
   }
 }
 
-function lastJsonLine(stdout: string): unknown {
-  const line = stdout.trim().split("\n").at(-1);
-  if (line === undefined || line === "") return undefined;
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The client (run inside the host namespace)
 
@@ -282,9 +272,7 @@ function client(args: { url: string; origin?: string }): void {
 async function record(): Promise<void> {
   const support = namespaceSupport();
   if (!support.ok) throw new Error(`cannot record: ${support.why}`);
-  const date = new Date().toISOString().slice(0, 10);
-  const wsVersion = (JSON.parse(readFileSync(path.join(ROOT, "node_modules/ws/package.json"), "utf8")) as { version: string }).version;
-  const kernel = execFileSync("uname", ["-r"], { encoding: "utf8", timeout: 3_000 }).trim();
+  const { date, wsVersion, kernel } = labFacts();
   const scenarios = natScenarios();
   const fixtures: Fixture[] = [];
   const labs: NatLab[] = [];

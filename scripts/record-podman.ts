@@ -46,6 +46,7 @@ import {
   ULIMITS,
 } from "../test/e2e/podman-engine.js";
 import { checkRequest } from "./lib/check-request.js";
+import { lastJsonLine, wsVersion } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -268,16 +269,6 @@ export async function tryPasta(lab: PodmanLab): Promise<{ ran: boolean; podman: 
   return { ran: result.code === 0, podman: engine.versions.podman, error: result.stderr.trim() };
 }
 
-function lastJsonLine(stdout: string): unknown {
-  const line = stdout.trim().split("\n").at(-1);
-  if (line === undefined || line === "") return undefined;
-  try {
-    return JSON.parse(line);
-  } catch {
-    return undefined;
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The client (run inside the namespace)
 
@@ -302,16 +293,16 @@ export function provenance(lab: PodmanLab, scenario: PodmanScenario, date: strin
   const setup = SETUPS[scenario.setup];
   const engine = lab.engine(setup.mode);
   const v = engine.versions;
-  const wsVersion = (JSON.parse(readFileSync(path.join(ROOT, "node_modules/ws/package.json"), "utf8")) as { version: string }).version;
+  const ws = wsVersion();
   const who = setup.mode === "rootful" ? "rootful (as root)" : "rootless (as a system user made for the run, with 65,536 subordinate ids in /etc/subuid and /etc/subgid, newuidmap/newgidmap from Debian's uidmap)";
   return (
     `engine: Podman ${v.podman} ${who}, network backend ${v.networkBackend} ${v.netavark}, slirp4netns ${v.slirp4netns}, ${v.runtime}, conmon ${v.conmon}, Linux ${v.kernel}; ` +
     `podman run inside a network namespace made for the run (nsenter --net), with its own --root, --runroot, --tmpdir, containers.conf and storage.conf, ` +
     `--cgroup-manager cgroupfs, --events-backend none, ${ULIMITS.join(" ")}; ` +
     `${setup.route(scenario)}; publish spec -p 127.0.0.1:${scenario.hostPort}:${GATEWAY_PORT}; ` +
-    `image: test/e2e/image.ts's root file system (Node ${process.version}, clientaddr ${lab.imageVersion} packed, ws ${wsVersion}) by podman import; ` +
+    `image: test/e2e/image.ts's root file system (Node ${process.version}, clientaddr ${lab.imageVersion} packed, ws ${ws}) by podman import; ` +
     `server: examples/gateway/server.ts compiled, on 0.0.0.0:${GATEWAY_PORT} in the container; ` +
-    `client: ws ${wsVersion} WebSocket client on Node ${process.version} in the test namespace (script-like: no Origin), URL ${scenarioUrl(scenario)}; ` +
+    `client: ws ${ws} WebSocket client on Node ${process.version} in the test namespace (script-like: no Origin), URL ${scenarioUrl(scenario)}; ` +
     `recorded by scripts/record-podman.ts on ${date}`
   );
 }
