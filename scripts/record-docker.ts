@@ -38,7 +38,7 @@ import {
 import { IMAGE_GATEWAY, IMAGE_NODE, type Rootfs, buildRootfs } from "../test/e2e/image.js";
 import { atLastResort, namespaceSupport } from "../test/e2e/netns.js";
 import { checkRequest } from "./lib/check-request.js";
-import { labFacts } from "./lib/lab-facts.js";
+import { labFacts, logCapture } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -574,10 +574,8 @@ async function record(): Promise<void> {
       console.log(`engine ${kind}: Docker ${lab.engine.version}, ${ENGINES[kind].describe}`);
       for (const scenario of scenarios.filter((s) => s.engine === kind)) {
         const { outcome, captured } = await lab.run(scenario);
-        const live = captured.result;
-        const agrees = live.address === scenario.expected.address && live.loopbackEquivalent === scenario.expected.loopbackEquivalent && live.basis === scenario.expected.basis;
+        const agrees = logCapture(scenario.name, captured, outcome, scenario.expected);
         if (!agrees || !outcomeFits(outcome, scenario.expected)) mismatched++;
-        console.log(`  ${scenario.name}: peer ${captured.request.peer?.address}, ${JSON.stringify(outcome)}${agrees ? "" : `  (the gateway said ${live.address} ${live.basis}: the fixture will fail)`}`);
         const what = scenario.origin === undefined ? "script-like: no Origin" : `browser-like: Origin ${scenario.origin}`;
         const listen = scenario.network === "compose" ? "0.0.0.0:18789 (the Compose file's command, server.ts's default)" : "[::]:18789 (dual stack)";
         fixtures.push({

@@ -38,7 +38,7 @@ import {
   namespaceSupport,
 } from "../test/e2e/netns.js";
 import { checkRequest } from "./lib/check-request.js";
-import { labFacts, lastJsonLine } from "./lib/lab-facts.js";
+import { labFacts, lastJsonLine, logCapture } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -284,9 +284,7 @@ async function record(): Promise<void> {
       const iptables = kind === "kernel" ? `${await iptablesVersion(lab.topology)}, Linux ${kernel}; ` : "";
       for (const scenario of scenarios.filter((s) => s.lab === kind)) {
         const { outcome, captured } = await lab.run(scenario);
-        const live = captured.result;
-        const agrees = live.address === scenario.expected.address && live.loopbackEquivalent === scenario.expected.loopbackEquivalent && live.basis === scenario.expected.basis;
-        console.log(`  ${scenario.name}: peer ${captured.request.peer?.address}, ${JSON.stringify(outcome)}${agrees ? "" : `  (the gateway said ${live.address} ${live.basis}: the fixture will fail)`}`);
+        logCapture(scenario.name, captured, outcome, scenario.expected);
         const what = scenario.origin === undefined ? "script-like: no Origin" : `browser-like: Origin ${scenario.origin}`;
         fixtures.push({
           name: scenario.name,

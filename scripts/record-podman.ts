@@ -46,7 +46,7 @@ import {
   ULIMITS,
 } from "../test/e2e/podman-engine.js";
 import { checkRequest } from "./lib/check-request.js";
-import { lastJsonLine, wsVersion } from "./lib/lab-facts.js";
+import { lastJsonLine, logCapture, wsVersion } from "./lib/lab-facts.js";
 import { runBounded } from "./lib/run-bounded.js";
 import { type Fixture, checkAgainstLibrary, writeFixtureSet } from "./lib/write-fixture.js";
 
@@ -329,9 +329,7 @@ async function record(): Promise<void> {
     for (const scenario of podmanScenarios()) {
       if (!lab.engines.has(SETUPS[scenario.setup].mode)) continue;
       const { outcome, captured } = await runScenario(lab, scenario);
-      const live = captured.result;
-      const agrees = live.address === scenario.expected.address && live.loopbackEquivalent === scenario.expected.loopbackEquivalent && live.basis === scenario.expected.basis;
-      console.log(`  ${scenario.name}: peer ${captured.request.peer?.address}, ${JSON.stringify(outcome)}${agrees ? "" : `  (the gateway said ${live.address} ${live.basis}: the fixture will fail)`}`);
+      logCapture(scenario.name, captured, outcome, scenario.expected);
       fixtures.push({
         name: scenario.name,
         description: scenario.description,

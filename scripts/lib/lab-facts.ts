@@ -1,8 +1,10 @@
 // What the namespace-lab recorders (record-nat.ts, record-docker.ts, record-podman.ts) share around their
-// runs: the facts every fixture's provenance states, and the one JSON line a client run in a namespace prints
-// as its outcome.
+// runs: the facts every fixture's provenance states, the one JSON line a client run in a namespace prints as
+// its outcome, and the log line of each capture.
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import type { Handshake } from "../../examples/gateway/gateway.js";
+import type { Fixture } from "./write-fixture.js";
 
 /** The day of the recording, the ws package that served and dialled, and the kernel that did the NAT. */
 export interface LabFacts {
@@ -33,4 +35,15 @@ export function lastJsonLine(stdout: string): unknown {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Logs one capture (its peer and the client's outcome) and returns whether the gateway's live answer is the
+ * expected one; when it is not, the line says so (the fixture, written as derived, will then fail).
+ */
+export function logCapture(name: string, captured: Handshake, outcome: unknown, expected: Fixture["expected"]): boolean {
+  const live = captured.result;
+  const agrees = live.address === expected.address && live.loopbackEquivalent === expected.loopbackEquivalent && live.basis === expected.basis;
+  console.log(`  ${name}: peer ${captured.request.peer?.address}, ${JSON.stringify(outcome)}${agrees ? "" : `  (the gateway said ${live.address} ${live.basis}: the fixture will fail)`}`);
+  return agrees;
 }
