@@ -9,7 +9,6 @@
 // SWAP_MS and swapped between TRUST_LISTS while traffic flows. fastify: a Fastify 5 app with clientaddr's
 // plugin and an @fastify/websocket route applying the gateway's admission rule; the plugin compiles its list
 // when registered (the adapter's documented contract: to change it, make a new plugin), so no swap there.
-import { timingSafeEqual } from "node:crypto";
 import type { Server } from "node:http";
 import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
@@ -17,6 +16,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { compileTrustedProxies } from "clientaddr";
 import { type ProxyProtocolErrorCode, acceptProxyProtocol } from "clientaddr/proxy-protocol";
+import { bearer, createGateway, sameSecret } from "../examples/gateway/gateway.js";
 import { BALANCER, PAIRED_DEVICE, TOKEN, TRUST_LISTS } from "./mix.js";
 
 const SWAP_MS = 50;
@@ -56,7 +56,6 @@ let refusals = 0;
 const balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>> = {};
 
 async function gatewayServer(): Promise<Server> {
-  const { createGateway } = await import("../examples/gateway/gateway.js");
   let trusted = compileTrustedProxies(TRUST_LISTS[0]!);
   // A fresh copy compiled each time, as a configuration reload would: nothing is reused from the last list.
   setInterval(() => {
@@ -69,13 +68,6 @@ async function gatewayServer(): Promise<Server> {
   );
 }
 
-function sameSecret(given: string | undefined, expected: string): boolean {
-  if (given === undefined) return false;
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 async function fastifyServer(): Promise<Server> {
   const { default: Fastify } = await import("fastify");
   const { default: websocket } = await import("@fastify/websocket");
@@ -86,8 +78,8 @@ async function fastifyServer(): Promise<Server> {
   app.get("/ws", { websocket: true }, (socket, request) => {
     const client = request.clientAddress;
     const query = request.query as { token?: string; device?: string };
-    const authorization = request.headers.authorization;
-    const token = query.token ?? (authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined);
+    // The gateway's own token readers: the same rule on both servers.
+    const token = query.token ?? bearer(request.headers.authorization);
     if (client.loopbackEquivalent || (sameSecret(token, TOKEN) && query.device === PAIRED_DEVICE)) {
       socket.send(JSON.stringify({ connected: true, local: client.loopbackEquivalent, address: client.address, basis: client.basis }));
     } else {

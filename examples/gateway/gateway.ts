@@ -109,11 +109,11 @@ function captured(req: IncomingMessage): Handshake["request"] {
   };
 }
 
-function bearer(authorization: string | undefined): string | null {
+export function bearer(authorization: string | undefined): string | null {
   return authorization?.startsWith("Bearer ") ? authorization.slice(7) : null;
 }
 
-function sameSecret(given: string | null, expected: string): boolean {
+export function sameSecret(given: string | null, expected: string): boolean {
   if (given === null) return false;
   const a = Buffer.from(given);
   const b = Buffer.from(expected);
