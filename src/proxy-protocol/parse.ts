@@ -14,13 +14,12 @@
 //   bound), a v2 header at most `maxLength` (default 4,096 bytes, 16 + 65,535 at most), decided from its
 //   16-byte fixed part before the rest arrives;
 // - no copy: it reads the caller's bytes in place; TLV values are views into them; address text is written
-//   when first read (a v2 header's addresses are bytes, and most headers are read for their source alone);
-// - strict: v1 addresses are addresses by the resolver's own rule (IPv6 through `canonicalAddress`; IPv4 read
-//   from the bytes, held to it by a property test), ports are decimal
-//   without leading zeros, v2's unassigned address family and command values are refused, TLVs must tile the
-//   header exactly, and a CRC32C TLV must match.
+//   when first read (most headers are read for their source alone);
+// - strict: v1 addresses are addresses by the resolver's own rule (read from the bytes, held to the resolver's
+//   `canonicalAddress` by a property test), ports are decimal without leading zeros, v2's unassigned address
+//   family and command values are refused, TLVs must tile the header exactly, and a CRC32C TLV must match.
 // It never throws on any input.
-import { canonicalAddress, formatAddressBytes } from "../core/index.js";
+import { formatAddressBytes } from "../core/index.js";
 import { CRC32C_START, crc32cFinish, crc32cUpdate } from "./crc32c.js";
 
 /** One end of the relayed connection, as the balancer declared it. */
@@ -96,6 +95,8 @@ const V1_SIGNATURE = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20];
 const CR = 0x0d;
 const LF = 0x0a;
 const SPACE = 0x20;
+const COLON = 0x3a;
+const DOT = 0x2e;
 const PP2_TYPE_CRC32C = 0x03;
 const ZERO_CRC = new Uint8Array(4);
 const NO_TLVS: readonly ProxyTlv[] = Object.freeze([]);
@@ -121,41 +122,41 @@ const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
 
 /**
  * An endpoint whose text is written the first time it is read, as the resolver works out its hops only when
- * read: a header is mostly read for its source alone (the destination is there for whoever asks), and a v2
- * header carries addresses as bytes, so the parse itself builds no string. The address is kept as 32-bit
- * words in network order (one for IPv4, four for IPv6): numbers, so that a kept header does not keep the
- * segment it came in alive, and no list, so that the parse allocates nothing for it but the endpoint.
+ * read: a header is mostly read for its source alone (the destination is there for whoever asks), so the
+ * parse itself builds no string (v1's addresses are read from the bytes as v2's are). The address is kept as
+ * 16-bit groups in network order (two for IPv4, eight for IPv6): numbers, so that a kept header does not keep
+ * the segment it came in alive; no list, so that the parse allocates nothing for it but the endpoint; and
+ * small ones, which V8 stores in the object itself, where 32-bit words would each be boxed in a heap number.
  */
 class Endpoint implements ProxyEndpoint {
   #text: string | undefined;
-  readonly #words: 1 | 4;
-  readonly #w0: number;
-  readonly #w1: number;
-  readonly #w2: number;
-  readonly #w3: number;
+  readonly #groups: 2 | 8;
+  readonly #g0: number;
+  readonly #g1: number;
+  readonly #g2: number;
+  readonly #g3: number;
+  readonly #g4: number;
+  readonly #g5: number;
+  readonly #g6: number;
+  readonly #g7: number;
 
-  /** `text`: the address already written (v1 TCP6 validates it as text), or undefined and the words. */
-  constructor(
-    readonly port: number,
-    text: string | undefined,
-    words: 1 | 4 = 1,
-    w0 = 0,
-    w1 = 0,
-    w2 = 0,
-    w3 = 0,
-  ) {
-    this.#words = words;
-    this.#w0 = w0;
-    this.#w1 = w1;
-    this.#w2 = w2;
-    this.#w3 = w3;
-    this.#text = text;
+  constructor(readonly port: number, groups: 2 | 8, g0: number, g1: number, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0) {
+    this.#groups = groups;
+    this.#g0 = g0;
+    this.#g1 = g1;
+    this.#g2 = g2;
+    this.#g3 = g3;
+    this.#g4 = g4;
+    this.#g5 = g5;
+    this.#g6 = g6;
+    this.#g7 = g7;
   }
 
   get address(): string {
     if (this.#text === undefined) {
+      const groups = [this.#g0, this.#g1, this.#g2, this.#g3, this.#g4, this.#g5, this.#g6, this.#g7];
       const bytes: number[] = [];
-      for (const word of this.#words === 1 ? [this.#w0] : [this.#w0, this.#w1, this.#w2, this.#w3]) bytes.push(word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff);
+      for (let k = 0; k < this.#groups; k++) bytes.push(groups[k]! >> 8, groups[k]! & 0xff);
       this.#text = formatAddressBytes(bytes, 0, bytes.length as 4 | 16);
     }
     return this.#text;
@@ -170,9 +171,9 @@ class Endpoint implements ProxyEndpoint {
   }
 }
 
-/** The 32-bit word at `at`, big-endian. */
-function word(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+/** The 16-bit value at `at`, big-endian. */
+function group(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
 function invalid(error: ProxyHeaderError, message: string): ParseResult {
@@ -207,9 +208,39 @@ export function parseProxyHeader(bytes: Uint8Array, maxLength: number = DEFAULT_
 const UNKNOWN = [0x55, 0x4e, 0x4b, 0x4e, 0x4f, 0x57, 0x4e]; // "UNKNOWN"
 
 function parseV1(bytes: Uint8Array): ParseResult {
+  return readV1(bytes) ?? scanV1(bytes);
+}
+
+/**
+ * A TCP4 or TCP6 line in one pass, each byte read once, or null for anything else (UNKNOWN, a prefix, a
+ * refusal), which scanV1 then reads. A connection's line is read on every connection, and finding its spaces
+ * and CRLF first, then reading its fields, read it twice: most of its cost.
+ */
+function readV1(bytes: Uint8Array): ParseResult | null {
+  const limit = Math.min(bytes.length, V1_MAX_LENGTH - 1); // the CR is among the first 106 bytes
+  if (limit < 11 || bytes[6] !== 0x54 || bytes[7] !== 0x43 || bytes[8] !== 0x50 || bytes[10] !== SPACE) return null; // "TCP? "
+  const six = bytes[9] === 0x36;
+  if (!six && bytes[9] !== 0x34) return null;
+  const sourceEnd = addressEnd(six, bytes, 11, limit, SOURCE);
+  if (sourceEnd === -1 || sourceEnd === limit || bytes[sourceEnd] !== SPACE) return null;
+  const destinationEnd = addressEnd(six, bytes, sourceEnd + 1, limit, DESTINATION);
+  if (destinationEnd === -1 || destinationEnd === limit || bytes[destinationEnd] !== SPACE) return null;
+  const sourcePortEnd = portEnd(bytes, destinationEnd + 1, limit);
+  if (sourcePortEnd === -1 || sourcePortEnd === limit || bytes[sourcePortEnd] !== SPACE) return null;
+  const sourcePort = portRead;
+  const cr = portEnd(bytes, sourcePortEnd + 1, limit);
+  if (cr === -1 || cr === limit || bytes[cr] !== CR || cr + 1 === bytes.length || bytes[cr + 1] !== LF) return null;
+  return header(1, "proxy", six ? "inet6" : "inet", "stream", endpoint(sourcePort, SOURCE), endpoint(portRead, DESTINATION), NO_TLVS, cr + 2);
+}
+
+/**
+ * Any other line: "PROXY UNKNOWN", "incomplete" while the bytes may still become a line readV1 reads, or the
+ * reason it is not one, in the order a reader meets them: the line itself, its fields, an address, a port.
+ */
+function scanV1(bytes: Uint8Array): ParseResult {
   const available = bytes.length;
-  // Where the line ends: the first CR, which must be followed by LF; a bare LF is malformed. The CRLF ends the
-  // line within 107 bytes, so the CR is among the first 106. The spaces are noted on the way (no array).
+  // Where the line ends: the first CR, which must be followed by LF; a bare LF is malformed. The spaces are
+  // noted on the way (no array).
   let cr = -1;
   let s1 = -1;
   let s2 = -1;
@@ -235,34 +266,19 @@ function parseV1(bytes: Uint8Array): ParseResult {
   if (cr === -1) return available >= V1_MAX_LENGTH - 1 ? invalid("v1-too-long", `no CRLF within the first ${V1_MAX_LENGTH} bytes of a v1 PROXY line`) : INCOMPLETE;
   if (cr + 1 >= available) return INCOMPLETE;
   if (bytes[cr + 1] !== LF) return invalid("v1-malformed", "a v1 PROXY line holds a carriage return without a line feed");
-  const length = cr + 2;
 
   // The protocol: UNKNOWN (the rest of the line is ignored, whatever it holds: the specification), TCP4, TCP6.
   const protocolEnd = spaces === 0 ? cr : s1;
-  if (protocolEnd - 6 === 7 && matches(bytes, 6, UNKNOWN)) return header(1, "proxy", "unspec", "unspec", null, null, NO_TLVS, length);
+  if (protocolEnd - 6 === 7 && matches(bytes, 6, UNKNOWN)) return header(1, "proxy", "unspec", "unspec", null, null, NO_TLVS, cr + 2);
   const six = protocolEnd - 6 === 4 && bytes[6] === 0x54 && bytes[7] === 0x43 && bytes[8] === 0x50 ? (bytes[9] === 0x36 ? true : bytes[9] === 0x34 ? false : null) : null;
   if (six === null) return invalid("v1-malformed", "a v1 PROXY line names a protocol other than TCP4, TCP6 or UNKNOWN");
   if (spaces !== 4) return invalid("v1-malformed", "a v1 PROXY line has the protocol, two addresses and two ports, separated by single spaces");
   if (s2 === s1 + 1 || s3 === s2 + 1 || s4 === s3 + 1 || cr === s4 + 1) return invalid("v1-malformed", "a v1 PROXY line has an empty field (two spaces in a row, or a space before the CRLF)");
-  let source: Endpoint;
-  let destination: Endpoint;
-  const sourcePort = v1Port(bytes, s3 + 1, s4);
-  const destinationPort = v1Port(bytes, s4 + 1, cr);
-  if (six) {
-    const from = v1Ipv6(bytes, s1 + 1, s2);
-    const to = v1Ipv6(bytes, s2 + 1, s3);
-    if (from === null || to === null) return invalid("v1-address", "a v1 PROXY line's address is not an IPv6 address");
-    source = new Endpoint(sourcePort, from);
-    destination = new Endpoint(destinationPort, to);
-  } else {
-    const from = v1Ipv4(bytes, s1 + 1, s2);
-    const to = v1Ipv4(bytes, s2 + 1, s3);
-    if (from === -1 || to === -1) return invalid("v1-address", "a v1 PROXY line's address is not an IPv4 address");
-    source = new Endpoint(sourcePort, undefined, 1, from >>> 0);
-    destination = new Endpoint(destinationPort, undefined, 1, to >>> 0);
+  if (addressEnd(six, bytes, s1 + 1, s2, SOURCE) !== s2 || addressEnd(six, bytes, s2 + 1, s3, DESTINATION) !== s3) {
+    return invalid("v1-address", `a v1 PROXY line's address is not an ${six ? "IPv6" : "IPv4"} address`);
   }
-  if (sourcePort === -1 || destinationPort === -1) return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
-  return header(1, "proxy", six ? "inet6" : "inet", "stream", source, destination, NO_TLVS, length);
+  // The one reason left: readV1 reads every line whose ports are valid as well.
+  return invalid("v1-port", "a v1 PROXY line's port is not a decimal number from 0 to 65535 without leading zeros");
 }
 
 function matches(bytes: Uint8Array, at: number, expected: readonly number[]): boolean {
@@ -270,60 +286,148 @@ function matches(bytes: Uint8Array, at: number, expected: readonly number[]): bo
   return true;
 }
 
+// The field readers read from `from` and stop at the first byte that cannot continue the field (or at `to`),
+// returning where they stopped, or -1 when what they read is not one: readV1 then asks for the separator
+// there, scanV1 for the field's end. An address goes into a slot as an endpoint keeps it: slot[0] says how
+// many 16-bit groups follow (2, or 8; an IPv4-mapped address is IPv4), so that reading one allocates nothing.
+const SOURCE = new Uint16Array(9);
+const DESTINATION = new Uint16Array(9);
+// The value portEnd last read.
+let portRead = 0;
+
+function addressEnd(six: boolean, bytes: Uint8Array, from: number, to: number, slot: Uint16Array): number {
+  if (six) return ipv6End(bytes, from, to, slot);
+  slot[0] = 2;
+  return ipv4End(bytes, from, to, slot, 1);
+}
+
+function endpoint(port: number, slot: Uint16Array): Endpoint {
+  return slot[0] === 2 ? new Endpoint(port, 2, slot[1]!, slot[2]!) : new Endpoint(port, 8, slot[1]!, slot[2]!, slot[3]!, slot[4]!, slot[5]!, slot[6]!, slot[7]!, slot[8]!);
+}
+
 /**
  * A TCP4 address: a strict dotted quad (four decimal octets, 0-255, no leading zeros), which is exactly what
- * Node's net.isIPv4 and the resolver's own reader accept, as a 32-bit value (-1: not one); it has one
- * spelling, so the text is written from the value when read. Read from the bytes by hand, without decoding
- * them into a string first: the line is parsed on every connection, and this was most of its cost.
+ * Node's net.isIPv4 and the resolver's own reader accept. Read from the bytes by hand, without decoding
+ * them into a string first: the line is parsed on every connection, and decoding was most of its cost.
  * test/support/proxy-protocol-laws.ts holds it to the resolver's reader (`canonicalAddress`) over generated
  * and damaged text.
  */
-function v1Ipv4(bytes: Uint8Array, from: number, to: number): number {
-  let octets = 0;
+function ipv4End(bytes: Uint8Array, from: number, to: number, slot: Uint16Array, at: number): number {
+  let dots = 0;
   let address = 0;
   let value = 0;
   let digits = 0;
-  for (let i = from; i <= to; i++) {
-    const byte = i === to ? 0x2e : bytes[i]!;
-    if (byte === 0x2e /* . */) {
-      if (digits === 0 || ++octets > 4 || (i === to) !== (octets === 4)) return -1;
+  let i = from;
+  for (; i < to; i++) {
+    const byte = bytes[i]!;
+    if (byte === DOT) {
+      if (digits === 0 || dots === 3) return -1;
       address = address * 256 + value;
+      dots++;
       value = 0;
       digits = 0;
       continue;
     }
     const digit = byte - 0x30;
-    if (digit < 0 || digit > 9 || (digits === 1 && value === 0)) return -1;
+    if (digit < 0 || digit > 9) break;
+    if (digits === 1 && value === 0) return -1; // a leading zero: 0177 is octal to some readers
     value = value * 10 + digit;
     if (++digits > 3 || value > 255) return -1;
   }
-  return address;
+  if (dots !== 3 || digits === 0) return -1;
+  slot[at] = address >> 8;
+  slot[at + 1] = ((address & 0xff) << 8) | value;
+  return i;
 }
 
 /**
- * A TCP6 address: IPv6 text without a zone, by the resolver's own reader, canonical. A Buffer (what a socket
- * gives) is decoded natively; other bytes one by one.
+ * A TCP6 address: IPv6 text without a zone, by the resolver's own rule (1-4 hex digits a group, one `::`
+ * standing for at least one zero group, an optional strict dotted-quad tail; `::a.b.c.d` is IPv4-compatible,
+ * not mapped). Read from the bytes by hand for the reason ipv4End is: decoding each address into a string for
+ * `canonicalAddress` made a TCP6 line cost three times the reference's. test/support/proxy-protocol-laws.ts
+ * holds it to `canonicalAddress` over generated and damaged text; its text is written from the words when read.
  */
-function v1Ipv6(bytes: Uint8Array, from: number, to: number): string | null {
-  let text = "";
-  if (Buffer.isBuffer(bytes)) {
-    text = bytes.toString("latin1", from, to);
-  } else {
-    for (let i = from; i < to; i++) text += String.fromCharCode(bytes[i]!);
+function ipv6End(bytes: Uint8Array, from: number, to: number, slot: Uint16Array): number {
+  let count = 0;
+  let gap = -1; // where `::` stands, as a group's index
+  let afterGap = false; // just past `::`, where the address may end
+  let i = from;
+  if (i < to && bytes[i] === COLON) {
+    if (i + 1 >= to || bytes[i + 1] !== COLON) return -1;
+    gap = 0;
+    afterGap = true;
+    i += 2;
   }
-  return text.includes(":") && !text.includes("%") ? canonicalAddress(text) : null;
+  for (;;) {
+    const start = i;
+    let group = 0;
+    let digits = 0;
+    while (i < to && digits <= 4) {
+      const h = hexValue(bytes[i]!);
+      if (h < 0) break;
+      group = group * 16 + h;
+      digits++;
+      i++;
+    }
+    if (i < to && bytes[i] === DOT) {
+      // A dotted-quad tail: two groups, and the end of the address.
+      i = count > 6 ? -1 : ipv4End(bytes, start, to, slot, count + 1);
+      if (i === -1) return -1;
+      count += 2;
+      break;
+    }
+    if (digits === 0) {
+      if (afterGap) break;
+      return -1; // a colon with no group after it, or nothing at all
+    }
+    if (digits > 4 || count === 8) return -1;
+    slot[++count] = group;
+    afterGap = false;
+    if (i === to || bytes[i] !== COLON) break;
+    i++;
+    if (i < to && bytes[i] === COLON) {
+      if (gap !== -1) return -1;
+      gap = count;
+      afterGap = true;
+      i++;
+    }
+  }
+  if (gap === -1 ? count !== 8 : count > 7) return -1;
+  if (gap !== -1) {
+    // Open the gap: move the groups after `::` to the end and zero what lies between (groups are slot[1..8]).
+    const after = count - gap;
+    for (let k = 0; k < after; k++) slot[8 - k] = slot[gap + after - k]!;
+    for (let k = gap + 1; k <= 8 - after; k++) slot[k] = 0;
+  }
+  const mapped = (slot[1]! | slot[2]! | slot[3]! | slot[4]! | slot[5]!) === 0 && slot[6] === 0xffff;
+  slot[0] = mapped ? 2 : 8;
+  if (mapped) {
+    slot[1] = slot[7]!;
+    slot[2] = slot[8]!;
+  }
+  return i;
 }
 
-/** A decimal port 0-65535 without leading zeros, or -1. */
-function v1Port(bytes: Uint8Array, from: number, to: number): number {
-  if (to - from > 5 || (to - from > 1 && bytes[from] === 0x30)) return -1;
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/** A decimal port 0-65535 without leading zeros, its value in portRead. */
+function portEnd(bytes: Uint8Array, from: number, to: number): number {
   let value = 0;
-  for (let i = from; i < to; i++) {
+  let i = from;
+  for (; i < to; i++) {
     const digit = bytes[i]! - 0x30;
-    if (digit < 0 || digit > 9) return -1;
+    if (digit < 0 || digit > 9) break;
+    if (i > from && value === 0) return -1; // a leading zero
     value = value * 10 + digit;
+    if (value > 0xffff) return -1;
   }
-  return value <= 0xffff ? value : -1;
+  if (i === from) return -1;
+  portRead = value;
+  return i;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -350,11 +454,11 @@ function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
   let source: ProxyEndpoint | null = null;
   let destination: ProxyEndpoint | null = null;
   if (kind.addresses === 12) {
-    source = new Endpoint((bytes[24]! << 8) | bytes[25]!, undefined, 1, word(bytes, 16));
-    destination = new Endpoint((bytes[26]! << 8) | bytes[27]!, undefined, 1, word(bytes, 20));
+    source = new Endpoint(group(bytes, 24), 2, group(bytes, 16), group(bytes, 18));
+    destination = new Endpoint(group(bytes, 26), 2, group(bytes, 20), group(bytes, 22));
   } else if (kind.addresses === 36) {
-    source = new Endpoint((bytes[48]! << 8) | bytes[49]!, undefined, 4, word(bytes, 16), word(bytes, 20), word(bytes, 24), word(bytes, 28));
-    destination = new Endpoint((bytes[50]! << 8) | bytes[51]!, undefined, 4, word(bytes, 32), word(bytes, 36), word(bytes, 40), word(bytes, 44));
+    source = new Endpoint(group(bytes, 48), 8, group(bytes, 16), group(bytes, 18), group(bytes, 20), group(bytes, 22), group(bytes, 24), group(bytes, 26), group(bytes, 28), group(bytes, 30));
+    destination = new Endpoint(group(bytes, 50), 8, group(bytes, 32), group(bytes, 34), group(bytes, 36), group(bytes, 38), group(bytes, 40), group(bytes, 42), group(bytes, 44), group(bytes, 46));
   }
 
   // TLVs fill the rest exactly: type, a 16-bit length, the value.

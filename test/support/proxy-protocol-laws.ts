@@ -308,6 +308,31 @@ PARSER_LAWS["a v1 address is read exactly as the resolver reads one (canonicalAd
   }) as unknown as (input: Uint8Array) => void,
 } as unknown as ParserLaw;
 
+/** Text where a v1 port goes: ports, leading zeros, past 65535, signs, and noise. */
+const portText = fc
+  .oneof(
+    port.map(String),
+    port.map((p) => `0${p}`),
+    fc.integer({ min: 65536, max: 999_999 }).map(String),
+    port.map((p) => `+${p}`),
+    fc.string({ unit: fc.constantFrom(..."0123456789+-.x:"), minLength: 1, maxLength: 7 }),
+  )
+  .filter((p) => !/[ \r\n]/.test(p));
+
+PARSER_LAWS["a v1 port is decimal 0-65535 without leading zeros"] = {
+  arbitrary: fc.tuple(portText, fc.boolean(), fc.boolean()),
+  check: (([text, six, first]: [string, boolean, boolean]) => {
+    const [sourcePort, destinationPort] = first ? [text, "443"] : ["443", text];
+    const line = bytes(`PROXY ${six ? "TCP6 2001:db8::7 ::1" : "TCP4 203.0.113.7 127.0.0.1"} ${sourcePort} ${destinationPort}\r\n`);
+    const result = parseProxyHeader(line);
+    if (/^(0|[1-9][0-9]{0,4})$/.test(text) && Number(text) <= 65535) {
+      assert.equal(result.status === "header" ? (first ? result.header.source : result.header.destination)?.port : result.status, Number(text));
+    } else {
+      assert.ok(result.status === "invalid" && result.error === "v1-port", `${JSON.stringify(text)}: ${JSON.stringify(result).slice(0, 100)}`);
+    }
+  }) as unknown as (input: Uint8Array) => void,
+} as unknown as ParserLaw;
+
 /** A law as a fast-check property. */
 export function parserProperty(law: ParserLaw): fc.IProperty<[Uint8Array]> {
   return fc.property(law.arbitrary, (input) => law.check(input));
