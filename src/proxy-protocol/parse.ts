@@ -345,7 +345,7 @@ function ipv4End(bytes: Uint8Array, from: number, to: number, slot: Uint16Array,
  * standing for at least one zero group, an optional strict dotted-quad tail; `::a.b.c.d` is IPv4-compatible,
  * not mapped). Read from the bytes by hand for the reason ipv4End is: decoding each address into a string for
  * `canonicalAddress` made a TCP6 line cost three times the reference's. test/support/proxy-protocol-laws.ts
- * holds it to `canonicalAddress` over generated and damaged text; its text is written from the words when read.
+ * holds it to `canonicalAddress` over generated and damaged text; its text is written from the groups when read.
  */
 function ipv6End(bytes: Uint8Array, from: number, to: number, slot: Uint16Array): number {
   let count = 0;
