@@ -4,10 +4,10 @@
 // the upgrade request, reads the 101 answer and the first WebSocket frame (a text frame saying
 // {connected: true} is an admission, a close frame 1008 a refusal), sends a close frame of its own and waits
 // for the server to close the connection, so that the TIME_WAIT sockets are the server's and the client's
-// ports are free for the next connection. Faults and slow clients run beside the handshakes. It sends back the
-// outcome of every kind and the latency of every handshake.
+// ports are free for the next connection. Faults, slow clients and stalled clients run beside the handshakes.
+// It sends back the outcome of every kind and the latency of every handshake.
 import net from "node:net";
-import { type Connection, type FaultKind, type HandshakeKind, SLOW, expectedVerdict, mixer } from "./mix.js";
+import { type Connection, type FaultKind, type HandshakeKind, SLOW, STALLED, expectedVerdict, mixer } from "./mix.js";
 
 export interface Job {
   port: number;
@@ -16,6 +16,8 @@ export interface Job {
   concurrency: number;
   /** Slow clients kept in flight beside the others (0: none). */
   slow: number;
+  /** Stalled clients of each STALLED kind kept in flight beside the others (0: none). */
+  stalled: number;
   /** Whether faults are mixed in. */
   faults: boolean;
   seed: number;
@@ -29,7 +31,7 @@ export interface JobResult {
   wrongRefusals: number;
   /** Handshakes expected refused that ended otherwise than with a refusal, not admitted either. */
   unexpected: number;
-  /** Fault and slow-client connections that ended admitted. */
+  /** Fault, slow and stalled connections that ended admitted. */
   faultAdmissions: number;
   /** The first few wrong answers, for the report. */
   examples: string[];
@@ -44,8 +46,8 @@ const ANSWER_TIMEOUT_MS = 15_000;
 // A slow client's request (about 500 bytes) takes about two seconds to arrive.
 const SLOW_CHUNK = 8;
 const SLOW_EVERY_MS = 30;
-/** What a slow client still in flight when the job's handshakes are done ends with: the generator closed it. */
-const CUT_SHORT = "cut short";
+/** What a slow or stalled client still in flight when the job's handshakes are done ends with: the generator closed it. */
+export const CUT_SHORT = "cut short";
 /** The client's close frame: FIN + close, masked, code 1000 (masked with a zero key, which leaves it as is). */
 const CLOSE_FRAME = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -82,7 +84,7 @@ export function readAnswer(data: Buffer): string | undefined {
   return `opcode ${opcode}`;
 }
 
-type Action = "send" | "slow" | FaultKind["action"];
+type Action = "send" | "slow" | "stall" | FaultKind["action"];
 
 /** One connection to its end: the answer (or how it ended) and when the answer came. */
 function exchange(port: number, connection: Connection, action: Action, live?: Set<net.Socket>): Promise<{ outcome: string; latency: number }> {
@@ -106,6 +108,8 @@ function exchange(port: number, connection: Connection, action: Action, live?: S
         socket.write(request.subarray(0, request.length >> 1), () => socket.resetAndDestroy());
       } else if (action === "close-after-sending") {
         socket.write(request, () => socket.destroy());
+      } else if (action === "stall") {
+        socket.write(request.subarray(0, (connection.proxy ?? request).length >> 1));
       } else if (action === "slow") {
         let sent = 0;
         drip = setInterval(() => {
@@ -171,14 +175,34 @@ export async function run(job: Job): Promise<JobResult> {
 
   const started = performance.now();
   let cpu = process.cpuUsage();
-  /** When the last handshake ended: the slow clients still in flight are cut short then. */
+  /** When the last handshake ended: the slow and stalled clients still in flight are cut short then. */
   let ended: number | undefined;
-  const slowSockets = new Set<net.Socket>();
+  const backgroundSockets = new Set<net.Socket>();
   let launched = 0;
   let n = 0;
   let inFlight = 0;
-  let slowInFlight = 0;
+  // Slow and stalled clients, by the name they are reported under: how many are in flight, and in all.
+  const backgroundInFlight = new Map<string, number>();
+  let background = 0;
   await new Promise<void>((resolve) => {
+    /** Keeps `wanted` connections of one background kind in flight while handshakes are still to be launched. */
+    const keepInFlight = (name: string, wanted: number, connection: (index: number) => Connection, action: "slow" | "stall") => {
+      while ((backgroundInFlight.get(name) ?? 0) < wanted && launched < job.handshakes) {
+        backgroundInFlight.set(name, (backgroundInFlight.get(name) ?? 0) + 1);
+        background++;
+        const index = n++;
+        void exchange(job.port, connection(index), action, backgroundSockets).then(({ outcome }) => {
+          note(name, outcome);
+          if (outcome === "admitted") {
+            result.faultAdmissions++;
+            wrong(`${name} #${index}: admitted`);
+          }
+          backgroundInFlight.set(name, backgroundInFlight.get(name)! - 1);
+          background--;
+          settle();
+        });
+      }
+    };
     const fill = () => {
       while (inFlight < job.concurrency && launched < job.handshakes) {
         const item = next();
@@ -209,19 +233,8 @@ export async function run(job: Job): Promise<JobResult> {
           });
         }
       }
-      while (slowInFlight < job.slow && launched < job.handshakes) {
-        slowInFlight++;
-        const index = n++;
-        void exchange(job.port, SLOW.connection(job.port, index), "slow", slowSockets).then(({ outcome }) => {
-          note(`slow-client (${SLOW.name})`, outcome);
-          if (outcome === "admitted") {
-            result.faultAdmissions++;
-            wrong(`slow ${SLOW.name} #${index}: admitted`);
-          }
-          slowInFlight--;
-          settle();
-        });
-      }
+      keepInFlight(`slow-client (${SLOW.name})`, job.slow, (index) => SLOW.connection(job.port, index), "slow");
+      for (const kind of STALLED) keepInFlight(kind.name, job.stalled, (index) => kind.connection(job.port, index), "stall");
     };
     const settle = () => {
       fill();
@@ -229,9 +242,9 @@ export async function run(job: Job): Promise<JobResult> {
       if (ended === undefined) {
         ended = performance.now();
         cpu = process.cpuUsage(cpu);
-        for (const socket of slowSockets) socket.destroy(new Error(CUT_SHORT));
+        for (const socket of backgroundSockets) socket.destroy(new Error(CUT_SHORT));
       }
-      if (slowInFlight === 0) resolve();
+      if (background === 0) resolve();
     };
     fill();
   });

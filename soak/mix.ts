@@ -324,6 +324,41 @@ export const FAULTS: readonly FaultKind[] = [
  */
 export const SLOW: HandshakeKind = HANDSHAKES.find((kind) => kind.name === "cross-site-origin")!;
 
+/**
+ * How long the servers wait for a request's headers, and the listener for a balancer's PROXY header, before
+ * closing the connection. Node's own defaults (60 s, checked every 30 s; the listener's 10 s) are longer than a
+ * quick run lets a stalled client be seen closed; 4 s still lets a slow client (about 2 s) finish.
+ */
+export const STALL_TIMEOUT_MS = 4_000;
+
+/** A connection that sends the start of what it would send and then nothing, until the server closes it. */
+export interface StalledKind {
+  readonly name: string;
+  /** How the server ends it: the answer it gives, or "closed" for none. Never an admission. */
+  readonly answer: string;
+  /** What it would send; it sends the first half of the PROXY header if there is one, else of the request. */
+  readonly connection: (port: number, n: number) => Connection;
+}
+
+/**
+ * The stalled clients (slowloris that stop): a local dashboard's handshake, which would be admitted whole, cut
+ * off halfway through its headers (the HTTP server's headersTimeout ends it with a 408), and a balancer's PROXY
+ * header cut off halfway (the listener's headerTimeout closes it unanswered). Each holds its connection until
+ * then, while the others are served.
+ */
+export const STALLED: readonly StalledKind[] = [
+  {
+    name: "stalled-request",
+    answer: "http 408",
+    connection: (port) => ({ from: BROWSER, head: upgrade([`127.0.0.1:${port}`], dashboard(`http://127.0.0.1:${port}`)) }),
+  },
+  {
+    name: "stalled-proxy-header",
+    answer: "closed",
+    connection: (port, n) => ({ from: BALANCER, proxy: v2({ source: "127.0.0.1", destination: "127.0.0.1", sourcePort: sourcePort(n), destinationPort: port }), head: upgrade([`127.0.0.1:${port}`], dashboard(`http://127.0.0.1:${port}`)) }),
+  },
+];
+
 export type MixItem = { readonly handshake: HandshakeKind } | { readonly fault: FaultKind };
 
 /** Picks items by weight from a seeded generator: the same seed gives the same sequence. */

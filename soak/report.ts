@@ -1,6 +1,7 @@
 // The figures of `npm run soak`: percentiles, the per-server summary, the checks that fail the run, and the
 // last line, `soak: N handshakes, W wrong admissions, R wrong refusals, heap +X MiB, p99 Y ms`.
-import { FAULTS, HANDSHAKES, SLOW, expectedVerdict } from "./mix.js";
+import { CUT_SHORT } from "./load.js";
+import { FAULTS, HANDSHAKES, SLOW, STALLED, expectedVerdict } from "./mix.js";
 import type { ServerFigures } from "./server.js";
 
 /**
@@ -79,6 +80,7 @@ export function summary(run: ServerRun): string[] {
   for (const kind of HANDSHAKES) lines.push(`    ${expectedVerdict(kind.intent).padEnd(6)} ${kind.name.padEnd(32)} ${outcomesText(run.outcomes[kind.name])}`);
   for (const fault of FAULTS) lines.push(`    fault  ${fault.name.padEnd(32)} ${outcomesText(run.outcomes[fault.name])} (survived as: ${fault.answer})`);
   lines.push(`    slow   ${`slow-client (${SLOW.name})`.padEnd(32)} ${outcomesText(run.outcomes[`slow-client (${SLOW.name})`])}`);
+  for (const kind of STALLED) lines.push(`    stall  ${kind.name.padEnd(32)} ${outcomesText(run.outcomes[kind.name])} (ended by the server as: ${kind.answer})`);
   for (const example of run.examples) lines.push(`  ! ${example}`);
   return lines;
 }
@@ -98,6 +100,12 @@ export function failures(runs: readonly ServerRun[], requested: number): string[
     if (run.wrongRefusals > 0) reasons.push(`${run.name}: ${run.wrongRefusals} wrong refusals`);
     if (run.unexpected > 0) reasons.push(`${run.name}: ${run.unexpected} handshakes to refuse answered otherwise than with a refusal`);
     if (run.faultAdmissions > 0) reasons.push(`${run.name}: ${run.faultAdmissions} faulty or slow connections admitted`);
+    for (const kind of STALLED) {
+      const outcomes = run.outcomes[kind.name] ?? {};
+      const other = Object.keys(outcomes).filter((outcome) => outcome !== kind.answer && outcome !== CUT_SHORT);
+      if (!(kind.answer in outcomes)) reasons.push(`${run.name}: no ${kind.name} connection was ended by the server (${outcomesText(outcomes)})`);
+      if (other.length > 0) reasons.push(`${run.name}: ${kind.name} connections ended otherwise than by the server: ${other.join(", ")}`);
+    }
     if (heapGrowthMiB(run) > HEAP_BOUND_MIB) reasons.push(`${run.name}: heap grew ${heapGrowthMiB(run).toFixed(1)} MiB, above the ${HEAP_BOUND_MIB} MiB bound`);
   }
   return reasons;

@@ -19,6 +19,7 @@ const LOAD = fileURLToPath(new URL("./load.ts", import.meta.url));
 const WORKERS = 2;
 const CONCURRENCY = 8; // per worker
 const SLOW = 4; // per worker, beside the others
+const STALLED = 1; // of each stalled kind, per worker, beside the others
 const PROBE = 200;
 const REPLY_TIMEOUT_MS = 60_000;
 
@@ -131,13 +132,13 @@ async function soak(server: (typeof SERVERS)[number], index: number, handshakes:
     const seed = 1_000 * (index + 1);
     const progress = (text: string) => process.stderr.write(`soak: ${server.name}: ${text}\n`);
     progress(`listening on 127.0.0.1:${port}; warm-up, ${warmup} handshakes`);
-    const warm = await phase(workers, { ...load, slow: SLOW, faults: true }, warmup, seed);
+    const warm = await phase(workers, { ...load, slow: SLOW, stalled: STALLED, faults: true }, warmup, seed);
     await reply(child, { type: "start" });
     progress(`measuring, ${measured} handshakes`);
-    const main = await phase(workers, { ...load, slow: SLOW, faults: true }, measured, seed + 100);
+    const main = await phase(workers, { ...load, slow: SLOW, stalled: STALLED, faults: true }, measured, seed + 100);
     const { figures } = await reply<{ figures: ServerFigures }>(child, { type: "end" });
     progress(`probe, ${PROBE} handshakes`);
-    const probe = await phase(workers, { ...load, slow: 0, faults: false }, PROBE, seed + 200);
+    const probe = await phase(workers, { ...load, slow: 0, stalled: 0, faults: false }, PROBE, seed + 200);
     const all = merge([warm, main, probe]);
     // A server that dies is caught by the replies above; one that still answers exits 0 when its channel closes.
     child.disconnect();
@@ -166,7 +167,7 @@ async function soak(server: (typeof SERVERS)[number], index: number, handshakes:
 }
 
 const started = performance.now();
-console.log(`soak: ${requested} handshakes over ${SERVERS.length} servers; ${WORKERS} load workers x ${CONCURRENCY} in flight (+${SLOW} slow clients each); node ${process.version}, ${os.cpus().length} cores`);
+console.log(`soak: ${requested} handshakes over ${SERVERS.length} servers; ${WORKERS} load workers x ${CONCURRENCY} in flight (+${SLOW} slow and ${STALLED} of each stalled kind each); node ${process.version}, ${os.cpus().length} cores`);
 const runs: ServerRun[] = [];
 for (const [index, server] of SERVERS.entries()) runs.push(await soak(server, index, Math.ceil(requested / SERVERS.length)));
 for (const run of runs) console.log(summary(run).join("\n"));

@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { compileTrustedProxies } from "clientaddr";
 import { type ProxyProtocolErrorCode, acceptProxyProtocol } from "clientaddr/proxy-protocol";
 import { bearer, createGateway, sameSecret } from "../examples/gateway/gateway.js";
-import { BALANCER, PAIRED_DEVICE, TOKEN, TRUST_LISTS } from "./mix.js";
+import { BALANCER, PAIRED_DEVICE, STALL_TIMEOUT_MS, TOKEN, TRUST_LISTS } from "./mix.js";
 
 const SWAP_MS = 50;
 // The monitor's timer fires every LOOP_RESOLUTION_MS and records the whole interval: the delay is the excess.
@@ -97,7 +97,17 @@ if ((kind !== "gateway" && kind !== "fastify") || process.send === undefined) {
   process.exit(2);
 }
 const server = kind === "gateway" ? await gatewayServer() : await fastifyServer();
-acceptProxyProtocol(server, { trustedProxies: [BALANCER], onError: (error) => void (balancerErrors[error.code] = (balancerErrors[error.code] ?? 0) + 1) });
+// A request whose headers stop arriving is ended with a 408, a balancer's header that stops arriving closed,
+// after STALL_TIMEOUT_MS. Node's server looks for stalled requests every connectionsCheckingInterval, an option
+// of createServer that it keeps as a property and reads when it starts listening (the gateway and Fastify make
+// their servers themselves).
+server.headersTimeout = STALL_TIMEOUT_MS;
+(server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = 250;
+acceptProxyProtocol(server, {
+  trustedProxies: [BALANCER],
+  headerTimeout: STALL_TIMEOUT_MS,
+  onError: (error) => void (balancerErrors[error.code] = (balancerErrors[error.code] ?? 0) + 1),
+});
 await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
 
 const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });

@@ -4,8 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { resolveClientAddress } from "../src/core/index.js";
 import { parseProxyHeader } from "../src/proxy-protocol/index.js";
-import { readAnswer } from "../soak/load.js";
-import { FAULTS, HANDSHAKES, type Intent, type MixItem, TRUST_LISTS, expectedVerdict, mixer } from "../soak/mix.js";
+import { CUT_SHORT, readAnswer } from "../soak/load.js";
+import { FAULTS, HANDSHAKES, type Intent, type MixItem, STALLED, TRUST_LISTS, expectedVerdict, mixer } from "../soak/mix.js";
 import { HEAP_BOUND_MIB, MiB, type ServerRun, failures, lastLine, percentile, totals } from "../soak/report.js";
 
 const PORT = 18789;
@@ -58,6 +58,24 @@ describe("the soak's request mix", () => {
     const sources = new Set(HANDSHAKES.map((kind) => `${kind.connection(PORT, 1).from} ${kind.connection(PORT, 1).proxy === undefined ? "direct" : "proxy"}`));
     expect([...sources].sort()).toEqual(["127.0.0.1 direct", "127.0.0.2 direct", "127.0.0.3 proxy", "127.0.0.4 direct"]);
     expect(new Set(HANDSHAKES.map((kind) => kind.name)).size).toBe(HANDSHAKES.length);
+  });
+
+  it("a stalled client stops halfway through a request or PROXY header that, whole, would be admitted", () => {
+    for (const kind of STALLED) {
+      const connection = kind.connection(PORT, 3);
+      const whole = Buffer.from(connection.head, "latin1");
+      let declaredSource: string | undefined;
+      if (connection.proxy === undefined) {
+        // What it sends never ends its headers: only the server's headers timeout ends it.
+        expect(whole.subarray(0, whole.length >> 1).includes("\r\n\r\n"), kind.name).toBe(false);
+      } else {
+        expect(parseProxyHeader(connection.proxy.subarray(0, connection.proxy.length >> 1)).status, kind.name).toBe("incomplete");
+        const parsed = parseProxyHeader(connection.proxy);
+        declaredSource = parsed.status === "header" ? parsed.header.source?.address : "not a header";
+      }
+      const answer = resolveClientAddress({ remoteAddress: connection.from, declaredSource, headers: rawHeaders(connection.head), trustedProxies: [...TRUST_LISTS[0]!] });
+      expect(answer.loopbackEquivalent, `${kind.name}: ${answer.basis}`).toBe(true);
+    }
   });
 
   it("picks the same sequence from the same seed, every item at about its weight", () => {
@@ -119,7 +137,7 @@ describe("the soak's report", () => {
     wrongRefusals: 0,
     unexpected: 0,
     faultAdmissions: 0,
-    outcomes: {},
+    outcomes: Object.fromEntries(STALLED.map((kind) => [kind.name, { [kind.answer]: 3, [CUT_SHORT]: 1 }])),
     examples: [],
     figures: {
       start: { rss: 100 * MiB, heapUsed: 10 * MiB },
@@ -154,5 +172,12 @@ describe("the soak's report", () => {
     const grown = (mib: number) => run({ figures: { ...run().figures, end: { rss: 0, heapUsed: 10 * MiB + mib * MiB } } });
     expect(failures([grown(HEAP_BOUND_MIB - 0.1)], 12_000)).toEqual([]);
     expect(failures([grown(HEAP_BOUND_MIB + 0.1)], 12_000)).toEqual([expect.stringContaining("above the")]);
+  });
+
+  it("fails the run when the server never ends a stalled client, or something else does", () => {
+    const [first] = STALLED;
+    const outcomes = (byOutcome: Record<string, number>) => run({ outcomes: { ...run().outcomes, [first!.name]: byOutcome } });
+    expect(failures([outcomes({ [CUT_SHORT]: 4 })], 12_000)).toEqual([expect.stringContaining(`no ${first!.name} connection was ended by the server`)]);
+    expect(failures([outcomes({ [first!.answer]: 3, timeout: 1 })], 12_000)).toEqual([expect.stringContaining("ended otherwise than by the server: timeout")]);
   });
 });
