@@ -1,5 +1,6 @@
-// `npm run bench`: every workload, every implementation, three fresh processes per cell (bench/cell.ts, mitata
-// with batching), then the median and spread of each cell and the ratios the issue asks for; then the framework
+// `npm run bench`: every workload, every implementation, in three rounds of fresh processes (bench/rounds.ts:
+// bench/cell.ts, mitata with batching), then the median and spread of each cell and the ratios the issue asks
+// for, each the median of the rounds' ratios; then the framework
 // table (bench/frameworks.ts: Express and Fastify apps under autocannon, clientaddr's middleware against the
 // framework's own `ip`). Writes the tables to bench/results.md with the machine, the Node version and the date.
 // `npm run bench -- FILTER` runs only the workloads whose name contains FILTER, and the framework table if
@@ -12,45 +13,22 @@ import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Check, frameworkSection, frameworksSelected } from "./frameworks.js";
+import { type Cell, cellText, measureRounds, pairedRatio } from "./rounds.js";
 import { type Implementation, WORKLOADS } from "./workloads.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const PROCESSES = 3;
+const ROUNDS = 3;
 const only = process.argv[2];
-
-interface Cell {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function measureCell(workload: string, implementation: Implementation): Cell {
-  const runs: number[] = [];
-  for (let i = 0; i < PROCESSES; i++) {
-    const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
-    runs.push((JSON.parse(out) as { ns: number }).ns);
-  }
-  runs.sort((a, b) => a - b);
-  return { median: runs[1]!, min: runs[0]!, max: runs[2]! };
-}
 
 function compileCost(): { ms: number; bytes: number } {
   const out = execFileSync(process.execPath, ["--expose-gc", "--import", "tsx", path.join(HERE, "compile.ts")], { encoding: "utf8", timeout: 120_000 });
   return JSON.parse(out) as { ms: number; bytes: number };
 }
 
-const fmt = (ns: number) => (ns >= 10_000 ? `${(ns / 1000).toFixed(1)} µs` : ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(1)} ns`);
-const cellText = (cell: Cell | undefined) => (cell === undefined ? "" : `${fmt(cell.median)} (${fmt(cell.min)}–${fmt(cell.max)})`);
-
 const results = new Map<string, Partial<Record<Implementation, Cell>>>();
 for (const workload of WORKLOADS) {
   if (only !== undefined && !workload.name.includes(only)) continue;
-  const cells: Partial<Record<Implementation, Cell>> = {};
-  for (const implementation of Object.keys(workload.build()) as Implementation[]) {
-    cells[implementation] = measureCell(workload.name, implementation);
-    process.stderr.write(`${workload.name} / ${implementation}: ${cellText(cells[implementation])}\n`);
-  }
-  results.set(workload.name, cells);
+  results.set(workload.name, measureRounds(workload.name, Object.keys(workload.build()) as Implementation[], ROUNDS));
 }
 
 const checks: Check[] = [];
@@ -63,7 +41,7 @@ for (const workload of WORKLOADS) {
   if (cells === undefined) continue;
   const ours = cells.clientaddr!;
   const baseline = cells["proxy-addr"];
-  const speedup = baseline === undefined ? undefined : baseline.median / ours.median;
+  const speedup = baseline === undefined ? undefined : pairedRatio(baseline.runs, ours.runs);
   lines.push(
     `| ${workload.name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(ours)} | ${cellText(cells.floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
   );
@@ -75,7 +53,7 @@ for (const workload of WORKLOADS) {
 const cell = (name: string) => results.get(name)?.clientaddr;
 const relative = (what: string, a: Cell | undefined, b: Cell | undefined, limit: number) => {
   if (a === undefined || b === undefined) return;
-  const ratio = a.median / b.median;
+  const ratio = pairedRatio(a.runs, b.runs);
   checks.push({ what, value: `${ratio.toFixed(2)}x`, target: `≤ ${limit}x`, met: ratio <= limit });
 };
 relative("clientaddr at 10,000 CIDRs vs itself at 2 CIDRs (one hop)", cell("one hop, 10,000 CIDRs"), cell("one hop, 2 CIDRs"), 1.3);
@@ -96,7 +74,7 @@ const micro = only === undefined || results.size > 0;
 const report = ["# Benchmark results", "", `Machine: ${machine}.`, ""];
 if (micro) {
   report.push(
-    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, ${PROCESSES} processes per cell: the median, and in brackets the lowest and highest. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
+    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
     "",
     ...lines,
     "",
