@@ -181,24 +181,24 @@ export async function run(job: Job): Promise<JobResult> {
   let launched = 0;
   let n = 0;
   let inFlight = 0;
-  // Slow and stalled clients, by the name they are reported under: how many are in flight, and in all.
+  // Slow and stalled clients in flight, by the name they are reported under.
   const backgroundInFlight = new Map<string, number>();
-  let background = 0;
+  /** A fault's, slow or stalled client's outcome: anything but an admission is the server surviving it. */
+  const noteFault = (name: string, index: number, outcome: string) => {
+    note(name, outcome);
+    if (outcome !== "admitted") return;
+    result.faultAdmissions++;
+    wrong(`${name} #${index}: admitted`);
+  };
   await new Promise<void>((resolve) => {
     /** Keeps `wanted` connections of one background kind in flight while handshakes are still to be launched. */
     const keepInFlight = (name: string, wanted: number, connection: (index: number) => Connection, action: "slow" | "stall") => {
       while ((backgroundInFlight.get(name) ?? 0) < wanted && launched < job.handshakes) {
         backgroundInFlight.set(name, (backgroundInFlight.get(name) ?? 0) + 1);
-        background++;
         const index = n++;
         void exchange(job.port, connection(index), action, backgroundSockets).then(({ outcome }) => {
-          note(name, outcome);
-          if (outcome === "admitted") {
-            result.faultAdmissions++;
-            wrong(`${name} #${index}: admitted`);
-          }
+          noteFault(name, index, outcome);
           backgroundInFlight.set(name, backgroundInFlight.get(name)! - 1);
-          background--;
           settle();
         });
       }
@@ -215,11 +215,7 @@ export async function run(job: Job): Promise<JobResult> {
           }
           const fault = item.fault;
           void exchange(job.port, fault.connection(job.port, index), fault.action).then(({ outcome }) => {
-            note(fault.name, outcome);
-            if (outcome === "admitted") {
-              result.faultAdmissions++;
-              wrong(`${fault.name} #${index}: admitted`);
-            }
+            noteFault(fault.name, index, outcome);
             inFlight--;
             settle();
           });
@@ -244,7 +240,7 @@ export async function run(job: Job): Promise<JobResult> {
         cpu = process.cpuUsage(cpu);
         for (const socket of backgroundSockets) socket.destroy(new Error(CUT_SHORT));
       }
-      if (background === 0) resolve();
+      if ([...backgroundInFlight.values()].every((count) => count === 0)) resolve();
     };
     fill();
   });
