@@ -159,8 +159,9 @@ function hexGroups(parts: readonly number[], from: number, to: number): string {
 }
 
 // A group's hex from two byte tables, where Number#toString(16) took most of the time of writing an address
-// (it is written for every IPv6 hop shown and every v2 PROXY source read): the high byte without leading zeros,
-// then the low byte in two digits; a group under 0x100 is its low byte alone, without leading zeros.
+// (an IPv6 address is written whenever its text was not already RFC 5952's, and for every IPv6 source a PROXY
+// header declares): the high byte without leading zeros, then the low byte in two digits; a group under 0x100
+// is its low byte alone, without leading zeros.
 const BYTE_HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16));
 const BYTE_HEX2 = BYTE_HEX.map((hex) => hex.padStart(2, "0"));
 
