@@ -213,6 +213,13 @@ describe("the hand-written RFC 5952 printer", () => {
       { seed: 20261125, numRuns: runs(20_000) },
     );
   });
+
+  it("writes a group at each digit count's edges as ipaddr.js does (the byte tables' seams)", () => {
+    for (const value of [0x1, 0xf, 0x10, 0xff, 0x100, 0x101, 0xfff, 0x1000, 0x1001, 0xff00, 0xffff]) {
+      const parts = [0x2001, 0xdb8, value, 1, value, 2, 3, value];
+      expect(formatAddress({ family: 6, parts }), value.toString(16)).toBe(new ipaddr.IPv6(parts).toRFC5952String());
+    }
+  });
 });
 
 describe("the canonical text of a parsed address", () => {

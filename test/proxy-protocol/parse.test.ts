@@ -1,6 +1,7 @@
 // The parser's edges, from the specification (HAProxy's proxy-protocol.txt) rather than from generators.
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
+import { canonicalAddress } from "../../src/core/index.js";
 import { DEFAULT_MAX_LENGTH, V1_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
 import { crc32cBitwise, v1, v2 } from "./support.js";
 
@@ -51,6 +52,58 @@ describe("version 1", () => {
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n")).toBe("v1-malformed");
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\rX")).toBe("v1-malformed");
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r")).toBe("incomplete");
+  });
+
+  it("a field is exactly its address or port: a stray byte after any of them, or a CRLF cut short, is refused for its field", () => {
+    const line = ["203.0.113.7", "127.0.0.1", "1", "2"];
+    const reasons = ["v1-address", "v1-address", "v1-port", "v1-port"];
+    for (const [field, reason] of reasons.entries()) {
+      for (const stray of ["x", ":", ".", "0", "%", "\t", "\n"]) {
+        const fields = line.map((text, i) => (i === field ? text + stray : text));
+        const written = `PROXY TCP4 ${fields.join(" ")}\r\n`;
+        // A trailing 0 still makes a valid field here (203.0.113.70, 127.0.0.10, ports 10 and 20); a bare line
+        // feed is the line's fault, whichever field it follows.
+        expect(error(written), JSON.stringify(written)).toBe(stray === "0" ? "header" : stray === "\n" ? "v1-malformed" : reason);
+      }
+    }
+    expect(error("PROXY TCP4 203.0.113.7 127.0.0.1 1 2\rX")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 203.0.113.7 127.0.0.1 1 2")).toBe("incomplete");
+    expect(error("PROXY TCP4 203.0.113.7 127.0.0.1 1 2\r")).toBe("incomplete");
+    expect(error("PROXY TCP4 203.0.113.7 127.0.0.1 1")).toBe("incomplete");
+    expect(error("PROXY TCP4 203.0.113.7")).toBe("incomplete");
+    expect(error("PROXY TCP4 ")).toBe("incomplete");
+    expect(error("PROXY TCP4\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP44 1.2.3.4 5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4  1.2.3.4 5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 1.2.3.4 5.6.7.8  1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 1.2.3.4 5.6.7.8 1  2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY UNKNOWNX\r\n")).toBe("v1-malformed");
+    expect(json(parse("PROXY UNKNOWN\r\n"))).toMatchObject({ status: "header", header: { family: "unspec", source: null, length: 15 } });
+  });
+
+  it("reads a TCP6 address exactly as the resolver does (canonicalAddress), edge by edge", () => {
+    const edges = [
+      "::", "::1", "1::", "1::2", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3::6:7:8", "1:0:0:1:0:0:0:1",
+      "0:0:0:0:0:0:0:0", "2001:DB8::A", "2001:0db8:0000::0001", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+      "::ffff:203.0.113.7", "::FFFF:203.0.113.7", "::203.0.113.7", "64:ff9b::203.0.113.7", "1:2:3:4:5:6:203.0.113.7",
+      "::ffff:0:203.0.113.7", "0:0:0:0:0:ffff:203.0.113.7",
+      // Not addresses.
+      ":", ":::", "1:::2", ":1", "1:", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8::", "::1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7",
+      "12345::", "g::", "::g", "1:2:3:4:5:6:7:203.0.113.7", "::203.0.113", "::203.0.113.7.1", "::203.0.113.256", "::203.0.113.07",
+      "::1.2.3.4:5", "1.2.3.4::", "[::1]", "::1/128",
+    ];
+    for (const text of edges) {
+      const result = parse(`PROXY TCP6 ${text} ::1 1 2\r\n`);
+      const expected = canonicalAddress(text);
+      if (expected === null) expect(result.status === "invalid" && result.error, text).toBe("v1-address");
+      else expect(result.status === "header" && result.header.source?.address, text).toBe(expected);
+      // The same text as the destination, read by the same reader after a source.
+      const second = parse(`PROXY TCP6 ::1 ${text} 1 2\r\n`);
+      expect(second.status === "header" ? second.header.destination?.address : second.status === "invalid" && second.error, text).toBe(expected ?? "v1-address");
+    }
   });
 
   it("writes addresses canonically: an IPv4-mapped TCP6 source is the IPv4 address", () => {
