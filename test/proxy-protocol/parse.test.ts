@@ -3,6 +3,7 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { canonicalAddress } from "../../src/core/index.js";
 import { DEFAULT_MAX_LENGTH, V1_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
+import { bounded } from "../support/proxy-protocol-laws.js";
 import { crc32cBitwise, v1, v2 } from "./support.js";
 
 const parse = (input: Uint8Array | string, max?: number) => parseProxyHeader(typeof input === "string" ? Buffer.from(input, "latin1") : input, max);
@@ -80,8 +81,24 @@ describe("version 1", () => {
     expect(error("PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n")).toBe("v1-malformed");
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8  1 2\r\n")).toBe("v1-malformed");
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8 1  2\r\n")).toBe("v1-malformed");
+    // An empty field among exactly four spaces: the line's shape is wrong, not an address or a port.
+    expect(error("PROXY TCP4  5.6.7.8 1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 1.2.3.4  1 2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP4 1.2.3.4 5.6.7.8  2\r\n")).toBe("v1-malformed");
+    expect(error("PROXY TCP6  ::1 1 2\r\n")).toBe("v1-malformed");
     expect(error("PROXY UNKNOWNX\r\n")).toBe("v1-malformed");
     expect(json(parse("PROXY UNKNOWN\r\n"))).toMatchObject({ status: "header", header: { family: "unspec", source: null, length: 15 } });
+  });
+
+  it("never reads past the bytes it has: every prefix of a line, each field's end included, is read in bounds", () => {
+    for (const line of ["PROXY TCP4 203.0.113.7 127.0.0.1 51234 443\r\n", "PROXY TCP6 2001:db8::7 ::ffff:127.0.0.1 1 2\r\nGET", "PROXY UNKNOWN\r\n"]) {
+      const whole = Buffer.from(line, "latin1");
+      for (let k = 0; k <= whole.length; k++) {
+        const prefix = whole.subarray(0, k);
+        const result = parseProxyHeader(bounded(prefix));
+        expect(result.status, JSON.stringify(line.slice(0, k))).toBe(parseProxyHeader(prefix).status);
+      }
+    }
   });
 
   it("reads a TCP6 address exactly as the resolver does (canonicalAddress), edge by edge", () => {

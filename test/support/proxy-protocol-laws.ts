@@ -204,7 +204,7 @@ function agree(input: Uint8Array, ours: ProxyHeader, theirs: Reference): void {
 }
 
 /** The bytes behind a Proxy that throws on any read past their end: "never reads past its bounds", checked. */
-function bounded(input: Uint8Array): Uint8Array {
+export function bounded(input: Uint8Array): Uint8Array {
   return new Proxy(input, {
     get(target, key) {
       if (typeof key === "string" && /^\d+$/.test(key) && Number(key) >= target.length) throw new RangeError(`read past the end: [${key}] of ${target.length}`);
