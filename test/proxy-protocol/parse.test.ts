@@ -87,6 +87,8 @@ describe("version 1", () => {
     expect(error("PROXY TCP4 1.2.3.4 5.6.7.8  2\r\n")).toBe("v1-malformed");
     expect(error("PROXY TCP6  ::1 1 2\r\n")).toBe("v1-malformed");
     expect(error("PROXY UNKNOWNX\r\n")).toBe("v1-malformed");
+    expect(error("PROXY UNKNOWX\r\n")).toBe("v1-malformed");
+    expect(error("PROXY XNKNOWN 1.2.3.4\r\n")).toBe("v1-malformed");
     expect(json(parse("PROXY UNKNOWN\r\n"))).toMatchObject({ status: "header", header: { family: "unspec", source: null, length: 15 } });
   });
 
