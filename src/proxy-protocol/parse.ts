@@ -289,7 +289,8 @@ function matches(bytes: Uint8Array, at: number, expected: readonly number[]): bo
 // The field readers read from `from` and stop at the first byte that cannot continue the field (or at `to`),
 // returning where they stopped, or -1 when what they read is not one: readV1 then asks for the separator
 // there, scanV1 for the field's end. An address goes into a slot as an endpoint keeps it: slot[0] says how
-// many 16-bit groups follow (2, or 8; an IPv4-mapped address is IPv4), so that reading one allocates nothing.
+// many 16-bit groups follow (2 for TCP4, 8 for TCP6), so that reading one allocates nothing. An IPv4-mapped
+// TCP6 address is folded to IPv4 where its text is written (formatAddressBytes), as a v2 header's is.
 const SOURCE = new Uint16Array(9);
 const DESTINATION = new Uint16Array(9);
 // The value portEnd last read.
@@ -399,12 +400,7 @@ function ipv6End(bytes: Uint8Array, from: number, to: number, slot: Uint16Array)
     for (let k = 0; k < after; k++) slot[8 - k] = slot[gap + after - k]!;
     for (let k = gap + 1; k <= 8 - after; k++) slot[k] = 0;
   }
-  const mapped = (slot[1]! | slot[2]! | slot[3]! | slot[4]! | slot[5]!) === 0 && slot[6] === 0xffff;
-  slot[0] = mapped ? 2 : 8;
-  if (mapped) {
-    slot[1] = slot[7]!;
-    slot[2] = slot[8]!;
-  }
+  slot[0] = 8;
   return i;
 }
 
