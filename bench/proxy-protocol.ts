@@ -19,21 +19,10 @@ import { fileURLToPath } from "node:url";
 import { type RunningProxy, proxyVersion, startProxy } from "../test/e2e/proxies.js";
 import { haproxyTcp } from "../test/e2e/proxy-protocol.js";
 import { PARSE_WORKLOADS, type ParseImplementation } from "./proxy-protocol-workloads.js";
-import { type Cell, cellText, measureRounds, pairedRatio } from "./rounds.js";
+import { type Cell, cellText, measureRounds, pairedRatio, spread } from "./rounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = 3;
-
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-}
-
-function spread(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)! };
-}
 
 const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
 const parseRows = [
@@ -140,7 +129,7 @@ for (const load of ["new connection per request", "keep-alive"] as const) {
   const listener = spread(rps["send-proxy-v2 + acceptProxyProtocol"][load]);
   // Paired by round, as the parse's speed-ups are: the two set-ups alternate within a round.
   const ratio = pairedRatio(rps["send-proxy-v2 + acceptProxyProtocol"][load], rps["no PROXY protocol"][load]);
-  const text = (cell: Spread) => `${cell.median.toFixed(0)} (${cell.min.toFixed(0)}–${cell.max.toFixed(0)})`;
+  const text = (cell: ReturnType<typeof spread>) => `${cell.median.toFixed(0)} (${cell.min.toFixed(0)}–${cell.max.toFixed(0)})`;
   rpsRows.push(`| ${load} | ${text(plain)} | ${text(listener)} | ${ratio.toFixed(2)}x | ≥ 0.95 |`);
   checks.push({ what: `requests per second behind HAProxy, ${load}: with the listener vs without`, value: `${ratio.toFixed(2)}x`, target: "≥ 0.95x", met: ratio >= 0.95 });
 }

@@ -29,11 +29,16 @@ export function measureRounds<I extends string>(workload: string, implementation
   }
   const cells = {} as Record<I, Cell>;
   for (const implementation of implementations) {
-    const sorted = [...runs[implementation]].sort((a, b) => a - b);
-    cells[implementation] = { runs: runs[implementation], median: median(sorted), min: sorted[0]!, max: sorted.at(-1)! };
+    cells[implementation] = { runs: runs[implementation], ...spread(runs[implementation]) };
     process.stderr.write(`${workload} / ${implementation}: ${cellText(cells[implementation])}\n`);
   }
   return cells;
+}
+
+/** The median, lowest and highest of `values`. */
+export function spread(values: readonly number[]): { median: number; min: number; max: number } {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: median(sorted), min: sorted[0]!, max: sorted.at(-1)! };
 }
 
 /** The median over rounds of `over[i] / under[i]`: how many times `under` is faster, paired by round. */
