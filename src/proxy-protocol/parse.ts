@@ -128,6 +128,13 @@ const FAMILIES: ReadonlyArray<Family | undefined> = (() => {
  * the segment it came in alive; no list, so that the parse allocates nothing for it but the endpoint; and
  * small ones, which V8 stores in the object itself, where 32-bit words would each be boxed in a heap number.
  */
+const SCRATCH: number[] = Array.from({ length: 16 }, () => 0);
+
+function scratchGroup(index: number, group: number): void {
+  SCRATCH[2 * index] = group >> 8;
+  SCRATCH[2 * index + 1] = group & 0xff;
+}
+
 class Endpoint implements ProxyEndpoint {
   #text: string | undefined;
   readonly #groups: 2 | 8;
@@ -154,10 +161,19 @@ class Endpoint implements ProxyEndpoint {
 
   get address(): string {
     if (this.#text === undefined) {
-      const groups = [this.#g0, this.#g1, this.#g2, this.#g3, this.#g4, this.#g5, this.#g6, this.#g7];
-      const bytes: number[] = [];
-      for (let k = 0; k < this.#groups; k++) bytes.push(groups[k]! >> 8, groups[k]! & 0xff);
-      this.#text = formatAddressBytes(bytes, 0, bytes.length as 4 | 16);
+      // The bytes go through one scratch list (written and read at once, never kept): the listener reads every
+      // connection's source, and two new lists a read took about a microsecond on the benchmark's server.
+      scratchGroup(0, this.#g0);
+      scratchGroup(1, this.#g1);
+      if (this.#groups === 8) {
+        scratchGroup(2, this.#g2);
+        scratchGroup(3, this.#g3);
+        scratchGroup(4, this.#g4);
+        scratchGroup(5, this.#g5);
+        scratchGroup(6, this.#g6);
+        scratchGroup(7, this.#g7);
+      }
+      this.#text = formatAddressBytes(SCRATCH, 0, (2 * this.#groups) as 4 | 16);
     }
     return this.#text;
   }

@@ -190,6 +190,27 @@ describe("a broken header from a trusted balancer closes the connection before t
     expect(errors.map((e) => e.code)).toEqual(["timeout"]);
   });
 
+  it("a connection the server's own code destroys while its header is awaited is not reported when the timeout passes", async () => {
+    const { port, errors, server } = await httpServer({ headerTimeout: 200 });
+    // Other code on the server sees the socket before the gate does (it wraps emit after the listener).
+    const sockets: net.Socket[] = [];
+    const gate = server.emit;
+    server.emit = function (this: Server, event: string | symbol, ...args: unknown[]) {
+      if (event === "connection") sockets.push(args[0] as net.Socket);
+      return Reflect.apply(gate, this, [event, ...args]) as boolean;
+    } as Server["emit"];
+    const pending = exchange(port, [Buffer.from("PROXY TCP4 203.0.")], { waitMs: 2_000 });
+    for (let waited = 0; sockets.length === 0 && waited < 2_000; waited += 10) await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    sockets[0]!.destroy();
+    expect(await pending).toEqual({ received: "", closed: true });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(errors).toEqual([]);
+    // The gate still reads the next balancer's header.
+    const answered = body((await exchange(port, [Buffer.concat([v1("192.0.2.9", "127.0.0.1"), get()])])).received) as Answer;
+    expect(answered.declared).toBe("192.0.2.9");
+  });
+
   it("a connection reset inside its header is reported, and the server goes on", async () => {
     const { port, errors } = await httpServer();
     await new Promise<void>((resolve, reject) => {
