@@ -7,6 +7,7 @@ import {
   compileTrustedProxies,
   resolveClientAddress,
 } from "../src/core/index.js";
+import { VERDICTS, basisOf } from "../src/core/resolve.js";
 
 type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveOptions["header"]];
 
@@ -538,5 +539,19 @@ describe("diagnostics say what to change", () => {
     expect(() => resolve("127.0.0.1", {}, [], { header: "x-client-ip" as "x-real-ip" })).toThrow('header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"');
     expect(() => resolve("127.0.0.1", {}, [], { maxHops: -1 })).toThrow("maxHops must be a non-negative integer, got -1");
     expect(() => resolve("127.0.0.1", {}, [], { localHosts: ["a", 7 as unknown as string] })).toThrow('localHosts[1] must be a host name (e.g. "mybox" or "[fd18::2]"), got 7');
+  });
+});
+
+describe("the basis", () => {
+  it("is `<source>:<verdict>` for every source and verdict, each its own string", () => {
+    const seen = new Set<string>();
+    for (const source of ["socket", "proxy-protocol", "x-forwarded-for", "forwarded", "x-real-ip"] as const) {
+      for (const verdict of VERDICTS) {
+        expect(basisOf(source, verdict)).toBe(`${source}:${verdict}`);
+        seen.add(basisOf(source, verdict));
+      }
+    }
+    expect(new Set(VERDICTS).size).toBe(10);
+    expect(seen.size).toBe(50);
   });
 });

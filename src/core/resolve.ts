@@ -147,7 +147,7 @@ export const DEFAULT_HEADER: ForwardingHeader = "x-forwarded-for";
 export const DEFAULT_MAX_HOPS = 64;
 const NO_HOSTS: readonly string[] = [];
 const NO_CHECKS: LocalityChecks = { client: false, forwarding: false, host: false, origin: false };
-const VERDICTS: readonly Verdict[] = ["loopback", "trusted-path", "remote-client", "unread-forwarding-header", "host-not-local", "origin-not-local", "invalid-peer", "invalid-entry", "malformed-header", "hop-limit"];
+export const VERDICTS: readonly Verdict[] = ["loopback", "trusted-path", "remote-client", "unread-forwarding-header", "host-not-local", "origin-not-local", "invalid-peer", "invalid-entry", "malformed-header", "hop-limit"];
 
 // Every basis string made once, so that an answer never builds one, and found by position: a switch over the
 // source and one over the verdict (constant strings, compared by identity) and an array index. Two keyed
@@ -198,8 +198,11 @@ const BASES: Basis[] = [];
 for (const source of ["socket", "proxy-protocol", ...FORWARDING_HEADERS] as HopSource[]) {
   for (const verdict of VERDICTS) BASES[sourceIndex(source) * PER_SOURCE + verdictIndex(verdict)] = `${source}:${verdict}`;
 }
-// Two indexes sharing a slot would leave another empty: refuse to load rather than answer a wrong basis.
-if (BASES.length !== 5 * PER_SOURCE || BASES.includes(undefined as unknown as Basis)) throw new Error("clientaddr: the basis table has a gap");
+
+/** @internal `<source>:<verdict>`, the string made once (test/resolve.test.ts checks every pair). */
+export function basisOf(source: HopSource, verdict: Verdict): Basis {
+  return BASES[sourceIndex(source) * PER_SOURCE + verdictIndex(verdict)]!;
+}
 
 const NO_ORIGINS: ReadonlySet<string> = new Set();
 const BELIEVED_BIT: Readonly<Record<ForwardingHeader, number>> = { "x-forwarded-for": X_FORWARDED_FOR_BIT, forwarded: FORWARDED_BIT, "x-real-ip": X_REAL_IP_BIT };
@@ -293,7 +296,7 @@ class Resolution implements ClientAddress {
   constructor(request: Request, verdict: Verdict) {
     this.address = request.client;
     this.loopbackEquivalent = verdict === "loopback" || verdict === "trusted-path";
-    this.basis = BASES[sourceIndex(request.source) * PER_SOURCE + verdictIndex(verdict)]!;
+    this.basis = basisOf(request.source, verdict);
     this.#request = request;
   }
 
