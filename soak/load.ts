@@ -4,8 +4,10 @@
 // the upgrade request, reads the 101 answer and the first WebSocket frame (a text frame saying
 // {connected: true} is an admission, a close frame 1008 a refusal), sends a close frame of its own and waits
 // for the server to close the connection, so that the TIME_WAIT sockets are the server's and the client's
-// ports are free for the next connection. Faults, slow clients and stalled clients run beside the handshakes.
-// It sends back the outcome of every kind and the latency of every handshake.
+// ports are free for the next connection. Faults, slow clients and stalled clients run beside the handshakes;
+// a job ends when every connection it opened has ended by itself (the stalled ones when the server ends them,
+// or ANSWER_TIMEOUT_MS, well past the servers' stall timeout, whichever is first), however fast the handshakes
+// went. It sends back the outcome of every kind and the latency of every handshake.
 import net from "node:net";
 import { type Connection, type FaultKind, type HandshakeKind, SLOW, STALLED, expectedVerdict, mixer } from "./mix.js";
 
@@ -42,12 +44,11 @@ export interface JobResult {
   cpuMs: number;
 }
 
+/** How long any connection may wait for its answer or its end: past it, the outcome is "timeout" (a failure for a stalled kind). */
 const ANSWER_TIMEOUT_MS = 15_000;
 // A slow client's request (about 500 bytes) takes about two seconds to arrive.
 const SLOW_CHUNK = 8;
 const SLOW_EVERY_MS = 30;
-/** What a slow or stalled client still in flight when the job's handshakes are done ends with: the generator closed it. */
-export const CUT_SHORT = "cut short";
 /** The client's close frame: FIN + close, masked, code 1000 (masked with a zero key, which leaves it as is). */
 const CLOSE_FRAME = Buffer.from([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
 const HEADER_END = Buffer.from("\r\n\r\n");
@@ -87,13 +88,12 @@ export function readAnswer(data: Buffer): string | undefined {
 type Action = "send" | "slow" | "stall" | FaultKind["action"];
 
 /** One connection to its end: the answer (or how it ended) and when the answer came. */
-function exchange(port: number, connection: Connection, action: Action, live?: Set<net.Socket>): Promise<{ outcome: string; latency: number }> {
+function exchange(port: number, connection: Connection, action: Action): Promise<{ outcome: string; latency: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
     const request = connection.proxy === undefined ? Buffer.from(connection.head, "latin1") : Buffer.concat([connection.proxy, Buffer.from(connection.head, "latin1")]);
     const socket = net.connect({ host: "127.0.0.1", port, localAddress: connection.from });
     socket.setNoDelay(true);
-    live?.add(socket);
     let received: Buffer | null = null;
     let outcome: string | undefined;
     let latency = 0;
@@ -134,12 +134,10 @@ function exchange(port: number, connection: Connection, action: Action, live?: S
     });
     socket.on("error", (error: NodeJS.ErrnoException) => void (failure ??= error.code ?? error.message));
     socket.on("close", () => {
-      live?.delete(socket);
       clearTimeout(timer);
       clearInterval(drip);
       if (outcome === undefined) {
         if (action === "reset-midway" || action === "close-after-sending") outcome = "cut";
-        else if (failure === CUT_SHORT) outcome = CUT_SHORT;
         else outcome = failure === undefined ? "closed" : `error ${failure}`;
       }
       resolve({ outcome, latency });
@@ -175,9 +173,8 @@ export async function run(job: Job): Promise<JobResult> {
 
   const started = performance.now();
   let cpu = process.cpuUsage();
-  /** When the last handshake ended: the slow and stalled clients still in flight are cut short then. */
+  /** When the last handshake ended (the job's time; slow and stalled clients still in flight run to their end). */
   let ended: number | undefined;
-  const backgroundSockets = new Set<net.Socket>();
   let launched = 0;
   let n = 0;
   let inFlight = 0;
@@ -196,7 +193,7 @@ export async function run(job: Job): Promise<JobResult> {
       while ((backgroundInFlight.get(name) ?? 0) < wanted && launched < job.handshakes) {
         backgroundInFlight.set(name, (backgroundInFlight.get(name) ?? 0) + 1);
         const index = n++;
-        void exchange(job.port, connection(index), action, backgroundSockets).then(({ outcome }) => {
+        void exchange(job.port, connection(index), action).then(({ outcome }) => {
           noteFault(name, index, outcome);
           backgroundInFlight.set(name, backgroundInFlight.get(name)! - 1);
           settle();
@@ -238,7 +235,6 @@ export async function run(job: Job): Promise<JobResult> {
       if (ended === undefined) {
         ended = performance.now();
         cpu = process.cpuUsage(cpu);
-        for (const socket of backgroundSockets) socket.destroy(new Error(CUT_SHORT));
       }
       if ([...backgroundInFlight.values()].every((count) => count === 0)) resolve();
     };

@@ -1,6 +1,5 @@
 // The figures of `npm run soak`: percentiles, the per-server summary, the checks that fail the run, and the
 // last line, `soak: N handshakes, W wrong admissions, R wrong refusals, heap +X MiB, p99 Y ms`.
-import { CUT_SHORT } from "./load.js";
 import { FAULTS, HANDSHAKES, SLOW, STALLED, expectedVerdict } from "./mix.js";
 import type { ServerFigures } from "./server.js";
 
@@ -102,7 +101,7 @@ export function failures(runs: readonly ServerRun[], requested: number): string[
     if (run.faultAdmissions > 0) reasons.push(`${run.name}: ${run.faultAdmissions} faulty or slow connections admitted`);
     for (const kind of STALLED) {
       const outcomes = run.outcomes[kind.name] ?? {};
-      const other = Object.keys(outcomes).filter((outcome) => outcome !== kind.answer && outcome !== CUT_SHORT);
+      const other = Object.keys(outcomes).filter((outcome) => outcome !== kind.answer);
       if (!(kind.answer in outcomes)) reasons.push(`${run.name}: no ${kind.name} connection was ended by the server (${outcomesText(outcomes)})`);
       if (other.length > 0) reasons.push(`${run.name}: ${kind.name} connections ended otherwise than by the server: ${other.join(", ")}`);
     }
