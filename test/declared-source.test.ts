@@ -4,9 +4,11 @@
 import { describe, expect, it } from "vitest";
 import {
   type ClientAddress,
+  DECLARED_SECURE,
   DECLARED_SOURCE,
   type ResolveOptions,
   canonicalAddress,
+  connectionSecure,
   declaredSource,
   formatAddressBytes,
   resolveClientAddress,
@@ -188,5 +190,21 @@ describe("formatAddressBytes", () => {
     expect(() => formatAddressBytes(new Uint8Array(16), 1, 16)).toThrow("an address is 4 or 16 bytes within the buffer, got 16 at 1 of 16");
     expect(() => formatAddressBytes(new Uint8Array(16), -1, 4)).toThrow(RangeError);
     expect(() => formatAddressBytes(new Uint8Array(16), 0, 6 as 4)).toThrow(RangeError);
+  });
+});
+
+describe("connectionSecure: whether the client's connection was TLS, as the socket or a trusted balancer says", () => {
+  it("a TLS socket, or one a balancer declared TLS, is secure; anything else is not", () => {
+    expect(connectionSecure({ encrypted: true })).toBe(true);
+    expect(connectionSecure({ [DECLARED_SECURE]: true })).toBe(true);
+    expect(connectionSecure({})).toBe(false);
+    // Only a real true counts: a truthy value written by other code does not make a connection secure.
+    expect(connectionSecure({ encrypted: 1, [DECLARED_SECURE]: "yes" })).toBe(false);
+    expect(connectionSecure(null)).toBe(false);
+    expect(connectionSecure(undefined)).toBe(false);
+  });
+
+  it("is keyed by Symbol.for, so that the ES module and CommonJS copies read one property", () => {
+    expect(DECLARED_SECURE).toBe(Symbol.for("clientaddr.declaredSecure"));
   });
 });

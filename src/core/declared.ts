@@ -25,6 +25,25 @@ export function declaredSource(socket: object | null | undefined): string | null
 }
 
 /**
+ * The property under which clientaddr/proxy-protocol records `true` on a socket whose trusted balancer
+ * declared, in a PROXY protocol v2 header's PP2_TYPE_SSL TLV with the PP2_CLIENT_SSL flag, that the client's
+ * own connection to it was TLS (the balancer terminated it). `Symbol.for`, as DECLARED_SOURCE.
+ */
+export const DECLARED_SECURE: unique symbol = Symbol.for("clientaddr.declaredSecure");
+
+/**
+ * Whether the client's connection was TLS, as far as this server can tell, for `resolveClientAddress`'s
+ * `secure`: the socket is itself TLS (an https server's, `encrypted`), or a trusted balancer declared the
+ * client's connection to it TLS (DECLARED_SECURE). What a reverse proxy says in X-Forwarded-Proto or
+ * Forwarded's proto= is read by the resolver itself, from trusted proxies only.
+ */
+export function connectionSecure(socket: object | null | undefined): boolean {
+  if (typeof socket !== "object" || socket === null) return false;
+  const s = socket as { encrypted?: unknown; [DECLARED_SECURE]?: unknown };
+  return s.encrypted === true || s[DECLARED_SECURE] === true;
+}
+
+/**
  * The address held in network byte order in `bytes[offset, offset + length)` (a Uint8Array, or any list of
  * byte values), 4 bytes of IPv4 or 16 of IPv6,
  * written as clientaddr's answers write it (an IPv4-mapped IPv6 address as IPv4): how a binary header (the

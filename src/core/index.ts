@@ -15,7 +15,7 @@ export type {
   Verdict,
 } from "./resolve.js";
 export { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
-export { DECLARED_SOURCE, canonicalAddress, declaredSource, formatAddressBytes } from "./declared.js";
+export { DECLARED_SECURE, DECLARED_SOURCE, canonicalAddress, connectionSecure, declaredSource, formatAddressBytes } from "./declared.js";
 export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
 export type { ForwardingHeader } from "./entries.js";
