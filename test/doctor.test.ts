@@ -279,6 +279,8 @@ describe("diagnose", () => {
       const findings = checkConfig({ trustedProxies: ["192.168.77.254"] }, HOST_NETWORK);
       expect(codes(findings)).toEqual(["default-gateway-on-host"]);
       expect(findings[0]!.message).toContain("this container shares the host's network");
+      // docker0's address is the host's own; a container on docker0 is another machine.
+      expect(checkConfig(["172.17.0.1", "172.17.0.2"], HOST_NETWORK)).toEqual([expect.objectContaining({ code: "trusted-not-this-machine", index: 1 })]);
     });
 
     it("the report says why nothing is recommended", () => {
@@ -429,7 +431,7 @@ describe("checkConfig", () => {
   });
 
   it("does not call a single public address public-range: a remote proxy's own address is not a range", () => {
-    expect(codes(checkConfig(["172.18.0.1", "203.0.113.7"], CONTAINER))).toEqual(["never-matches"]);
+    expect(codes(checkConfig(["172.18.0.1", "203.0.113.7"], CONTAINER))).toEqual(["never-matches", "trusted-not-this-machine"]);
   });
 
   it("leaves trust-everyone ranges to their error", () => {
@@ -450,7 +452,9 @@ describe("checkConfig", () => {
   });
 
   it("does not report a single link-local address as a range", () => {
-    expect(codes(checkConfig(["172.18.0.1", "fd18::1", "fe80::1"], CONTAINER_V6))).toEqual([]);
+    // Another machine's link-local address is not this machine, but not a range either; this machine's own is fine.
+    expect(codes(checkConfig(["172.18.0.1", "fd18::1", "fe80::1"], CONTAINER_V6))).toEqual(["trusted-not-this-machine"]);
+    expect(codes(checkConfig(["172.18.0.1", "fd18::1", "fe80::42:acff:fe12:2"], CONTAINER_V6))).toEqual([]);
   });
 
   it("reports a ULA subnet on an IPv6 bridge, naming the IPv6 gateway", () => {
@@ -462,16 +466,27 @@ describe("checkConfig", () => {
     // A remote reverse proxy and another Docker network: neither can be this container's peer.
     const findings = checkConfig(gateway(["203.0.113.7", "10.0.0.0/8", "fd18::1"]), CONTAINER);
     // 10.0.0.0/8 matches nothing here today, and would trust a whole private network where it does.
-    expect(codes(findings)).toEqual(["never-matches", "never-matches", "private-range", "never-matches", "gateway-not-trusted"]);
-    expect(findings[2]).toMatchObject({ entry: "10.0.0.0/8", index: 1 });
+    expect(codes(findings)).toEqual([
+      "never-matches",
+      "trusted-not-this-machine",
+      "never-matches",
+      "private-range",
+      "never-matches",
+      "trusted-not-this-machine",
+      "gateway-not-trusted",
+    ]);
+    expect(findings[3]).toMatchObject({ entry: "10.0.0.0/8", index: 1 });
     expect(findings[0]!.message).toContain('trustedProxies[0] "203.0.113.7" can never match');
     expect(findings[0]!.message).toContain("it sees 172.18.0.0/16, default gateway 172.18.0.1, loopback");
     expect(findings[0]!.message).toContain("arrives from the gateway's address");
-    expect(findings.slice(0, 4).map((finding) => finding.severity)).toEqual(["warning", "warning", "warning", "warning"]);
+    expect(findings.slice(0, 6).every((finding) => finding.severity === "warning")).toBe(true);
   });
 
   it("does not call loopback, link-local or the connected network never-matching", () => {
-    expect(codes(checkConfig(["172.18.0.1", "loopback", "127.0.0.1", "::1", "fe80::1"], CONTAINER_V6))).toEqual([]);
+    // fe80::1 is another machine on the link: matchable, and not this machine.
+    expect(checkConfig(["172.18.0.1", "loopback", "127.0.0.1", "::1", "fe80::1"], CONTAINER_V6)).toEqual([
+      expect.objectContaining({ code: "trusted-not-this-machine", entry: "fe80::1", index: 4 }),
+    ]);
     expect(codes(checkConfig(["172.18.0.1", "linklocal"], CONTAINER_V6))).not.toContain("never-matches");
   });
 
@@ -492,12 +507,70 @@ describe("checkConfig", () => {
     // Either default route counts, and a range that holds it trusts it as much as its address does.
     const both = checkConfig(["192.168.0.0/23"], host);
     expect(codes(both)).toEqual(["private-range", "default-gateway-on-host"]);
-    expect(both[0]!.message).toContain("trust the single address of the proxy in front of the gateway instead");
+    expect(both[0]!.message).toContain("trust the single address of a proxy on this machine in front of the gateway instead");
     expect(both[1]!.message).toContain('"192.168.1.1" and "192.168.0.1"');
   });
 
   it("does not ask for a gateway when there is none", () => {
     expect(checkConfig([], { ...CONTAINER, gateways: [] })).toEqual([]);
+  });
+
+  describe("trusted-not-this-machine: a trusted proxy with nothing behind it is local, so it must be this machine", () => {
+    /** The indexes of the entries reported as not this machine. */
+    const notThisMachine = (findings: readonly Finding[]) => findings.filter(({ code }) => code === "trusted-not-this-machine").map(({ index }) => index);
+
+    it("warns of another machine's address: a proxy container on the bridge, in a container", () => {
+      const findings = checkConfig(["172.18.0.1", "172.18.0.5"], CONTAINER);
+      expect(codes(findings)).toEqual(["trusted-not-this-machine"]);
+      const [found] = findings;
+      expect(found).toMatchObject({ severity: "warning", entry: "172.18.0.5", index: 1 });
+      expect(found!.message).toContain(
+        'trustedProxies[1] "172.18.0.5" is not this machine: neither loopback, nor an address of this machine\'s interfaces, nor the container\'s default gateway "172.18.0.1" (the host).',
+      );
+      expect(found!.message).toContain("every process on that machine would pass for a local user here");
+      expect(found!.message).toContain("Trust only proxies on this machine, or on one whose every process you would let in as a local user.");
+    });
+
+    it("warns of a reverse proxy on another machine of the LAN, on a host, without calling the router this machine", () => {
+      const host: Facts = { ...HOST, gateways: parseRoute(HOST_ROUTE, true) };
+      const found = only(checkConfig(["192.168.0.50"], host), "trusted-not-this-machine");
+      expect(found.message).toContain('"192.168.0.50" is not this machine: neither loopback, nor an address of this machine\'s interfaces. A trusted');
+      expect(found.message).not.toContain("gateway");
+    });
+
+    it("does not warn of this machine's own addresses, however written", () => {
+      expect(notThisMachine(checkConfig(["172.18.0.1", "172.18.0.2", "::ffff:172.18.0.2", "172.18.0.5"], CONTAINER))).toEqual([3]);
+      const v6 = ["172.18.0.1", "fd18::2", "FD18:0:0::2", "fe80::42:acff:fe12:2", "fd18::5"];
+      expect(notThisMachine(checkConfig(v6, CONTAINER_V6))).toEqual([4]);
+      expect(notThisMachine(checkConfig(["192.168.1.20", "192.168.0.20/32", "192.168.0.50"], HOST))).toEqual([2]);
+    });
+
+    it("does not warn of the container's default gateway, the host, in any of its forms", () => {
+      const list = ["172.18.0.1", "::ffff:172.18.0.1", "fd18::1", "fd18:0::1/128", "fd18::5"];
+      expect(checkConfig(list, CONTAINER_V6)).toEqual([expect.objectContaining({ code: "trusted-not-this-machine", index: 4 })]);
+      // Under rootlessport slirp4netns's gateway is on the host too (its peer with port_handler=slirp4netns).
+      expect(notThisMachine(checkConfig(["10.0.2.100", "10.0.2.2", "10.0.2.3"], PODMAN_ROOTLESS_SLIRP))).toEqual([2]);
+    });
+
+    it("does not warn of loopback: a proxy's loopback clients are this machine's", () => {
+      const list = ["172.18.0.1", "loopback", "127.0.0.1", "127.0.0.0/8", "::1", "::ffff:127.0.0.2", "172.18.0.5"];
+      expect(notThisMachine(checkConfig(list, CONTAINER_V6))).toEqual([6]);
+    });
+
+    it("leaves a range holding this machine's address to its breadth finding, which says every machine there passes for local", () => {
+      const list = ["172.18.0.1", "172.18.0.0/31", "uniquelocal", "linklocal", "fd18::/64", "172.18.0.5"];
+      const findings = checkConfig(list, CONTAINER_V6);
+      expect(notThisMachine(findings)).toEqual([5]);
+      expect(codes(findings)).toEqual(["private-range", "private-range", "link-local-range", "private-range", "trusted-not-this-machine"]);
+      expect(findings[0]!.message).toContain("every machine and container there would pass for local");
+    });
+
+    it("leaves the router on a host to default-gateway-on-host: one finding for it, not two", () => {
+      const host: Facts = { ...HOST, gateways: parseRoute(HOST_ROUTE, true) };
+      const findings = checkConfig(["192.168.0.1", "192.168.0.50"], host);
+      expect(codes(findings)).toEqual(["trusted-not-this-machine", "default-gateway-on-host"]);
+      expect(findings[0]!.index).toBe(1);
+    });
   });
 });
 
@@ -775,6 +848,13 @@ describe("clientaddr doctor", () => {
     expect(out).toContain('  "trustedProxies": ["172.18.0.1", "fd18::1"]');
     expect(out).toMatch(/^ +warning +\[publish-on-loopback\] /m);
     expect(out).toMatch(/^ +warning +\[private-range\] trustedProxies\[0\] "172\.18\.0\.0\/16"/m);
+  });
+
+  it("prints a trusted entry that is not this machine as one warning line under Config check", async () => {
+    const file = await scratch.write("remote.json", ["172.18.0.1", "172.18.0.5"]);
+    const { code, out } = await doctor(CONTAINER, "--config", file);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Config check \(.*\)\n +warning +\[trusted-not-this-machine\] trustedProxies\[1\] "172\.18\.0\.5" is not this machine: [^\n]+ you would let in as a local user\.$/m);
   });
 
   it("recommends nothing on a host, and says why", async () => {

@@ -89,6 +89,7 @@ export type FindingCode =
   | "private-range"
   | "public-range"
   | "link-local-range"
+  | "trusted-not-this-machine"
   | "gateway-not-trusted"
   | "peer-not-trusted"
   | "default-gateway-on-host";
@@ -606,7 +607,8 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
 
   const published = publishedPath(facts);
   const gateways = published.peers;
-  const advice = gateways.length > 0 ? `trust ${singleAddress(published, gateways)} instead` : "trust the single address of the proxy in front of the gateway instead";
+  // Never another machine's proxy: trusting one would be warned of as trusted-not-this-machine on the next run.
+  const advice = gateways.length > 0 ? `trust ${singleAddress(published, gateways)} instead` : "trust the single address of a proxy on this machine in front of the gateway instead";
   // What a peer can be: an address on a directly connected network, a gateway, or loopback. A proxy
   // anywhere else reaches this machine through a gateway and so arrives from the gateway's address.
   const networks = facts.interfaces.flatMap(({ addresses }) => addresses.map(({ cidr }) => range(cidr)));
@@ -616,6 +618,12 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
     ...facts.gateways.map(({ address }) => `default gateway ${address}`),
     "loopback",
   ].join(", ");
+  // This machine: its interfaces' addresses and its default gateways. In a container the gateway is the host; on
+  // a host (or the host's network) it is the router, which default-gateway-on-host warns of for the whole list.
+  const own = new Set([...facts.interfaces.flatMap(({ addresses }) => addresses), ...facts.gateways].map(({ address }) => formatAddress(parseIp(address)!)));
+  const isThisMachine = (r: Range) => LOOPBACK.some((l) => within(r, l)) || (single(r) && own.has(formatAddress(r.network)));
+  const inContainer = published.kind === "gateway" || published.kind === "rootlessport";
+  const hostGateways = inContainer && facts.gateways.length > 0 ? `, nor the container's default gateway ${quoted(facts.gateways.map(({ address }) => address), "or")} (the host)` : "";
 
   entries.forEach((entry, index) => {
     if (invalid.has(index)) return;
@@ -636,7 +644,24 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
     }
     if (everyone.has(index)) return; // already an error that says more
     const breadth = breadthFinding(at, ranges, gateways, advice, published);
-    if (breadth !== undefined) findings.push({ ...breadth, entry, index });
+    if (breadth !== undefined) {
+      // A breadth finding already says that every machine in the range would pass for local.
+      findings.push({ ...breadth, entry, index });
+    } else if (!ranges.every(isThisMachine)) {
+      // The trust model: a trusted hop with nothing behind it is local, so trust only this machine's proxies (or those
+      // of a machine whose every process may act as a local user).
+      findings.push({
+        code: "trusted-not-this-machine",
+        severity: "warning",
+        message:
+          `${at} is not this machine: neither loopback, nor an address of this machine's interfaces${hostGateways}. A trusted ` +
+          "proxy counts as local when it sends no forwarding header, and so does a loopback client it names: every process on that " +
+          "machine would pass for a local user here as soon as its Host and Origin name localhost, which any script can write. " +
+          "Trust only proxies on this machine, or on one whose every process you would let in as a local user.",
+        entry,
+        index,
+      });
+    }
   });
 
   if (published.kind === "rootlessport" && gateways.length > 0 && !gateways.some((address) => compiled.trusts(parseIp(address)!))) {
