@@ -64,8 +64,8 @@ console.log(`${cases - failures} passed, ${failures} failed`);
 process.exitCode = failures > 0 ? 1 : 0;
 
 function writeCounterexample(name: string, request: LawRequest, demandsNotLocal: boolean): string {
-  const { rawHeaders, remoteAddress, declaredSource, ...options } = request;
-  const now = resolveClientAddress({ ...options, remoteAddress, declaredSource, headers: rawHeaders });
+  const { rawHeaders, remoteAddress, declaredSource, secure, ...options } = request;
+  const now = resolveClientAddress({ ...options, remoteAddress, declaredSource, secure, headers: rawHeaders });
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 60);
   return writeFixture(OUT, {
     name: `${slug}-seed-${seed}`,
@@ -78,6 +78,7 @@ function writeCounterexample(name: string, request: LawRequest, demandsNotLocal:
     request: {
       peer: remoteAddress === undefined ? null : { address: remoteAddress, port: 0 },
       ...(declaredSource === undefined ? {} : { declaredSource }),
+      ...(secure === undefined ? {} : { secure }),
       local: null,
       method: "GET",
       url: "/",

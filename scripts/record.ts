@@ -434,9 +434,9 @@ const scenarios: Scenario[] = [
     judgements: [
       {
         name: "loopback-host-local-hosts-name",
-        description: "A loopback handshake whose Host names the machine (devbox:PORT) is local when localHosts lists that name, compared case-insensitively.",
+        description: "A loopback handshake whose Host names the machine (devbox:PORT), listed in localHosts (compared case-insensitively), from a script that sends neither Origin nor Sec-Fetch-Site: not local, because to such a name (not localhost, not a loopback literal, over http) browsers send neither on a cross-site navigation or image, so a request without both cannot be told from one a page elsewhere caused.",
         options: { trustedProxies: [], localHosts: ["DevBox"] },
-        expected: { address: "127.0.0.1", loopbackEquivalent: true, basis: "socket:loopback" },
+        expected: { address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:origin-not-local" },
       },
       {
         name: "loopback-host-unlisted-machine-name",

@@ -299,3 +299,101 @@ describe("attacks on locality", () => {
     expect(result.basis).toBe("socket:remote-client");
   });
 });
+
+describe("attacks on locality through a proxy: the request the browser made, not the one the proxy rewrote", () => {
+  const apache = { remoteAddress: "127.0.0.1", trustedProxies: ["loopback"] } as const;
+
+  // DNS rebinding against a localhost daemon: Transmission, CVE-2018-5702 (Project Zero issue 1447, fixed by a
+  // Host allow-list in transmission#468). Behind a declared proxy that rewrites Host to the upstream's address
+  // (Apache's default, ProxyPreserveHost Off: "This option should normally be turned Off", mod_proxy docs),
+  // the page's own name survives only in X-Forwarded-Host ("The original host requested by the client in the
+  // Host HTTP request header", ibid.) or RFC 7239's host= (section 5.3). A same-origin fetch from the rebinding
+  // page carries no Origin, and Chromium sends Fetch Metadata only to secure or localhost URLs.
+  it("a DNS-rebinding page through a declared proxy that rewrites Host is not local (X-Forwarded-Host, Forwarded host=)", () => {
+    const viaXfh = judge({ ...apache, headers: { host: "127.0.0.1:18789", "x-forwarded-for": "127.0.0.1", "x-forwarded-host": "evil.test:8080" } });
+    expect(viaXfh).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "x-forwarded-for:host-not-local" });
+    expect(viaXfh.diagnostics.map((d) => d.code)).toEqual(["forwarded-host-not-local"]);
+    const viaForwarded = judge({ ...apache, header: "forwarded", headers: { host: "127.0.0.1:18789", forwarded: 'for=127.0.0.1;host="evil.test:8080"' } });
+    expect(viaForwarded).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "forwarded:host-not-local" });
+    // Apache appends to an X-Forwarded-Host the page wrote itself: a forged local name left of the real one
+    // cannot help, since every Host-bearing value must name this machine.
+    expect(judge({ ...apache, headers: { host: "127.0.0.1:18789", "x-forwarded-for": "127.0.0.1", "x-forwarded-host": "localhost:8080, evil.test:8080" } }).loopbackEquivalent).toBe(false);
+    // The dashboard through the same proxy stays local: its own page, named by the proxy.
+    const dashboard = judge({ ...apache, headers: { host: "127.0.0.1:18789", "x-forwarded-for": "127.0.0.1", "x-forwarded-host": "localhost:8080", origin: "http://localhost:8080" } });
+    expect(dashboard).toMatchObject({ loopbackEquivalent: true, basis: "x-forwarded-for:loopback" });
+  });
+
+  // RFC 6454 section 4: the scheme is part of the origin, and a port left out is the scheme's default, that
+  // scheme's only. Chromium opened ws://localhost/ from a page on https://localhost with no mixed-content block.
+  it("a page of the other scheme on either default port does not borrow the gateway's locality", () => {
+    expect(judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", origin: "https://localhost" } }).basis).toBe("socket:origin-not-local");
+    expect(judge({ remoteAddress: "127.0.0.1", secure: true, headers: { host: "localhost", origin: "http://localhost" } }).basis).toBe("socket:origin-not-local");
+    // Through a TLS proxy the browser's scheme is the proxy's to say (X-Forwarded-Proto, Forwarded proto=).
+    const tls = { ...apache, headers: { host: "127.0.0.1:18789", "x-forwarded-for": "127.0.0.1", "x-forwarded-host": "localhost", "x-forwarded-proto": "https", origin: "https://localhost" } };
+    expect(judge(tls).loopbackEquivalent).toBe(true);
+    expect(judge({ ...tls, headers: { ...tls.headers, origin: "http://localhost" } }).loopbackEquivalent).toBe(false);
+  });
+
+  // W3C Fetch Metadata is sent only to potentially trustworthy URLs (W3C Secure Contexts: https, localhost,
+  // *.localhost, loopback literals): to http://mybox Chromium sends neither Origin nor Sec-Fetch-* on a
+  // cross-site navigation or <img>, so such a request looks exactly like a script's.
+  it("a cross-site navigation or image to a localHosts name over http is not local", () => {
+    const options = { remoteAddress: "127.0.0.1", localHosts: ["mybox"] };
+    const blind = judge({ ...options, headers: { host: "mybox:18789" } });
+    expect(blind).toMatchObject({ loopbackEquivalent: false, basis: "socket:origin-not-local" });
+    expect(blind.diagnostics.map((d) => d.code)).toEqual(["no-fetch-metadata"]);
+    expect(blind.diagnostics[0]!.message).toMatch(/Use a loopback name \(localhost, 127\.0\.0\.1, \[::1\]\) or https, or send Origin/);
+    // Its own page, which sends Origin, is local; so is https to that name, where browsers do send Fetch Metadata.
+    expect(judge({ ...options, headers: { host: "mybox:18789", origin: "http://mybox:18789" } }).loopbackEquivalent).toBe(true);
+    expect(judge({ ...options, secure: true, headers: { host: "mybox:18789" } }).loopbackEquivalent).toBe(true);
+    expect(judge({ remoteAddress: "127.0.0.1", headers: { host: "127.0.0.1:18789" } }).loopbackEquivalent).toBe(true);
+  });
+
+  // WHATWG URL's origin serialization is what browsers send: an entry in another spelling never matched.
+  it("a localOrigins entry in another spelling of the same origin matches what the browser sends", () => {
+    const result = judge({ remoteAddress: "127.0.0.1", localOrigins: ["http://[0:0:0:0:0:0:0:1]:5173"], headers: { host: "localhost:18789", origin: "http://[::1]:5173" } });
+    expect(result.loopbackEquivalent).toBe(true);
+  });
+
+  // OpenClaw's gateway tests treat any X-Forwarded-* header as proxy evidence; oauth2-proxy and authentik
+  // add X-Forwarded-User, nginx setups X-Forwarded-Ssl.
+  it.each(["X-Forwarded-User", "X-Forwarded-Ssl", "X-Forwarded-Email"])("%s from an undeclared proxy on this host is a proxy signal: not local", (name) => {
+    const result = judge({ remoteAddress: "127.0.0.1", headers: { host: "localhost", [name]: "on" } });
+    expect(result).toMatchObject({ loopbackEquivalent: false, basis: "socket:unread-forwarding-header" });
+  });
+
+  // nginx's usual lines (proxy_set_header X-Real-IP and X-Forwarded-For): advice to believe X-Real-IP was
+  // answered, on the next request, by advice to believe X-Forwarded-For again. Each recommended change is
+  // applied here and the request resolved again: no answer advises undoing the one before.
+  it("following the diagnostics never leads back where it started (nginx's X-Real-IP beside X-Forwarded-For)", () => {
+    const headers = { host: "localhost:8080", "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1", origin: "http://localhost:8080" };
+    for (const header of ["x-forwarded-for", "x-real-ip", "forwarded"] as const) {
+      let options: Partial<ResolveOptions> & { remoteAddress: string } = { remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header, headers: { ...headers } };
+      const seen: string[] = [];
+      for (let step = 0; step < 5; step++) {
+        const result = judge(options);
+        const fixes = result.diagnostics.flatMap((d) => (d.fix === undefined ? [] : [d.fix]));
+        if (fixes.length === 0) break;
+        for (const fix of fixes) {
+          if ("set" in fix) {
+            expect(seen, `${header}: advised believing ${fix.to} after ${seen.join(", ")}`).not.toContain(`header:${fix.to}`);
+            seen.push(`header:${options.header}`);
+            options = { ...options, header: fix.to };
+          } else if ("proxyDrops" in fix) {
+            const kept = Object.fromEntries(Object.entries(options.headers as Record<string, string>).filter(([name]) => name !== fix.proxyDrops.toLowerCase()));
+            options = { ...options, headers: kept };
+          }
+        }
+      }
+      expect(judge(options).loopbackEquivalent, header).toBe(true);
+    }
+  });
+
+  // nginx's `proxy_set_header Host $host` drops the port the browser wrote, so its own page on another port
+  // looked like another application; the advice names $http_host, which keeps it.
+  it("a proxy that drops Host's port is named, with the nginx line that keeps it", () => {
+    const result = judge({ ...apache, headers: { host: "localhost", "x-forwarded-for": "127.0.0.1", origin: "http://localhost:8080" } });
+    expect(result.basis).toBe("x-forwarded-for:origin-not-local");
+    expect(result.diagnostics[0]!.message).toContain("proxy_set_header Host $http_host");
+  });
+});

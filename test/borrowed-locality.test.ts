@@ -33,34 +33,40 @@ describe("a. Fetch Metadata when Origin is absent", () => {
   });
 });
 
-describe("b. the gateway's own pages only: an Origin on the port Host names", () => {
+describe("b. the gateway's own pages only: an Origin of the scheme and port the request was made with", () => {
   it.each([
-    ["localhost:18789", "http://localhost:18789"],
-    ["localhost:18789", "http://127.0.0.1:18789"],
-    ["127.0.0.1:18789", "http://[::1]:18789"],
-    ["localhost", "http://localhost"],
-    ["localhost", "https://localhost"],
-    ["localhost", "http://localhost:80"],
-    ["localhost:80", "http://localhost"],
-    ["localhost:443", "https://app.localhost"],
-    ["[::1]:8443", "https://localhost:8443"],
-  ])("Host %j with Origin %j is this server's page: local", (host, origin) => {
-    expect(resolve({ host, origin })).toMatchObject({ loopbackEquivalent: true, basis: "socket:loopback" });
+    ["localhost:18789", "http://localhost:18789", false],
+    ["localhost:18789", "http://127.0.0.1:18789", false],
+    ["127.0.0.1:18789", "http://[::1]:18789", false],
+    ["localhost", "http://localhost", false],
+    ["localhost", "https://localhost", true],
+    ["localhost", "http://localhost:80", false],
+    ["localhost:80", "http://localhost", false],
+    ["localhost:443", "https://app.localhost", true],
+    ["[::1]:8443", "https://localhost:8443", true],
+  ])("Host %j with Origin %j is this server's page (secure: %j): local", (host, origin, secure) => {
+    expect(resolve({ host, origin }, { secure })).toMatchObject({ loopbackEquivalent: true, basis: "socket:loopback" });
   });
 
   it.each([
-    ["localhost:18789", "http://localhost:8000"],
-    ["localhost:18789", "http://localhost"],
-    ["localhost", "http://localhost:8080"],
-    ["localhost:443", "http://localhost"],
-    ["localhost:80", "https://localhost"],
-    ["127.0.0.1:18789", "http://127.0.0.1:5173"],
-  ])("Host %j with Origin %j is another application here: not local, and the diagnostic says how to allow it", (host, origin) => {
-    const result = resolve({ host, origin });
+    ["localhost:18789", "http://localhost:8000", false],
+    ["localhost:18789", "http://localhost", false],
+    ["localhost", "http://localhost:8080", false],
+    ["localhost:443", "http://localhost", false],
+    ["localhost:80", "https://localhost", false],
+    ["127.0.0.1:18789", "http://127.0.0.1:5173", false],
+    // RFC 6454: the scheme is part of the origin, and a missing port is the request's scheme's default only.
+    ["localhost", "https://localhost", false],
+    ["localhost", "http://localhost", true],
+    ["localhost:18789", "https://localhost:18789", false],
+    ["localhost:18789", "http://localhost:18789", true],
+  ])("Host %j with Origin %j (secure: %j) is another application here: not local, and the diagnostic says how to allow it", (host, origin, secure) => {
+    const result = resolve({ host, origin }, { secure });
     expect(result).toMatchObject({ loopbackEquivalent: false, basis: "socket:origin-not-local" });
     expect(result.checks.origin).toBe(false);
     expect(result.diagnostics).toHaveLength(1);
-    expect(result.diagnostics[0]!.message).toMatch(/^Origin ".*" is this machine but another port than Host \((no port|port \d+)\): a page of another application here .* If that page is yours, add ".*" to localOrigins$/);
+    expect(result.diagnostics[0]!.message).toMatch(/^Origin ".*" is this machine but another scheme or port than the request \((http|https), (no port|port \d+)\): a page of another application here .* If that page is yours, add ".*" to localOrigins$/);
+    expect(result.diagnostics[0]!.fix).toEqual({ add: "localOrigins", entry: origin });
   });
 
   it("an Origin that is not text, or a bracketed Host that is not an address, fails closed", () => {
@@ -92,7 +98,7 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
     expect(resolve({ host: "localhost:18789", "sec-fetch-site": "same-site" }, { localOrigins }).loopbackEquivalent).toBe(false);
   });
 
-  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http://localhost/"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], ["http://:80"], [`http://${"a".repeat(301)}`], [7]])(
+  it.each([[""], ["null"], ["*"], ["http://"], ["https://"], ["http:///localhost"], ["http://localhost?"], ["http://localhost#x"], ["http://localhost\\"], ["http://localhost:5173/app"], ["ftp://localhost"], ["localhost:5173"], ["http://a b"], ["http://user@localhost"], ["http://localhost:99999"], ["http://[::1"], ["http://[zz]:80"], ["http://:80"], [`http://${"a".repeat(301)}`], [7]])(
     "refuses localOrigins entry %j, naming it",
     (entry) => {
       expect(() => resolve({ host: "localhost" }, { localOrigins: ["http://localhost:5173", entry as string] })).toThrow(
@@ -100,6 +106,19 @@ describe("b. the gateway's own pages only: an Origin on the port Host names", ()
       );
     },
   );
+
+  it("keeps localOrigins entries in the form browsers send (WHATWG URL): IPv6 compressed, IPv4 in full, lower case, no default port", () => {
+    const cases: Array<[entry: string, sent: string]> = [
+      ["http://[0:0:0:0:0:0:0:1]:5173", "http://[::1]:5173"],
+      ["HTTP://LOCALHOST:80/", "http://localhost"],
+      ["https://Dash.Example:443", "https://dash.example"],
+      ["http://127.1:5173", "http://127.0.0.1:5173"],
+      ["http://[::FFFF:127.0.0.1]:3000", "http://[::ffff:7f00:1]:3000"],
+    ];
+    for (const [entry, sent] of cases) {
+      expect(resolve({ host: "localhost:18789", origin: sent }, { localOrigins: [entry] }).loopbackEquivalent, entry).toBe(true);
+    }
+  });
 
   it("refuses a localOrigins that is not a list", () => {
     expect(() => resolve({ host: "localhost" }, { localOrigins: "http://localhost:5173" as unknown as string[] })).toThrow("localOrigins must be an array of origins, got string");
@@ -111,7 +130,7 @@ describe("c. every proxy signal counts", () => {
     expect(PROXY_HEADERS.length).toBeLessThanOrEqual(31);
     expect(new Set(PROXY_HEADERS.map((row) => row.name)).size).toBe(PROXY_HEADERS.length);
     for (const row of PROXY_HEADERS) {
-      expect(row.name).toBe(row.display.toLowerCase());
+      if (row.name !== "x-forwarded-") expect(row.name).toBe(row.display.toLowerCase());
       expect(row.writers.length).toBeGreaterThan(3);
     }
     for (const name of ["x-forwarded-proto", "x-forwarded-host", "x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "via", "x-original-forwarded-for", "x-client-ip", "x-cluster-client-ip", "cf-connecting-ip", "true-client-ip", "fastly-client-ip", "fly-client-ip", "x-envoy-external-address", "tailscale-user-login", "tailscale-funnel-request"]) {
@@ -127,21 +146,37 @@ describe("c. every proxy signal counts", () => {
     expect(rows.map(([name, kind, writers]) => [name!.slice(2), kind, writers!.replaceAll("`", "")])).toEqual(PROXY_HEADERS.map((row) => [row.display, row.kind, row.writers]));
   });
 
+  // A name each row is sent under: its own, or for the prefix row one that only the prefix catches.
+  const sentAs = (row: (typeof PROXY_HEADERS)[number]) => (row.name === "x-forwarded-" ? "X-Forwarded-User" : row.display);
+
   it.each(PROXY_HEADERS.map((row) => [row.display, row] as const))("%s from a peer that is not a trusted proxy: not local, naming the header and who writes it", (_, row) => {
-    for (const headers of [{ host: "localhost", [row.name]: "127.0.0.1" }, ["Host", "localhost", row.display, "https"], new Headers([["Host", "localhost"], [row.display, "x"]])]) {
+    const name = sentAs(row);
+    for (const headers of [{ host: "localhost", [name.toLowerCase()]: "127.0.0.1" }, ["Host", "localhost", name, "https"], new Headers([["Host", "localhost"], [name, "x"]])]) {
       const result = resolve(headers);
       expect(result).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:unread-forwarding-header" });
       expect(result.diagnostics).toEqual([
         {
           code: "untrusted-forwarding-header",
-          message: `peer 127.0.0.1 is not a trusted proxy, yet the request carries ${row.display} (written by ${row.writers}): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run, add "127.0.0.1" to trustedProxies so that its headers are read`,
+          message: `peer 127.0.0.1 is not a trusted proxy, yet the request carries ${row.display} (written by ${row.writers}): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "127.0.0.1" to trustedProxies so that its headers are read`,
+          fix: { add: "trustedProxies", entry: "127.0.0.1" },
         },
       ]);
     }
   });
 
-  it.each(PROXY_HEADERS.filter((row) => row.kind === "descriptive").map((row) => [row.display] as const))("%s from a trusted proxy is routine: the path decides", (display) => {
-    const result = resolveClientAddress({ remoteAddress: "172.18.0.1", headers: ["Host", "localhost", display, "https"], trustedProxies: ["172.18.0.1"] });
+  it.each(["X-Forwarded-User", "x-forwarded-email", "X-FORWARDED-SSL", "X-Forwarded-Scheme", `X-Forwarded-${"a".repeat(80)}`])("any X-Forwarded-* name (%s) is a proxy signal from an untrusted peer, in every header shape", (name) => {
+    for (const headers of [{ host: "localhost", [name]: "on" }, ["Host", "localhost", name, "on"], new Headers([["Host", "localhost"], [name, "on"]])]) {
+      expect(resolve(headers).basis).toBe("socket:unread-forwarding-header");
+    }
+    // Names that only begin like it are not.
+    for (const other of ["X-Forwarded", "X-Forwardedfor", "X-Forward-User"]) expect(resolve({ host: "localhost", [other]: "on" }).loopbackEquivalent, other).toBe(true);
+  });
+
+  // What each descriptive row says when a trusted proxy describes a browser request on http://localhost.
+  const routine: Record<string, string> = { "x-forwarded-host": "localhost", "x-forwarded-port": "80", "x-forwarded-proto": "http" };
+
+  it.each(PROXY_HEADERS.filter((row) => row.kind === "descriptive").map((row) => [row.display, row] as const))("%s from a trusted proxy is routine: the path decides", (_, row) => {
+    const result = resolveClientAddress({ remoteAddress: "172.18.0.1", headers: ["Host", "localhost", sentAs(row), routine[row.name] ?? "https"], trustedProxies: ["172.18.0.1"] });
     expect(result).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: true, basis: "socket:trusted-path" });
   });
 
@@ -177,14 +212,14 @@ describe("diagnostics never suggest trusting a public address", () => {
 describe("f. options are taken once per call", () => {
   it("the explanation read later agrees with the verdict although the caller changed localHosts meanwhile", () => {
     const localHosts = ["mybox"];
-    const result = resolve({ host: "mybox:18789" }, { localHosts });
+    const result = resolve({ host: "mybox:18789", origin: "http://mybox:18789" }, { localHosts });
     localHosts[0] = "otherbox";
     expect(result.loopbackEquivalent).toBe(true);
     expect(result.checks.host).toBe(true);
     expect(result.diagnostics).toEqual([]);
     // And the changed array is read afresh on the next call, not answered from the old compilation.
-    expect(resolve({ host: "mybox:18789" }, { localHosts }).loopbackEquivalent).toBe(false);
-    expect(resolve({ host: "otherbox" }, { localHosts }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "mybox:18789", origin: "http://mybox:18789" }, { localHosts }).loopbackEquivalent).toBe(false);
+    expect(resolve({ host: "otherbox", origin: "http://otherbox" }, { localHosts }).loopbackEquivalent).toBe(true);
   });
 
   it("the same for localOrigins", () => {

@@ -177,6 +177,7 @@ describe("explain", () => {
     const parsed = JSON.parse(out);
     expect(parsed.request).toEqual({
       peer: "::ffff:127.0.0.1",
+      secure: false,
       rawHeaders: ["Host", "localhost:80"],
       trustedProxies: ["127.0.0.1", "10.0.0.1/8"],
       maxHops: 5,
@@ -215,12 +216,21 @@ describe("explain", () => {
   it("passes the believed header and extra local host names to the resolver", async () => {
     const { out } = await cli(
       "explain", "--peer", "127.0.0.1", "--trusted", "127.0.0.1",
-      "-H", "Host: myhost:80", "-H", "X-Real-IP: 127.0.0.2",
+      "-H", "Host: myhost:80", "-H", "Origin: http://myhost", "-H", "X-Real-IP: 127.0.0.2",
       "--header", "x-real-ip", "--local-host", "myhost", "--json",
     );
     const { result } = JSON.parse(out);
     expect(result.basis).toBe("x-real-ip:loopback");
     expect(result.address).toBe("127.0.0.2");
+  });
+
+  it("--secure makes the request's scheme https: the server's own https page is local, its http page is not", async () => {
+    const page = (origin: string) => ["--peer", "127.0.0.1", "-H", "Host: localhost:18789", "-H", `Origin: ${origin}`, "--json"];
+    const answer = async (args: string[]) => (JSON.parse((await cli("explain", ...args)).out) as { result: { basis: string } }).result.basis;
+    expect(await answer([...page("https://localhost:18789"), "--secure"])).toBe("socket:loopback");
+    expect(await answer(page("https://localhost:18789"))).toBe("socket:origin-not-local");
+    expect(await answer([...page("http://localhost:18789"), "--secure"])).toBe("socket:origin-not-local");
+    expect((await cli("explain", "--peer", "127.0.0.1", "--secure")).out).toMatch(/^ +scheme +https \(--secure\)$/m);
   });
 
   describe("--local-origin", () => {

@@ -94,6 +94,7 @@ describe("loadFixtures", () => {
     ["a header value that is not a string", dockerCase({ request: { ...(dockerCase().request as object), rawHeaders: ["Host", 80] } }), "request.rawHeaders[1]", /must be a string/],
     ["a bad port", dockerCase({ request: { ...(dockerCase().request as object), peer: { address: "::1", port: 70000 } } }), "request.peer.port", /0 to 65535/],
     ["a declared source that is not a string or null", dockerCase({ request: { ...(dockerCase().request as object), declaredSource: 7 } }), "request.declaredSource", /must be a string/],
+    ["a scheme that is not true or false", dockerCase({ request: { ...(dockerCase().request as object), secure: "yes" } }), "request.secure", /must be true or false, got "yes"|must be true or false/],
     ["a bad believed header", dockerCase({ options: { trustedProxies: [], header: "via" } }), "options.header", /must be one of/],
     ["a bad maxHops", dockerCase({ options: { trustedProxies: [], maxHops: -1 } }), "options.maxHops", /non-negative integer/],
     ["a bad trusted entry", dockerCase({ options: { trustedProxies: ["10.0.0.1", "10.0.0.300"] } }), "options.trustedProxies[1]", /10\.0\.0\.300/],
@@ -280,6 +281,18 @@ describe("a declared source (the PROXY protocol)", () => {
     const absent = await loaded(dockerCase({ request: balancer, options: { trustedProxies: [] }, expected: { address: "127.0.0.1", loopbackEquivalent: true, basis: "socket:loopback" } }));
     expect("declaredSource" in absent.request).toBe(false);
     expect(replayFixture(absent).mismatches).toEqual([]);
+  });
+});
+
+describe("the connection's scheme", () => {
+  it("is loaded when present and replayed: the same page is local over the scheme it was served on only", async () => {
+    const request = { ...(dockerCase().request as object), rawHeaders: ["Host", "127.0.0.1:18789", "Origin", "https://127.0.0.1:18789"] };
+    const secure = (await loadFixtures([await write("secure.json", dockerCase({ request: { ...request, secure: true } }))]))[0]!.fixture;
+    expect(secure.request.secure).toBe(true);
+    expect(replayFixture(secure).mismatches).toEqual([]);
+    const plain = (await loadFixtures([await write("plain.json", dockerCase({ request, expected: { address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:origin-not-local" } }))]))[0]!.fixture;
+    expect("secure" in plain.request).toBe(false);
+    expect(replayFixture(plain).mismatches).toEqual([]);
   });
 });
 

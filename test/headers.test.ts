@@ -4,7 +4,7 @@ import { type HeaderValues, readHeaders } from "../src/core/headers.js";
 import { PROXY_HEADERS } from "../src/core/proxy-headers.js";
 
 const read = (input: unknown) => {
-  const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", proxyHeaders: -1 };
+  const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", xForwardedHost: "stale", xForwardedProto: "stale", xForwardedPort: "stale", proxyHeaders: -1 };
   readHeaders(input, headers);
   return { host: headers.host, origin: headers.origin, forwarded: headers.forwarded, xff: headers.xForwardedFor, xRealIp: headers.xRealIp };
 };
@@ -42,7 +42,7 @@ describe("request headers", () => {
 
 describe("proxy headers and Fetch Metadata", () => {
   const bits = (input: unknown) => {
-    const headers: HeaderValues = { host: undefined, origin: undefined, secFetchSite: undefined, forwarded: undefined, xForwardedFor: undefined, xRealIp: undefined, proxyHeaders: 0 };
+    const headers: HeaderValues = { host: undefined, origin: undefined, secFetchSite: undefined, forwarded: undefined, xForwardedFor: undefined, xRealIp: undefined, xForwardedHost: undefined, xForwardedProto: undefined, xForwardedPort: undefined, proxyHeaders: 0 };
     readHeaders(input, headers);
     return { site: headers.secFetchSite, names: PROXY_HEADERS.filter((_, i) => (headers.proxyHeaders & (1 << i)) !== 0).map((row) => row.name) };
   };
@@ -66,6 +66,18 @@ describe("proxy headers and Fetch Metadata", () => {
   });
 
   it("ignores names that only look like the table's", () => {
-    expect(bits(["X-Forwarded-Protocol", "https", "Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", "Sec-Fetch-Mode", "navigate", "sec-fetch-DEST", "image", "X-Forwarded-Fot", "1.2.3.4", `X-Forwarded-For${"-".repeat(60)}`, "w"])).toEqual({ site: undefined, names: [] });
+    expect(bits(["Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", "Sec-Fetch-Mode", "navigate", "sec-fetch-DEST", "image", "X-Forwarded", "a", "X-Forwardedfor", "b"])).toEqual({ site: undefined, names: [] });
+  });
+
+  it("reads any other X-Forwarded-* name, however long, as the prefix row, and its value nowhere", () => {
+    for (const name of ["X-Forwarded-Protocol", "X-Forwarded-Fot", `X-Forwarded-For${"-".repeat(60)}`, "x-forwarded-user"]) {
+      expect(bits([name, "1.2.3.4"]), name).toEqual({ site: undefined, names: ["x-forwarded-"] });
+      expect(read([name, "1.2.3.4"]), name).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+    }
+    // A WHATWG Headers lists its names; one whose listing throws is read as carrying the prefix row (fail closed).
+    expect(bits(new Headers([["X-Forwarded-User", "alice"]])).names).toEqual(["x-forwarded-"]);
+    const broken = { get: () => null, keys: () => { throw new Error("boom"); } };
+    expect(bits(broken).names).toEqual(["x-forwarded-"]);
+    expect(bits({ get: () => null, keys: () => [7, "accept"] }).names).toEqual([]);
   });
 });

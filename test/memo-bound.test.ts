@@ -36,7 +36,7 @@ describe("the memo's bound", () => {
   it("memoizes a Host and Origin of the longest length that can still match, and nothing longer", () => {
     const name = (length: number) => `${"a.".repeat((length - "localhost".length) / 2)}localhost`;
     const host = `x${name(299)}`; // 300 characters: the longest Host that names this machine
-    expect(resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host, origin: `https://${host}` } }).loopbackEquivalent).toBe(true);
+    expect(resolveClientAddress({ remoteAddress: "127.0.0.1", headers: { host, origin: `https://${host}` }, secure: true }).loopbackEquivalent).toBe(true);
     expect(seen.keys).toEqual([host, `https://${host}`]);
     seen.keys.length = 0;
     const longer = `x${host}`;

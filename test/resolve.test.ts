@@ -290,7 +290,11 @@ describe("rule 4: locality", () => {
     expect(result.address).toBe("127.0.0.1");
     expect(result.loopbackEquivalent).toBe(false);
     expect(result.basis).toBe("x-forwarded-for:unread-forwarding-header");
-    expect(result.diagnostics.find((d) => d.code === "unbelieved-forwarding-header")?.message).toContain('header: "x-real-ip"');
+    // X-Forwarded-For, the believed header, is there: the proxy writes it, so the advice is to drop the other
+    // (advising to believe X-Real-IP instead would be undone by the next answer, which would find X-Forwarded-For unread).
+    const diagnostic = result.diagnostics.find((d) => d.code === "unbelieved-forwarding-header");
+    expect(diagnostic?.message).toContain("make it drop X-Real-IP from client requests (nginx: remove the proxy_set_header X-Real-IP line)");
+    expect(diagnostic?.fix).toEqual({ proxyDrops: "X-Real-IP" });
   });
 
   it("b: believing Forwarded, an X-Forwarded-For beside it fails the check", () => {
@@ -317,9 +321,9 @@ describe("rule 4: locality", () => {
     expect(resolve("127.0.0.1", { ...headers, origin: "http://otherbox:18789" }, [], { localHosts: ["mybox"] }).basis).toBe("socket:origin-not-local");
   });
 
-  it("c: a name from localHosts is local", () => {
-    expect(resolve("127.0.0.1", { host: "mybox:18789" }, [], { localHosts: ["MyBox"] }).loopbackEquivalent).toBe(true);
-    expect(resolve("127.0.0.1", { host: "mybox:18789" }).loopbackEquivalent).toBe(false);
+  it("c: a name from localHosts is local (from a browser's page, which sends Fetch Metadata or Origin)", () => {
+    expect(resolve("127.0.0.1", { host: "mybox:18789", "sec-fetch-site": "same-origin" }, [], { localHosts: ["MyBox"] }).loopbackEquivalent).toBe(true);
+    expect(resolve("127.0.0.1", { host: "mybox:18789", "sec-fetch-site": "same-origin" }).loopbackEquivalent).toBe(false);
   });
 
   it("d: Origin null or non-http(s) is not local", () => {
@@ -502,7 +506,7 @@ describe("diagnostics say what to change", () => {
 
   it("untrusted-forwarding-header names the header and the peer to declare; for an unknown peer, just the header", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", "x-real-ip": "1.2.3.4" }), "untrusted-forwarding-header")).toBe(
-      'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run, add "127.0.0.1" to trustedProxies so that its headers are read',
+      'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "127.0.0.1" to trustedProxies so that its headers are read',
     );
     expect(message(resolve(undefined, { forwarded: "for=1.2.3.4" }), "untrusted-forwarding-header")).toBe(
       "Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration) is present but the peer is unknown: not local",
@@ -511,7 +515,7 @@ describe("diagnostics say what to change", () => {
 
   it("unbelieved-forwarding-header says which header to believe", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", forwarded: "for=127.0.0.1" }, ["loopback"]), "unbelieved-forwarding-header")).toBe(
-      'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
+      'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
     );
   });
 

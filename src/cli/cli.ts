@@ -33,7 +33,7 @@ export interface Deps {
 
 export const USAGE = `Usage:
   clientaddr replay [FILE|FOLDER]...
-  clientaddr explain [--peer ADDR] [--trusted LIST] [-H "Name: value"]...
+  clientaddr explain [--peer ADDR] [--secure] [--trusted LIST] [-H "Name: value"]...
                      [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
                      [--local-host NAME]... [--local-origin ORIGIN]... [--json]
   clientaddr doctor [--config FILE] [--json]
@@ -50,6 +50,7 @@ doctor    Run where the gateway runs (inside its container): shows the container
 
 explain options:
   --peer ADDR              the socket's remote address; omit it for a socket without one
+  --secure                 the connection was TLS (an https server's; default: plain http)
   --trusted LIST           trusted proxies, comma or space separated: addresses, CIDRs,
                            loopback, linklocal, uniquelocal (default: none)
   -H, --request-header "Name: value"
@@ -175,6 +176,7 @@ function explain(args: string[], io: Io): number {
     strict: true,
     options: {
       peer: { type: "string" },
+      secure: { type: "boolean" },
       trusted: { type: "string", multiple: true },
       "request-header": { type: "string", short: "H", multiple: true },
       header: { type: "string" },
@@ -205,15 +207,16 @@ function explain(args: string[], io: Io): number {
   // Compiled here (not inside the resolver) so that its warnings can be shown; a bad entry throws.
   const trust = parseTrustedProxies(trustedProxies.join(","), "--trusted");
 
-  const result = resolveClientAddress({ remoteAddress: values.peer, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
-  const request = { peer: values.peer ?? null, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
+  const secure = values.secure === true;
+  const result = resolveClientAddress({ remoteAddress: values.peer, secure, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
+  const request = { peer: values.peer ?? null, secure, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
   const trustDiagnostics = trust.diagnostics;
   if (values.json) {
     io.out(JSON.stringify({ request, result, trustDiagnostics }, null, 2));
     return 0;
   }
 
-  const lines = ["Request", `  peer        ${values.peer ?? "(none: the socket has no remote address)"}`];
+  const lines = ["Request", `  peer        ${values.peer ?? "(none: the socket has no remote address)"}`, `  scheme      ${secure ? "https (--secure)" : "http"}`];
   lines.push(`  trusted     ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}`);
   lines.push(`  believes    ${header ?? DEFAULT_HEADER}${header === undefined ? " (default)" : ""}`);
   if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
@@ -282,8 +285,8 @@ async function readConfig(file: string): Promise<unknown> {
 const CONDITIONS: ReadonlyArray<readonly [string, keyof LocalityChecks, string]> = [
   ["a", "client", "the client is loopback, or every address on the path is trusted"],
   ["b", "forwarding", "no forwarding header that the walk did not read names a client"],
-  ["c", "host", "Host is present and names this machine"],
-  ["d", "origin", "Origin is absent or names this machine"],
+  ["c", "host", "the request the browser made (Host, and what trusted proxies say of it) names this machine"],
+  ["d", "origin", "no other page caused it: Origin is this server's page, or Fetch Metadata says so"],
 ];
 
 function hopLines(result: ClientAddress): string[] {

@@ -39,6 +39,8 @@ export interface Fixture {
      * was declared (no balancer, or its LOCAL command), and the peer is the client's side of the socket.
      */
     readonly declaredSource?: string | null;
+    /** Whether the connection was TLS (an https server's, or declared TLS by a trusted balancer). Absent: false. */
+    readonly secure?: boolean;
     readonly local: Endpoint | null;
     readonly method: string;
     readonly url: string;
@@ -101,6 +103,7 @@ export function replayFixture(fixture: Fixture): { result: ClientAddress; mismat
     remoteAddress: request.peer?.address,
     declaredSource: request.declaredSource,
     headers: request.rawHeaders,
+    secure: request.secure,
     trustedProxies: options.trustedProxies,
     header: options.header,
     maxHops: options.maxHops,
@@ -208,7 +211,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("provenance.why", "is only for hand-written fixtures");
   }
 
-  const request = record(root.request, "request", ["peer", "local", "method", "url", "rawHeaders"], ["declaredSource"]);
+  const request = record(root.request, "request", ["peer", "local", "method", "url", "rawHeaders"], ["declaredSource", "secure"]);
   const rawHeaders = strings(request.rawHeaders, "request.rawHeaders");
   if (rawHeaders.length % 2 !== 0) {
     throw new ShapeError("request.rawHeaders", "must alternate names and values (its length is odd)");
@@ -230,9 +233,7 @@ function toFixture(data: unknown): Fixture {
   }
 
   const expected = record(root.expected, "expected", ["address", "loopbackEquivalent", "basis"]);
-  if (typeof expected.loopbackEquivalent !== "boolean") {
-    throw new ShapeError("expected.loopbackEquivalent", `must be true or false, got ${describe(expected.loopbackEquivalent)}`);
-  }
+  const loopbackEquivalent = flag(expected.loopbackEquivalent, "expected.loopbackEquivalent");
 
   const fixture: Fixture = {
     name: text(root.name, "name"),
@@ -245,6 +246,7 @@ function toFixture(data: unknown): Fixture {
     request: {
       peer: endpoint(request.peer, "request.peer"),
       ...(request.declaredSource === undefined ? {} : { declaredSource: request.declaredSource === null ? null : string(request.declaredSource, "request.declaredSource") }),
+      ...(request.secure === undefined ? {} : { secure: flag(request.secure, "request.secure") }),
       local: endpoint(request.local, "request.local"),
       method: text(request.method, "request.method"),
       url: text(request.url, "request.url"),
@@ -259,7 +261,7 @@ function toFixture(data: unknown): Fixture {
     },
     expected: {
       address: expected.address === null ? null : string(expected.address, "expected.address"),
-      loopbackEquivalent: expected.loopbackEquivalent,
+      loopbackEquivalent,
       // Not checked against the Basis names: a wrong one shows up as a replay mismatch naming both.
       basis: text(expected.basis, "expected.basis") as Basis,
     },
@@ -319,6 +321,11 @@ function text(value: unknown, field: string): string {
   const result = string(value, field);
   if (result.trim() === "") throw new ShapeError(field, "must not be empty");
   return result;
+}
+
+function flag(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean") throw new ShapeError(field, `must be true or false, got ${describe(value)}`);
+  return value;
 }
 
 function strings(value: unknown, field: string): string[] {

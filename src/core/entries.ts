@@ -32,6 +32,12 @@ export class EntryCursor {
   address: Address | null = null;
   malformed: string | null = null;
   raw = "";
+  /**
+   * A Forwarded element's `host=` and `proto=` (RFC 7239 sections 5.3 and 5.4: the Host and scheme of the
+   * request the proxy that wrote it received), as written; undefined when absent or not a Forwarded entry.
+   */
+  host: string | undefined = undefined;
+  proto: string | undefined = undefined;
   readonly #header: ForwardingHeader;
   readonly #value: string;
   #next: number; // the end of the next entry; -1 when there is none
@@ -148,9 +154,23 @@ export class EntryCursor {
     }
     const repeated = repeatedParameter(element, params);
     if (repeated !== null) return this.#fail(repeated, element);
+    this.host = params.host;
+    this.proto = params.proto;
     if (!Object.hasOwn(params, "for")) return this.#fail("element has no for= parameter", element);
     return this.#entry(params.for!, 0, params.for!.length);
   }
+}
+
+/**
+ * The `host=` of the `count` nearest elements of a Forwarded value (those the walk read, which it found
+ * well-formed), nearest proxy first; an element without one adds nothing. Elements further left are the
+ * client's own claims and, as in the walk, are never read.
+ */
+export function forwardedHosts(value: string, count: number): string[] {
+  const cursor = new EntryCursor("forwarded", value);
+  const hosts: string[] = [];
+  for (let read = 0; read < count && cursor.next(); read++) if (cursor.host !== undefined) hosts.push(cursor.host);
+  return hosts;
 }
 
 /** One element's parameters, or why forwarded-parse would not read it as one element. */

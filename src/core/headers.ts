@@ -1,8 +1,19 @@
 // Reads the headers the rules need from whichever shape a server hands over, with one answer: names compared
 // without regard to case, repeated lines joined with ", " in wire order (as Node and WHATWG `Headers` join
-// them). The rules need the values of Host, Origin, Sec-Fetch-Site and the three walkable forwarding
-// headers, and only the presence of every other proxy header (a bit each).
-import { FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT } from "./proxy-headers.js";
+// them). The rules need the values of Host, Origin, Sec-Fetch-Site, the three walkable forwarding headers and
+// the three that describe the request a browser made to a proxy (X-Forwarded-Host, -Proto, -Port), and only
+// the presence of every other proxy header (a bit each; any other X-Forwarded-* name sets the prefix row's).
+import {
+  FORWARDED_BIT,
+  PROXY_HEADERS,
+  X_FORWARDED_FOR_BIT,
+  X_FORWARDED_HOST_BIT,
+  X_FORWARDED_PORT_BIT,
+  X_FORWARDED_PREFIX,
+  X_FORWARDED_PREFIX_SLOT,
+  X_FORWARDED_PROTO_BIT,
+  X_REAL_IP_BIT,
+} from "./proxy-headers.js";
 
 /** Node's `req.headers`, a WHATWG `Headers`, or Node's flat `req.rawHeaders` array. */
 export type HeadersInput =
@@ -24,6 +35,9 @@ export interface HeaderValues {
   forwarded: HeaderValue;
   xForwardedFor: HeaderValue;
   xRealIp: HeaderValue;
+  xForwardedHost: HeaderValue;
+  xForwardedProto: HeaderValue;
+  xForwardedPort: HeaderValue;
   /** Bit i set: the header of PROXY_HEADERS row i is present. */
   proxyHeaders: number;
 }
@@ -33,7 +47,7 @@ const HOST = 32;
 const ORIGIN = 33;
 const SEC_FETCH_SITE = 34;
 const NAMES: ReadonlyArray<readonly [lower: string, display: string, slot: number]> = [
-  ...PROXY_HEADERS.map((row, index) => [row.name, row.display, index] as const),
+  ...PROXY_HEADERS.flatMap((row, index) => (index === X_FORWARDED_PREFIX_SLOT ? [] : [[row.name, row.display, index] as const])),
   ["host", "Host", HOST],
   ["origin", "Origin", ORIGIN],
   ["sec-fetch-site", "Sec-Fetch-Site", SEC_FETCH_SITE],
@@ -55,6 +69,7 @@ for (const [lower, , slot] of NAMES) (BY_LENGTH[lower.length] ??= []).push([lowe
  */
 export function readHeaders(input: unknown, into: HeaderValues): void {
   into.host = into.origin = into.secFetchSite = into.forwarded = into.xForwardedFor = into.xRealIp = undefined;
+  into.xForwardedHost = into.xForwardedProto = into.xForwardedPort = undefined;
   into.proxyHeaders = 0;
   if (Array.isArray(input)) {
     // Node's flat [name, value, ...] list in one pass; a value that is not text fails closed.
@@ -69,10 +84,22 @@ export function readHeaders(input: unknown, into: HeaderValues): void {
   } else if (typeof input !== "object" || input === null) {
     // Nothing to read.
   } else if (typeof (input as { get?: unknown }).get === "function") {
-    const headers = input as { get(name: string): unknown };
+    const headers = input as { get(name: string): unknown; keys?: unknown };
     for (const [name, , slot] of NAMES) {
       const value = fromWhatwg(headers, name);
       if (value !== undefined) add(into, slot, value);
+    }
+    // The prefix row has no one name to ask for: a WHATWG Headers lists its names (an object with only get()
+    // cannot, and is read by the named rows alone).
+    if (typeof headers.keys === "function") {
+      try {
+        for (const name of (headers.keys as () => Iterable<unknown>).call(headers)) {
+          if (typeof name === "string" && slotOf(name) === X_FORWARDED_PREFIX_SLOT) into.proxyHeaders |= 1 << X_FORWARDED_PREFIX_SLOT;
+        }
+      } catch {
+        // Names that cannot be listed: the prefix row is read as present, failing closed.
+        into.proxyHeaders |= 1 << X_FORWARDED_PREFIX_SLOT;
+      }
     }
   } else {
     // A plain object: Node's (lower-case names) or one built by hand (any case). Its own names are walked
@@ -95,13 +122,14 @@ export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-for
 /** Which slot the header `key` fills, ignoring case, or -1. */
 function slotOf(key: string): number {
   // No name in the table is that long: a client's long names are never hashed.
-  if (key.length >= BY_LENGTH.length) return -1;
-  const slot = SLOTS.get(key);
-  if (slot !== undefined) return slot;
-  const candidates = BY_LENGTH[key.length]!;
-  if (candidates === null) return -1;
-  for (const [lower, slot] of candidates) if (sameIgnoringCase(key, lower)) return slot;
-  return -1;
+  if (key.length < BY_LENGTH.length) {
+    const slot = SLOTS.get(key);
+    if (slot !== undefined) return slot;
+    const candidates = BY_LENGTH[key.length]!;
+    if (candidates !== null) for (const [lower, slot] of candidates) if (sameIgnoringCase(key, lower)) return slot;
+  }
+  // Any other X-Forwarded-* name, however long: most names are ruled out at their first character.
+  return (key.charCodeAt(0) | 0x20) === 0x78 /* x */ && key.length > X_FORWARDED_PREFIX.length && sameIgnoringCase(key, X_FORWARDED_PREFIX) ? X_FORWARDED_PREFIX_SLOT : -1;
 }
 
 /** Adds one line's value to its slot: a proxy header's bit, and the value where the rules read it. */
@@ -122,6 +150,9 @@ function add(into: HeaderValues, slot: number, value: string | null): void {
   if (bit === X_FORWARDED_FOR_BIT) into.xForwardedFor = join(into.xForwardedFor, value);
   else if (bit === FORWARDED_BIT) into.forwarded = join(into.forwarded, value);
   else if (bit === X_REAL_IP_BIT) into.xRealIp = join(into.xRealIp, value);
+  else if (bit === X_FORWARDED_HOST_BIT) into.xForwardedHost = join(into.xForwardedHost, value);
+  else if (bit === X_FORWARDED_PROTO_BIT) into.xForwardedProto = join(into.xForwardedProto, value);
+  else if (bit === X_FORWARDED_PORT_BIT) into.xForwardedPort = join(into.xForwardedPort, value);
 }
 
 /** Repeated lines as one list in order; once a line is unreadable, the whole value is. */
@@ -129,7 +160,7 @@ function join(previous: HeaderValue, next: string | null): string | null {
   return previous === undefined ? next : previous === null || next === null ? null : `${previous}, ${next}`;
 }
 
-/** `lower` is lower-case ASCII and as long as `key`, which may be any case. */
+/** `key` (any case) begins with `lower` (lower-case ASCII, no longer than `key`). */
 function sameIgnoringCase(key: string, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) {
     const c = key.charCodeAt(i);

@@ -51,29 +51,46 @@ export function hostPort(text: string, localHosts: readonly string[], start = 0)
   return NOT_THIS_MACHINE;
 }
 
-/** An Origin that names this machine: the port the page was served on, and whether that is its scheme's default. */
+/** An Origin that names this machine: its scheme, and the port the page was served on (its scheme's default when none is written). */
 export interface LocalOrigin {
+  readonly secure: boolean;
   readonly port: number;
-  readonly standard: boolean;
 }
 
-/** The origin's port if it names this machine (by hostPort's test); null for `null`, other schemes, others. */
+/** The default port of http (80) or https (443). */
+export function defaultPort(secure: boolean): number {
+  return secure ? 443 : 80;
+}
+
+/** The origin's scheme and port if it names this machine (by hostPort's test); null for `null`, other schemes, others. */
 export function localOrigin(origin: string, localHosts: readonly string[]): LocalOrigin | null {
   const start = schemeEnd(origin);
   if (start === -1) return null;
   const port = hostPort(origin, localHosts, start);
   if (port === NOT_THIS_MACHINE) return null;
-  const standard = start === 7 ? 80 : 443;
-  return { port: port === NO_PORT ? standard : port, standard: port === NO_PORT || port === standard };
+  const secure = start === 8;
+  return { secure, port: port === NO_PORT ? defaultPort(secure) : port };
 }
 
 /**
- * Whether a page on `origin` was served by this server, as far as Host tells: on the port Host names (a
- * missing port in Host is the scheme's default). Another port of this machine is another application: a dev
- * server, another local service; its pages must not borrow the gateway's locality.
+ * Whether a page on `origin` was served by this server: the same scheme and port as the request the browser
+ * made (RFC 6454 section 4: an origin is scheme, host and port, and a missing port is the scheme's default,
+ * that scheme's only). Another port of this machine is another application (a dev server, another local
+ * service), and the other scheme on the default port is another server (80 is not 443): their pages must not
+ * borrow the gateway's locality.
  */
-export function sameServer(origin: LocalOrigin, hostPortNumber: number): boolean {
-  return hostPortNumber === NO_PORT ? origin.standard : hostPortNumber === origin.port;
+export function sameServer(origin: LocalOrigin, hostPortNumber: number, secure: boolean): boolean {
+  return origin.secure === secure && origin.port === (hostPortNumber === NO_PORT ? defaultPort(secure) : hostPortNumber);
+}
+
+/**
+ * The scheme a proxy says the browser used (X-Forwarded-Proto, Forwarded proto=): true for https or wss,
+ * false for http or ws (any case), null for anything else. A WebSocket's own scheme names the same server as
+ * its HTTP one: a page on https://x opens wss://x.
+ */
+export function schemeIsSecure(text: string): boolean | null {
+  const scheme = text.toLowerCase();
+  return scheme === "https" || scheme === "wss" ? true : scheme === "http" || scheme === "ws" ? false : null;
 }
 
 /**
@@ -175,6 +192,11 @@ function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;
 }
 
+/** A name localHosts may hold: non-empty, no spaces, commas or slashes, no longer than a Host that can match. */
+export function isLocalHostEntry(entry: unknown): entry is string {
+  return typeof entry === "string" && /^[^\s,/]+$/.test(entry) && entry.length <= MAX_AUTHORITY;
+}
+
 /**
  * Validates `localHosts` once: each entry a non-empty name without spaces, commas or slashes, no longer than
  * a Host that can match. An empty entry (what `"".split(",")` gives) would match an empty Host or
@@ -183,7 +205,7 @@ function isDigit(c: number): boolean {
 export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
   if (!Array.isArray(list)) throw new TypeError(`localHosts must be an array of host names, got ${typeof list}`);
   list.forEach((entry: unknown, index) => {
-    if (typeof entry !== "string" || !/^[^\s,/]+$/.test(entry) || entry.length > MAX_AUTHORITY) {
+    if (!isLocalHostEntry(entry)) {
       throw new TypeError(`localHosts[${index}] must be a host name (e.g. "mybox" or "[fd18::2]"), got ${JSON.stringify(entry)}`);
     }
   });
@@ -191,19 +213,34 @@ export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
 }
 
 /**
- * Validates `localOrigins` once: each an http(s) origin, scheme://host[:port] and nothing more, kept as
- * browsers serialize it so that comparing is one set lookup. `null` is refused: every sandboxed or file page
- * sends it.
+ * Validates `localOrigins` once: each an http(s) origin, scheme://host[:port] and nothing more (a lone
+ * trailing `/` allowed), kept in the form browsers send it, so that comparing is one set lookup. That form is
+ * the WHATWG URL standard's serialization of an origin, which Node's own URL implements, so it is used here:
+ * lower case, IPv6 compressed (`[0:0:0:0:0:0:0:1]` is sent as `[::1]`), IPv4 written in full, international
+ * names in punycode, the default port dropped. `null` is refused: every sandboxed or file page sends it.
  */
 export function compileLocalOrigins(list: readonly unknown[]): ReadonlySet<string> {
   if (!Array.isArray(list)) throw new TypeError(`localOrigins must be an array of origins, got ${typeof list}`);
   return new Set(
     list.map((entry: unknown, index) => {
-      const origin = typeof entry === "string" ? serializeOrigin(entry) : null;
+      const origin = typeof entry === "string" ? browserOrigin(entry) : null;
       if (origin === null) {
         throw new TypeError(`localOrigins[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`);
       }
       return origin;
     }),
   );
+}
+
+/** The origin as a browser serializes it, or null when `text` is not exactly an http(s) origin. */
+function browserOrigin(text: string): string | null {
+  const start = schemeEnd(text);
+  // URL is lenient where an origin is not: it takes "http:///x", backslashes, user info, a query or fragment.
+  if (start === -1 || text.length - start > MAX_AUTHORITY || text.charCodeAt(start) === 0x2f /* / */ || /[\s\\?#@]/.test(text)) return null;
+  try {
+    const url = new URL(text);
+    return url.pathname === "/" ? url.origin : null;
+  } catch {
+    return null;
+  }
 }

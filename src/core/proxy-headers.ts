@@ -9,6 +9,9 @@ export type ProxyHeaderKind =
   /** Describes the original request or the proxy; a trusted proxy sets these routinely. */
   | "descriptive";
 
+/** The prefix row's name: it matches every header whose name starts with `x-forwarded-` and has no row of its own. */
+export const X_FORWARDED_PREFIX = "x-forwarded-";
+
 export interface ProxyHeader {
   /** Lower case, as Node writes names in `req.headers`. */
   readonly name: string;
@@ -48,6 +51,9 @@ export const PROXY_HEADERS: readonly ProxyHeader[] = [
   { name: "tailscale-user-name", display: "Tailscale-User-Name", kind: "descriptive", writers: "Tailscale Serve" },
   { name: "tailscale-user-profile-pic", display: "Tailscale-User-Profile-Pic", kind: "descriptive", writers: "Tailscale Serve" },
   { name: "tailscale-funnel-request", display: "Tailscale-Funnel-Request", kind: "descriptive", writers: "Tailscale Funnel (a request from the public internet)" },
+  // The prefix row: any X-Forwarded-* header not named above. Only proxies and the services behind them use
+  // the prefix, so from an untrusted peer one is as much a proxy signal as X-Forwarded-For.
+  { name: X_FORWARDED_PREFIX, display: "X-Forwarded-*", kind: "descriptive", writers: "oauth2-proxy (--pass-user-headers: X-Forwarded-User, -Email, -Groups, -Preferred-Username), authentik's proxy outpost (X-Forwarded-User, -Email, -Preferred-Username), nginx or Apache by configuration (X-Forwarded-Ssl, X-Forwarded-Scheme)" },
 ];
 
 /** A row's bit in a set of present headers (at most 31 rows, so that the set stays a small integer). */
@@ -57,6 +63,11 @@ function bitOf(name: string): number {
 export const X_FORWARDED_FOR_BIT = bitOf("x-forwarded-for");
 export const FORWARDED_BIT = bitOf("forwarded");
 export const X_REAL_IP_BIT = bitOf("x-real-ip");
+export const X_FORWARDED_HOST_BIT = bitOf("x-forwarded-host");
+export const X_FORWARDED_PROTO_BIT = bitOf("x-forwarded-proto");
+export const X_FORWARDED_PORT_BIT = bitOf("x-forwarded-port");
+/** The prefix row's slot, for any other X-Forwarded-* name. */
+export const X_FORWARDED_PREFIX_SLOT = PROXY_HEADERS.findIndex((row) => row.name === X_FORWARDED_PREFIX);
 /** The rows of kind "address". */
 export const ADDRESS_BITS = PROXY_HEADERS.reduce((bits, row, index) => (row.kind === "address" ? bits | (1 << index) : bits), 0);
 

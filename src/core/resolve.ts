@@ -3,25 +3,38 @@
 // first condition that fails; the hops, the four checks and the diagnostics are produced by running the same
 // function again with an explanation, the first time anyone reads them, on the header values the fast path
 // read. Nobody pays for messages nobody reads, and there is no second copy of a rule to drift.
-import { type Address, canonicalText, formatAddress, isLoopback, isPrivateUse, parseIp } from "./address.js";
+import { type Address, canonicalText, formatAddress, isDecimalPort, isLoopback, isPrivateUse, parseIp } from "./address.js";
 import { compileOnce } from "./compile-once.js";
-import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
+import { EntryCursor, FORWARDING_HEADERS, type ForwardingHeader, forwardedHosts } from "./entries.js";
 import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue, readHeaders } from "./headers.js";
 import {
   type LocalOrigin,
   MAX_AUTHORITY,
+  defaultPort,
   NOT_THIS_MACHINE,
   NO_PORT,
   checkLocalHosts,
   compileLocalOrigins,
   fetchSiteIsOwn,
   hostPort,
+  isLocalHostEntry,
   localOrigin,
   sameServer,
+  schemeIsSecure,
   serializeOrigin,
 } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
-import { ADDRESS_BITS, FORWARDED_BIT, PROXY_HEADERS, X_FORWARDED_FOR_BIT, X_REAL_IP_BIT, displayName } from "./proxy-headers.js";
+import {
+  ADDRESS_BITS,
+  FORWARDED_BIT,
+  PROXY_HEADERS,
+  X_FORWARDED_FOR_BIT,
+  X_FORWARDED_HOST_BIT,
+  X_FORWARDED_PORT_BIT,
+  X_FORWARDED_PROTO_BIT,
+  X_REAL_IP_BIT,
+  displayName,
+} from "./proxy-headers.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
 /**
@@ -66,11 +79,16 @@ export interface LocalityChecks {
    * the rest of the table in proxy-headers.ts included); from a trusted one, no address header but the believed.
    */
   readonly forwarding: boolean;
-  /** c. Host is present and names this machine. */
+  /**
+   * c. The request the browser made names this machine: Host is present and names it, and so does every
+   * other Host-bearing value (X-Forwarded-Host, Forwarded host=); the scheme and port a trusted proxy
+   * describes can be read.
+   */
   readonly host: boolean;
   /**
-   * d. No other page caused the request: Origin is this server's own (this machine, Host's port) or one of
-   * localOrigins; without Origin, Sec-Fetch-Site is absent, `same-origin` or `none`.
+   * d. No other page caused the request: Origin is this server's own (this machine, the scheme and port of
+   * the request the browser made) or one of localOrigins; without Origin, Sec-Fetch-Site is absent,
+   * `same-origin` or `none`, and absent only where a browser would have sent it (a loopback name, or https).
    */
   readonly origin: boolean;
 }
@@ -86,12 +104,27 @@ export type DiagnosticCode =
   | "unbelieved-forwarding-header"
   | "host-missing"
   | "host-not-local"
+  | "forwarded-host-not-local"
+  | "forwarded-request-unclear"
   | "origin-not-local"
-  | "fetch-site-not-local";
+  | "fetch-site-not-local"
+  | "no-fetch-metadata";
+
+/**
+ * A change the diagnostic advises, for a program to show or apply: set the believed header, add an entry to
+ * a list option, or make the trusted proxy drop a header it passes on from clients. Never a public address
+ * to trust, and never a change whose next answer advises undoing it.
+ */
+export type Fix =
+  | { readonly set: "header"; readonly to: ForwardingHeader }
+  | { readonly add: "trustedProxies" | "localHosts" | "localOrigins"; readonly entry: string }
+  | { readonly proxyDrops: string };
 
 export interface Diagnostic {
   readonly code: DiagnosticCode;
   readonly message: string;
+  /** The change that would lift this failure, when there is one to advise. */
+  readonly fix?: Fix;
 }
 
 export interface ResolveOptions {
@@ -107,6 +140,13 @@ export interface ResolveOptions {
    */
   readonly declaredSource?: string | null | undefined;
   readonly headers?: HeadersInput | undefined;
+  /**
+   * Whether the connection was TLS (https, wss), as the socket says or a trusted balancer declared it
+   * (`connectionSecure(req.socket)`; clientaddr/node and its adapters fill it). Default false. It is the
+   * scheme of the request the browser made, unless a trusted proxy says otherwise (X-Forwarded-Proto,
+   * Forwarded proto=): an Origin must have that scheme, and a port left out is that scheme's default.
+   */
+  readonly secure?: boolean | undefined;
   /** Compiled with {@link compileTrustedProxies}, or a list compiled on first use and cached by identity. */
   readonly trustedProxies?: TrustedProxies | readonly string[] | undefined;
   /** The one forwarding header to believe from trusted proxies. Default `x-forwarded-for`. */
@@ -252,9 +292,13 @@ class Request implements HeaderValues {
   forwarded: HeaderValue = undefined;
   xForwardedFor: HeaderValue = undefined;
   xRealIp: HeaderValue = undefined;
+  xForwardedHost: HeaderValue = undefined;
+  xForwardedProto: HeaderValue = undefined;
+  xForwardedPort: HeaderValue = undefined;
   proxyHeaders = 0;
   readonly remoteAddress: unknown;
   readonly declared: unknown;
+  readonly secure: boolean;
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
   readonly maxHops: number;
@@ -265,11 +309,24 @@ class Request implements HeaderValues {
   /** Written by `decide`: the client's canonical text (null when unknown), and where it came from. */
   client: string | null = null;
   source: HopSource = "socket";
+  /** Written by `decide`: the host= and proto= of the believed Forwarded element that named the client. */
+  elementHost: string | undefined = undefined;
+  elementProto: string | undefined = undefined;
+  /** Written by `decide`: how many entries of the believed header the walk read. */
+  examined = 0;
+  /**
+   * Written by `readAsked`: the request the browser made, as this request shows it: its Host (the value
+   * that names it), its scheme, and what made it unreadable or not this machine's (null when nothing did).
+   */
+  askedHost: HeaderValue = undefined;
+  askedSecure = false;
+  askedProblem: AskedProblem | null = null;
 
   constructor(options: ResolveOptions) {
     readHeaders(options.headers, this);
     this.remoteAddress = options.remoteAddress;
     this.declared = options.declaredSource;
+    this.secure = options.secure === true;
     this.trust = trustOf(options.trustedProxies);
     this.believed = options.header ?? DEFAULT_HEADER;
     this.maxHops = options.maxHops ?? DEFAULT_MAX_HOPS;
@@ -278,6 +335,15 @@ class Request implements HeaderValues {
     this.localOrigins = options.localOrigins === undefined ? NO_ORIGINS : localOriginsList(options.localOrigins);
   }
 }
+
+/**
+ * Why the request the browser made does not name this machine, beside a missing or foreign Host: a
+ * Host-bearing value a proxy passed on names another machine, or what a trusted proxy says of the scheme,
+ * host or port cannot be read or contradicts itself.
+ */
+type AskedProblem =
+  | { readonly kind: "foreign"; readonly header: "X-Forwarded-Host" | "Forwarded host="; readonly value: string }
+  | { readonly kind: "unclear"; readonly header: string; readonly value: string; readonly why: string };
 
 /** What the explained run collects. */
 interface Explanation {
@@ -342,6 +408,8 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
   const hops = explanation?.hops;
   request.client = null;
   request.source = "socket";
+  request.elementHost = request.elementProto = undefined;
+  request.examined = 0;
 
   // Rule 1 and 5: the socket peer.
   const remote = request.remoteAddress;
@@ -424,6 +492,8 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
       }
       const trusted = trust.trusts(address);
       client = address;
+      request.elementHost = cursor.host;
+      request.elementProto = cursor.proto;
       // The text is made for the client only (and for each hop when explaining): most hops never need one.
       clientText = cursor.text;
       clientStart = cursor.start;
@@ -435,6 +505,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
       }
     }
     // A header without a single element (empty, or commas only) names nobody: the walk ends at the peer.
+    request.examined = examined;
     if (examined === 0) request.source = peerSource;
     else text = canonicalText(client, clientText, clientStart, clientEnd);
   }
@@ -455,6 +526,7 @@ function decide(request: Request, explanation: Explanation | null): Verdict {
         : request.source === "proxy-protocol"
           ? `client ${text}, declared by the PROXY protocol header of trusted load balancer ${balancerText}, is neither loopback nor a trusted proxy: not local`
           : `client ${text}, named by ${DISPLAY[believed]} from trusted proxy ${peerText}, is not loopback and not trusted: not local`,
+      request.source === "socket" && isPrivateUse(peer) ? { add: "trustedProxies", entry: text } : undefined,
     );
   }
   // Rules 4b-4d.
@@ -489,34 +561,32 @@ function checkHeaders(request: Request, peer: Address | null, peerTrusted: boole
     });
   }
 
-  const hostValue = request.host;
-  const port = typeof hostValue !== "string" ? NOT_THIS_MACHINE : localHosts.length > 0 ? hostPort(hostValue, localHosts) : hostValue.length > MAX_AUTHORITY ? NOT_THIS_MACHINE : memoHostPort(hostValue);
+  // c. The request the browser made (read through trusted proxies) names this machine.
+  const port = readAsked(request, peerTrusted);
   const host = port !== NOT_THIS_MACHINE;
   if (!host) {
     failed ??= "host-not-local";
     if (explanation === null) return failed;
-    if (hostValue === undefined) {
-      note(explanation, "host-missing", "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local");
-    } else {
-      note(explanation, "host-not-local", `Host ${JSON.stringify(String(hostValue).slice(0, 80))} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`);
-    }
+    explainHost(explanation, request, peer);
   }
 
   // d. Origin, when present, decides (it names the page); without it, Fetch Metadata says whether a page
-  // elsewhere caused the request.
+  // elsewhere caused the request, where a browser would have sent it.
   const originValue = request.origin;
   let origin: boolean;
   let page: LocalOrigin | null = null;
   if (originValue === undefined) {
-    origin = fetchSiteIsOwn(request.secFetchSite);
+    const site = request.secFetchSite;
+    // Whether a browser would have sent Fetch Metadata is asked only once the request names this machine.
+    origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
   } else if (originValue === null) {
     origin = false;
   } else if (request.localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (request.localOrigins.has(originValue) || request.localOrigins.has(serializeOrigin(originValue) ?? ""))) {
     origin = true;
   } else {
     page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);
-    // Ports are compared only when Host names this machine; otherwise c has failed already.
-    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port));
+    // Scheme and port are compared only when the request names this machine; otherwise c has failed already.
+    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port, request.askedSecure));
   }
   if (!origin) {
     failed ??= "origin-not-local";
@@ -527,21 +597,177 @@ function checkHeaders(request: Request, peer: Address | null, peerTrusted: boole
   return failed;
 }
 
+/** hostPort's answer for a Host-bearing value, memoized unless localHosts is given. */
+function portOf(text: string, localHosts: readonly string[]): number {
+  return localHosts.length > 0 ? hostPort(text, localHosts) : text.length > MAX_AUTHORITY ? NOT_THIS_MACHINE : memoHostPort(text);
+}
+
+/**
+ * A name a browser treats as potentially trustworthy over plain http (W3C Secure Contexts: `localhost`,
+ * `*.localhost`, a loopback literal), and so sends Fetch Metadata to. To any other name (a localHosts name, a
+ * LAN address) Chromium sends neither Origin nor Sec-Fetch-* on a cross-site navigation or image: there, a
+ * request without both cannot be told from one a page elsewhere caused.
+ */
+function isTrustworthyName(host: HeaderValue): boolean {
+  return typeof host === "string" && portOf(host, NO_HOSTS) !== NOT_THIS_MACHINE;
+}
+
+/**
+ * Reads the request the browser made and returns its port by hostPort's answers (NOT_THIS_MACHINE when it
+ * does not name this machine or cannot be told), leaving its Host, scheme and any problem on the request.
+ *
+ * From a trusted proxy, what the proxy says of the browser's request comes first, in this order: the host=
+ * and proto= of the believed Forwarded element that named the client (RFC 7239 section 5.3, 5.4), then the
+ * first X-Forwarded-Host and X-Forwarded-Proto item (the outermost proxy's), then the request's own Host and
+ * the connection's scheme; X-Forwarded-Port gives the port when the chosen host has none, and must agree
+ * when it has one. Every Host-bearing value must name this machine whichever is chosen: Host itself (a
+ * proxy that rewrites it, as Apache does by default, writes the upstream's address), every X-Forwarded-Host
+ * item and every Forwarded host=. A forged one can only make the answer not local. From an untrusted peer
+ * these headers have already failed condition b and are not read as the browser's.
+ */
+function readAsked(request: Request, peerTrusted: boolean): number {
+  const { localHosts } = request;
+  const hostValue = request.host;
+  request.askedHost = hostValue;
+  request.askedSecure = request.secure;
+  request.askedProblem = null;
+  let port = typeof hostValue === "string" ? portOf(hostValue, localHosts) : NOT_THIS_MACHINE;
+  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0 || port === NOT_THIS_MACHINE) return port;
+  let chosen = false;
+  if (request.believed === "forwarded" && typeof request.forwarded === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
+    for (const value of forwardedHosts(request.forwarded, request.examined)) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(request, "Forwarded host=", value);
+    if (request.elementHost !== undefined) {
+      request.askedHost = request.elementHost;
+      port = portOf(request.elementHost, localHosts);
+      chosen = true;
+    }
+    if (request.elementProto !== undefined) {
+      const secure = schemeIsSecure(request.elementProto);
+      if (secure === null) return unclear(request, "Forwarded proto=", request.elementProto, "not http or https");
+      request.askedSecure = secure;
+    }
+  }
+  const forwardedHost = request.xForwardedHost;
+  if (forwardedHost !== undefined) {
+    if (forwardedHost === null) return unclear(request, "X-Forwarded-Host", "", "not text");
+    // Bounded as the walk is: no more items than maxHops, each no longer than an authority that can match.
+    if (forwardedHost.length > request.maxHops * (MAX_AUTHORITY + 2)) return unclear(request, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${request.maxHops}) names can be`);
+    const first = firstItem(forwardedHost);
+    if (first === "") return unclear(request, "X-Forwarded-Host", forwardedHost, "empty");
+    for (let end = forwardedHost.length, at = end; at >= -1; at--) {
+      if (at !== -1 && forwardedHost.charCodeAt(at) !== 0x2c /* , */) continue;
+      const item = trimmed(forwardedHost, at + 1, end);
+      end = at;
+      if (item !== "" && portOf(item, localHosts) === NOT_THIS_MACHINE) return foreign(request, "X-Forwarded-Host", item);
+    }
+    if (!chosen) {
+      request.askedHost = first;
+      port = portOf(first, localHosts);
+    }
+  }
+  const forwardedProto = request.xForwardedProto;
+  if (forwardedProto !== undefined && request.elementProto === undefined) {
+    const secure = forwardedProto === null ? null : schemeIsSecure(firstItem(forwardedProto));
+    if (secure === null) return unclear(request, "X-Forwarded-Proto", String(forwardedProto), "not http or https");
+    request.askedSecure = secure;
+  }
+  const forwardedPort = request.xForwardedPort;
+  if (forwardedPort !== undefined) {
+    const text = forwardedPort === null ? "" : firstItem(forwardedPort);
+    if (!isDecimalPort(text)) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port");
+    const said = Number(text);
+    if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", text, `another port than the ${port} the browser's Host names`);
+    port = said;
+  }
+  return port;
+}
+
+/** The headers readAsked reads beside Host: without them it has nothing more to read. */
+const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO_BIT | X_FORWARDED_PORT_BIT;
+
+function foreign(request: Request, header: "X-Forwarded-Host" | "Forwarded host=", value: string): number {
+  request.askedProblem = { kind: "foreign", header, value };
+  return NOT_THIS_MACHINE;
+}
+
+function unclear(request: Request, header: string, value: string, why: string): number {
+  request.askedProblem = { kind: "unclear", header, value, why };
+  return NOT_THIS_MACHINE;
+}
+
+/** The first item of a comma-separated list, without optional whitespace: the outermost proxy's. */
+function firstItem(list: string): string {
+  const comma = list.indexOf(",");
+  return trimmed(list, 0, comma === -1 ? list.length : comma);
+}
+
+function trimmed(text: string, start: number, end: number): string {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
+}
+
+/** Why condition c fails: no Host, a foreign one, or what a trusted proxy said of the browser's request. */
+function explainHost(explanation: Explanation, request: Request, peer: Address | null): void {
+  const problem = request.askedProblem;
+  const proxy = peer === null ? "the proxy" : `trusted proxy ${formatAddress(peer)}`;
+  if (problem?.kind === "foreign") {
+    const name = problem.value.slice(0, 80);
+    note(
+      explanation,
+      "forwarded-host-not-local",
+      `${problem.header} ${JSON.stringify(name)} from ${proxy} does not name this machine: the browser asked the proxy for another name (a DNS-rebinding page reaches a proxy on this host as well as the gateway), so not local. If it is this machine's own name, add it to localHosts`,
+      localHostFix(name),
+    );
+  } else if (problem?.kind === "unclear") {
+    note(explanation, "forwarded-request-unclear", `${problem.header} ${JSON.stringify(problem.value.slice(0, 80))} from ${proxy} is ${problem.why}: the request the browser made cannot be told, so not local`);
+  } else if (request.host === undefined) {
+    note(explanation, "host-missing", "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local");
+  } else {
+    const name = String(request.host).slice(0, 80);
+    note(explanation, "host-not-local", `Host ${JSON.stringify(name)} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`, request.host === null ? undefined : localHostFix(name));
+  }
+}
+
+/** The localHosts entry that would name a Host-bearing value (its name without the port), if it can be one. */
+function localHostFix(value: string): Fix | undefined {
+  let name = value;
+  if (value.startsWith("[")) {
+    const close = value.indexOf("]");
+    if (close !== -1) name = value.slice(0, close + 1);
+  } else {
+    const colon = value.indexOf(":");
+    if (colon !== -1 && value.indexOf(":", colon + 1) === -1) name = value.slice(0, colon);
+  }
+  return isLocalHostEntry(name) ? { add: "localHosts", entry: name } : undefined;
+}
+
 /** Why a proxy header fails condition b, naming who writes it. */
 function explainProxyHeader(explanation: Explanation, request: Request, row: (typeof PROXY_HEADERS)[number], peer: Address | null, peerTrusted: boolean): void {
   const { believed } = request;
   const header = `${row.display} (written by ${row.writers})`;
   if (peerTrusted) {
     const peerText = formatAddress(peer!);
-    const advice = (FORWARDING_HEADERS as readonly string[]).includes(row.name) ? `If that proxy writes ${row.display}, set header: "${row.name}"; otherwise make it drop ${row.display} from client requests` : `Make it drop ${row.display} from client requests`;
-    note(explanation, "unbelieved-forwarding-header", `trusted proxy ${peerText} passed on ${header}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. ${advice}`);
+    // Switching the believed header is advised only while the believed one is absent, and only to the first
+    // walkable header present: once a header the proxy sends is believed, every other is one for it to drop,
+    // so no advice is undone by the answer after it (nginx's X-Real-IP beside X-Forwarded-For is dropped).
+    const switchTo = (request.proxyHeaders & BELIEVED_BIT[believed]) === 0 ? FORWARDING_HEADERS.find((name) => (request.proxyHeaders & BELIEVED_BIT[name]) !== 0) : undefined;
+    const drop = `make it drop ${row.display} from client requests${row.name === "x-real-ip" ? " (nginx: remove the proxy_set_header X-Real-IP line)" : ""}`;
+    if (switchTo === row.name) {
+      note(explanation, "unbelieved-forwarding-header", `trusted proxy ${peerText} passed on ${header}, but only ${DISPLAY[believed]} is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes ${row.display}, set header: "${row.name}"; otherwise ${drop}`, { set: "header", to: row.name as ForwardingHeader });
+    } else {
+      note(explanation, "unbelieved-forwarding-header", `trusted proxy ${peerText} passed on ${header}, but only ${DISPLAY[believed]} is believed: a hop the walk cannot see, so not local. Make the proxy send only ${DISPLAY[believed]}: ${drop}`, { proxyDrops: row.display });
+    }
   } else if (peer === null) {
     note(explanation, "untrusted-forwarding-header", `${header} is present but the peer is unknown: not local`);
   } else {
     const peerText = formatAddress(peer);
-    const advice = isPrivateUse(peer) ? ` If ${peerText} is a reverse proxy or tunnel you run, add "${peerText}" to trustedProxies so that its headers are read` : "";
     const who = request.source === "proxy-protocol" ? "declared source" : "peer";
-    note(explanation, "untrusted-forwarding-header", `${who} ${peerText} is not a trusted proxy, yet the request carries ${header}: a proxy or tunnel forwards for someone else, so not local.${advice}`);
+    const message = `${who} ${peerText} is not a trusted proxy, yet the request carries ${header}: a proxy or tunnel forwards for someone else, so not local.`;
+    // Only a proxy on this machine, or one whose every process may act as a local user (the trust model):
+    // doctor warns of any other trusted entry, so advising it here would be undone there.
+    if (isPrivateUse(peer)) note(explanation, "untrusted-forwarding-header", `${message} If ${peerText} is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "${peerText}" to trustedProxies so that its headers are read`, { add: "trustedProxies", entry: peerText });
+    else note(explanation, "untrusted-forwarding-header", message);
   }
 }
 
@@ -549,21 +775,39 @@ function explainProxyHeader(explanation: Explanation, request: Request, row: (ty
 function explainOrigin(explanation: Explanation, request: Request, page: LocalOrigin | null, port: number): void {
   const originValue = request.origin;
   if (originValue === undefined) {
+    if (request.secFetchSite === undefined) {
+      const name = JSON.stringify(String(request.askedHost).slice(0, 80));
+      note(explanation, "no-fetch-metadata", `no Origin and no Sec-Fetch-Site, to ${name} over http: browsers send neither to such a name on a cross-site navigation or image, so a page elsewhere may have caused this request: not local. Use a loopback name (localhost, 127.0.0.1, [::1]) or https, or send Origin from your client`);
+      return;
+    }
     const site = JSON.stringify(String(request.secFetchSite).slice(0, 40));
     note(explanation, "fetch-site-not-local", `no Origin, and Sec-Fetch-Site is ${site}: a page elsewhere made the user's browser send this request (a link, an image, a form, a no-cors fetch), so not local`);
     return;
   }
   const shown = JSON.stringify(String(originValue).slice(0, 80));
   if (page !== null) {
-    const hostSays = port === NO_PORT ? "no port" : `port ${port}`;
-    note(explanation, "origin-not-local", `Origin ${shown} is this machine but another port than Host (${hostSays}): a page of another application here (a dev server, another local service) opened this connection, so not local. If that page is yours, add ${shown} to localOrigins`);
+    const scheme = request.askedSecure ? "https" : "http";
+    const asked = `${scheme}, ${port === NO_PORT ? "no port" : `port ${port}`}`;
+    // nginx's `proxy_set_header Host $host` drops the port the browser wrote; $http_host keeps it.
+    const dropped = port === NO_PORT && page.port !== defaultPort(request.askedSecure) && request.askedHost === request.host && (request.proxyHeaders & ADDRESS_BITS) !== 0 ? ". If a proxy in front rewrote Host without its port (nginx's $host), make it pass the Host the browser sent (nginx: proxy_set_header Host $http_host)" : "";
+    const fix = originFix(originValue!);
+    note(explanation, "origin-not-local", `Origin ${shown} is this machine but another scheme or port than the request (${asked}): a page of another application here (a dev server, another local service) opened this connection, so not local${dropped}. If that page is yours, add ${shown} to localOrigins`, fix);
   } else {
     note(explanation, "origin-not-local", `Origin ${shown} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
   }
 }
 
-function note(explanation: Explanation, code: DiagnosticCode, message: string): void {
-  explanation.diagnostics.push({ code, message });
+/** The localOrigins entry for an Origin a browser sent, if it can be one. */
+function originFix(origin: string): Fix | undefined {
+  try {
+    return { add: "localOrigins", entry: [...compileLocalOrigins([origin])][0]! };
+  } catch {
+    return undefined;
+  }
+}
+
+function note(explanation: Explanation, code: DiagnosticCode, message: string, fix?: Fix): void {
+  explanation.diagnostics.push(fix === undefined ? { code, message } : { code, message, fix });
 }
 
 function trustOf(list: TrustedProxies | readonly string[] | undefined): TrustedProxies {

@@ -57,8 +57,15 @@ export const ROWS: readonly Row[] = [
     options: {},
   },
   {
-    name: "loopback, a name given in localHosts",
+    name: "loopback, a name given in localHosts, from its own page",
     basis: "socket:loopback",
+    peer: "127.0.0.1",
+    headers: (port) => ["Host", `mybox:${port}`, "Origin", `http://mybox:${port}`],
+    options: { localHosts: ["mybox"] },
+  },
+  {
+    name: "loopback, a name given in localHosts, with neither Origin nor Fetch Metadata",
+    basis: "socket:origin-not-local",
     peer: "127.0.0.1",
     headers: (port) => ["Host", `mybox:${port}`],
     options: { localHosts: ["mybox"] },

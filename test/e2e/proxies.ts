@@ -744,7 +744,7 @@ export const SCENARIOS: Scenario[] = [
   }),
   scenario("apache-mod-proxy", "browser", {
     untrusted: UNDECLARED("The X-Forwarded-For that Apache added"),
-    trusted: ["127.0.0.1", false, "x-forwarded-for:origin-not-local", "X-Forwarded-For names the loopback client and Apache rewrote Host to 127.0.0.1:PORT, so only Origin https://gateway.example.com shows the page: not local"],
+    trusted: ["127.0.0.1", false, "x-forwarded-for:host-not-local", "X-Forwarded-For names the loopback client and Apache rewrote Host to 127.0.0.1:PORT and put the browser's Host in X-Forwarded-Host, which names another machine: not local"],
   }),
   scenario("apache-mod-proxy", "forged-xff", {
     untrusted: UNDECLARED("X-Forwarded-For: 127.0.0.1, ::1 (Apache appended the address it saw to the forged one)"),
@@ -767,7 +767,7 @@ export const SCENARIOS: Scenario[] = [
   }),
   scenario("chain-haproxy-apache", "browser", {
     untrusted: UNDECLARED("X-Forwarded-For: 127.0.0.1, 127.0.0.1 (written by the two proxies)"),
-    trusted: ["127.0.0.1", false, "x-forwarded-for:origin-not-local", "the walk ends at the loopback client and Apache rewrote Host to 127.0.0.1:PORT, so only Origin https://gateway.example.com shows the page: not local"],
+    trusted: ["127.0.0.1", false, "x-forwarded-for:host-not-local", "the walk ends at the loopback client and Apache rewrote Host to 127.0.0.1:PORT and put the browser's Host in X-Forwarded-Host, which names another machine: not local"],
   }),
   scenario("chain-haproxy-apache", "forged-xff", {
     untrusted: UNDECLARED("X-Forwarded-For: 127.0.0.1, ::1, 127.0.0.1 (the forged entry, HAProxy's, Apache's)"),

@@ -83,13 +83,23 @@ export const proxySignal = fc.constantFrom("X-Forwarded-Proto", "X-Forwarded-Hos
 
 const headerName = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom("Host", "Origin", "X-Forwarded-For", "Forwarded", "X-Real-IP", "Sec-Fetch-Site") },
+  { weight: 2, arbitrary: fc.constantFrom("X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-User") },
   { weight: 2, arbitrary: fc.constantFrom("host", "ORIGIN", "x-forwarded-for", "forwarded", "x-REAL-ip", "sec-fetch-SITE") },
   { weight: 2, arbitrary: proxySignal },
   { weight: 1, arbitrary: fc.constantFrom("__proto__", "constructor", "X_Forwarded_For", "toString", "hasOwnProperty", "User-Agent") },
 );
 
+/** What a proxy says of the browser's request: X-Forwarded-Host items, X-Forwarded-Proto, X-Forwarded-Port. */
+export const forwardedHostValue = fc.oneof(
+  hostValue,
+  fc.array(hostValue, { minLength: 2, maxLength: 3 }).map((items) => items.join(", ")),
+);
+export const forwardedProtoValue = fc.constantFrom("http", "https", "HTTPS", "ws", "wss", "https, http", "gopher", "");
+export const forwardedPortValue = fc.constantFrom("80", "443", "18789", "8080", "080", "x", "");
+
 const forwardedElement = fc.oneof(
   address.map((a) => (a.includes(":") ? `for="[${a}]"` : `for=${a}`)),
+  fc.tuple(address, hostValue, fc.constantFrom("http", "https")).map(([a, host, proto]) => `for="${a.includes(":") ? `[${a}]` : a}";host="${host.replace(/["\\]/g, "")}";proto=${proto}`),
   fc.tuple(ipv4, fc.integer({ min: 0, max: 65535 })).map(([a, port]) => `for="${a}:${port}";proto=https`),
   fc.constantFrom("for=unknown", "for=_hidden", 'for="[2001:db8::1]:4711"', "proto=https", 'for="unterminated', "for=;by"),
   // nginx's bare IPv6, a repeated parameter, an empty pair, an empty element between commas.
@@ -111,6 +121,12 @@ function valueFor(name: string): fc.Arbitrary<string> {
       return entry;
     case "sec-fetch-site":
       return fetchSite;
+    case "x-forwarded-host":
+      return forwardedHostValue;
+    case "x-forwarded-proto":
+      return forwardedProtoValue;
+    case "x-forwarded-port":
+      return forwardedPortValue;
     default:
       return junk;
   }
@@ -127,6 +143,7 @@ export const header = fc.constantFrom("x-forwarded-for", "forwarded", "x-real-ip
 
 const anyRequest = fc.record({
   remoteAddress: peer,
+  secure: fc.boolean(),
   rawHeaders,
   trustedProxies: trustList,
   header,
@@ -137,26 +154,72 @@ const anyRequest = fc.record({
 // header lists seldom are, and the locality laws need many near-local requests to mean anything.
 const nearLocalRequest = fc.record({
   remoteAddress: fc.constantFrom("127.0.0.1", "::1", "::ffff:127.0.0.1", "172.18.0.1", "::ffff:172.18.0.1", "203.0.113.9"),
+  secure: fc.boolean(),
   rawHeaders: fc
     .tuple(
       hostValue,
       fc.option(originValue, { nil: undefined }),
-      fc.option(fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP"), { nil: undefined, freq: 4 }),
+      fc.option(fc.tuple(fc.constantFrom("X-Forwarded-For", "Forwarded", "X-Real-IP"), sometimes(fc.tuple(hostValue, fc.constantFrom("http", "https")))), { nil: undefined, freq: 4 }),
       fc.option(fetchSite, { nil: undefined, freq: 2 }),
       fc.option(proxySignal, { nil: undefined, freq: 4 }),
+      sometimes(forwardedHostValue),
+      sometimes(forwardedProtoValue),
+      sometimes(forwardedPortValue),
     )
-    .map(([host, origin, forwarding, site, signal]) => [
+    .map(([host, origin, forwarding, site, signal, xfh, xfproto, xfport]) => [
       "Host",
       host,
       ...(origin === undefined ? [] : ["Origin", origin]),
-      ...(forwarding === undefined ? [] : [forwarding, forwarding === "Forwarded" ? "for=127.0.0.1" : "127.0.0.1"]),
+      // A Forwarded element may describe the browser's request too (RFC 7239 host= and proto=).
+      ...(forwarding === undefined ? [] : [forwarding[0], forwarding[0] !== "Forwarded" ? "127.0.0.1" : forwarding[1] === undefined ? "for=127.0.0.1" : `for=127.0.0.1;host="${forwarding[1][0].replace(/["\\]/g, "")}";proto=${forwarding[1][1]}`]),
       ...(site === undefined ? [] : ["Sec-Fetch-Site", site]),
       ...(signal === undefined ? [] : [signal, signal.toLowerCase().includes("ip") ? "127.0.0.1" : "https"]),
+      ...(xfh === undefined ? [] : ["X-Forwarded-Host", xfh]),
+      ...(xfproto === undefined ? [] : ["X-Forwarded-Proto", xfproto]),
+      ...(xfport === undefined ? [] : ["X-Forwarded-Port", xfport]),
     ]),
   trustedProxies: fc.constantFrom<string[]>([], ["172.18.0.1"], ["loopback"], ["172.18.0.0/16", "loopback"]),
   header,
   maxHops: fc.constant(64),
 });
+
+/**
+ * A request through a trusted proxy on this host that describes the browser's request (Apache, Caddy,
+ * Traefik, Tailscale Serve): mostly local values, so that one foreign value or scheme is what decides.
+ */
+export const describedRequest: fc.Arbitrary<{ remoteAddress: string | undefined; secure: boolean; rawHeaders: string[]; trustedProxies: string[]; header: "x-forwarded-for" | "forwarded" | "x-real-ip"; maxHops: number }> = fc
+  .tuple(
+    fc.constantFrom("127.0.0.1", "::1"),
+    fc.boolean(),
+    fc.constantFrom("localhost", "127.0.0.1:18789", "[::1]:18789"),
+    fc.boolean(),
+    fc.array(fc.oneof({ weight: 3, arbitrary: fc.constantFrom("localhost", "LOCALHOST:18789", "app.localhost", "127.0.0.1:18789") }, { weight: 1, arbitrary: hostValue }), { minLength: 1, maxLength: 3 }),
+    sometimes(fc.constantFrom("http", "https", "HTTPS", "wss", "gopher")),
+    fc.option(originValue, { nil: undefined }),
+    sometimes(fc.constantFrom("18789", "443", "80")),
+  )
+  .map(([remoteAddress, secure, host, forwarded, hosts, proto, origin, port]) => ({
+    remoteAddress,
+    secure,
+    rawHeaders: [
+      "Host",
+      host,
+      ...(forwarded
+        ? ["Forwarded", `for=127.0.0.1;host="${hosts[0]!.replace(/["\\]/g, "")}"${proto === undefined ? "" : `;proto=${proto}`}`]
+        : ["X-Forwarded-For", "127.0.0.1", "X-Forwarded-Host", hosts.join(", "), ...(proto === undefined ? [] : ["X-Forwarded-Proto", proto])]),
+      ...(forwarded && hosts.length > 1 ? ["X-Forwarded-Host", hosts.slice(1).join(", ")] : []),
+      ...(origin === undefined ? [] : ["Origin", origin]),
+      ...(port === undefined ? [] : ["X-Forwarded-Port", port]),
+    ],
+    trustedProxies: ["loopback"],
+    header: forwarded ? "forwarded" : "x-forwarded-for",
+    maxHops: 64,
+  }));
+
+/** A value a quarter of the time, else undefined (fc.option's `freq` can only make absence the rarer). */
+function sometimes<T>(arbitrary: fc.Arbitrary<T>): fc.Arbitrary<T | undefined> {
+  return fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary });
+}
 
 /** A whole request: peer, raw headers, trust list, believed header, maxHops. */
 export const request = fc.oneof(anyRequest, nearLocalRequest);

@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { isIP } from "node:net";
 import fc from "fast-check";
+import parseForwarded from "forwarded-parse";
 import ipaddr from "ipaddr.js";
 import { formatAddress, parseIp } from "../../src/core/address.js";
 import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/core/index.js";
 import { PROXY_HEADERS } from "../../src/core/proxy-headers.js";
-import { address, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
+import { address, describedRequest, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
 import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
 
 export interface Law<T> {
@@ -25,6 +26,8 @@ export interface LawRequest {
   readonly remoteAddress: string | undefined;
   /** What a trusted balancer declared (the PROXY protocol); `remoteAddress` is then the balancer. */
   readonly declaredSource?: string | null;
+  /** Whether the connection was TLS. */
+  readonly secure?: boolean;
   readonly rawHeaders: readonly string[];
   readonly trustedProxies: readonly string[];
   readonly header?: "x-forwarded-for" | "forwarded" | "x-real-ip";
@@ -45,22 +48,28 @@ const PROXY = new Set(PROXY_HEADERS.map((row) => row.name));
 // The generators' local Host and Origin values with their ports (null: none written; an origin's standard
 // port is its scheme's default): anything else must never be local.
 const LOCAL_HOSTS = new Map<string, number | null>([["localhost", null], ["LOCALHOST:18789", 18789], ["127.0.0.1:18789", 18789], ["[::1]:18789", 18789], ["app.localhost", null]]);
-const LOCAL_ORIGINS = new Map<string, { port: number; standard: boolean }>([
-  ["http://127.0.0.1:18789", { port: 18789, standard: false }],
-  ["http://localhost:18789", { port: 18789, standard: false }],
-  ["https://app.localhost", { port: 443, standard: true }],
-  ["http://localhost:8000", { port: 8000, standard: false }],
-  ["http://127.0.0.1:5173", { port: 5173, standard: false }],
-  ["http://[::1]:3000", { port: 3000, standard: false }],
-  ["http://localhost", { port: 80, standard: true }],
+const LOCAL_ORIGINS = new Map<string, { secure: boolean; port: number }>([
+  ["http://127.0.0.1:18789", { secure: false, port: 18789 }],
+  ["http://localhost:18789", { secure: false, port: 18789 }],
+  ["https://app.localhost", { secure: true, port: 443 }],
+  ["http://localhost:8000", { secure: false, port: 8000 }],
+  ["http://127.0.0.1:5173", { secure: false, port: 5173 }],
+  ["http://[::1]:3000", { secure: false, port: 3000 }],
+  ["http://localhost", { secure: false, port: 80 }],
 ]);
 
-/** Whether the generators' `origin` is a page this server served, by the rule written out independently. */
-function servedHere(host: string, origin: string): boolean {
+/**
+ * Whether the generators' `origin` is a page this server served, by the rule written out independently (RFC
+ * 6454): the request's scheme, and Host's port or, without one, that scheme's default.
+ */
+function servedHere(host: string, origin: string, secure: boolean): boolean {
   const page = LOCAL_ORIGINS.get(origin);
   const port = LOCAL_HOSTS.get(host);
-  return page !== undefined && port !== undefined && (port === null ? page.standard : port === page.port);
+  return page !== undefined && port !== undefined && page.secure === secure && page.port === (port ?? (secure ? 443 : 80));
 }
+
+/** Headers through which a trusted proxy describes the browser's request instead of Host and the connection. */
+const DESCRIBING = new Set(["x-forwarded-host", "x-forwarded-proto", "x-forwarded-port", "forwarded"]);
 
 /** The joined value of a header in a raw list, as the resolver reads it (undefined when absent). */
 function joined(raw: readonly string[], name: string): string | undefined {
@@ -178,9 +187,35 @@ export const LAWS: Record<string, Law<never>> = {
   "a request without a local Host, or with an Origin that is not this server's page, is never local": law(request, asIs, true, (input) => {
     const host = joined(input.rawHeaders, "host");
     const origin = joined(input.rawHeaders, "origin");
-    if (host === undefined || !LOCAL_HOSTS.has(host) || (origin !== undefined && !servedHere(host, origin))) {
+    // Where a proxy describes the browser's request, the page is compared with that (the next laws).
+    const described = input.rawHeaders.some((name, i) => i % 2 === 0 && DESCRIBING.has(name.toLowerCase()));
+    if (host === undefined || !LOCAL_HOSTS.has(host) || (!described && origin !== undefined && !servedHere(host, origin, input.secure))) {
       assert.equal(resolve(input).loopbackEquivalent, false);
     }
+  }),
+
+  "no Host-bearing value that names another machine is ever local: Host, each X-Forwarded-Host item, each Forwarded host= the walk read": law(fc.oneof(request, describedRequest), asIs, true, (input: Request) => {
+    const result = resolve(input);
+    if (!result.loopbackEquivalent) return;
+    const values = [joined(input.rawHeaders, "host")!];
+    const forwardedHost = joined(input.rawHeaders, "x-forwarded-host");
+    if (forwardedHost !== undefined) values.push(...forwardedHost.split(",").map((item) => item.trim()).filter((item) => item !== ""));
+    const forwarded = joined(input.rawHeaders, "forwarded");
+    if (forwarded !== undefined && input.header === "forwarded") {
+      // The elements the walk read are the rightmost ones, one per header hop (forwarded-parse reads them).
+      const read = result.hops.filter((hop) => hop.source === "forwarded").length;
+      for (const element of parseForwarded(forwarded).slice(-read || Infinity)) if (element.host !== undefined) values.push(element.host);
+    }
+    for (const value of values) assert.ok(LOCAL_HOSTS.has(value), `${JSON.stringify(value)} names another machine, yet the answer is local`);
+  }),
+
+  "an Origin of another scheme than the request's is never local: the connection's, or what X-Forwarded-Proto says": law(fc.oneof(request, describedRequest), asIs, true, (input: Request) => {
+    const origin = joined(input.rawHeaders, "origin");
+    if (origin === undefined || joined(input.rawHeaders, "forwarded") !== undefined) return;
+    const proto = joined(input.rawHeaders, "x-forwarded-proto")?.split(",")[0]!.trim().toLowerCase();
+    const secure = proto === undefined ? input.secure : proto === "https" || proto === "wss" ? true : proto === "http" || proto === "ws" ? false : undefined;
+    if (secure === undefined) return;
+    if ((origin.startsWith("https://") && !secure) || (origin.startsWith("http://") && secure)) assert.equal(resolve(input).loopbackEquivalent, false);
   }),
 
   "a request without Origin whose Sec-Fetch-Site is other than same-origin or none is never local": law(request, asIs, true, (input) => {

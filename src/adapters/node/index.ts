@@ -5,12 +5,13 @@ import {
   type ResolveOptions,
   TrustedProxies,
   compileTrustedProxies,
+  connectionSecure,
   declaredSource,
   resolveClientAddress,
 } from "../../core/index.js";
 
-/** The resolver's options; the peer, a declared source and the headers are read from the request. */
-export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "declaredSource" | "headers">;
+/** The resolver's options; the peer, a declared source, the headers and the scheme are read from the request. */
+export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "declaredSource" | "headers" | "secure">;
 
 /**
  * Resolves the client of one request from its socket's peer and its raw header lines (so that a repeated
@@ -27,6 +28,7 @@ export function resolveRequest(req: IncomingMessage, options: RequestOptions = {
     remoteAddress: socket.remoteAddress,
     declaredSource: declaredSource(socket),
     headers: req.rawHeaders,
+    secure: connectionSecure(socket),
     trustedProxies: options.trustedProxies,
     header: options.header,
     maxHops: options.maxHops,
