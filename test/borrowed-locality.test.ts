@@ -120,6 +120,12 @@ describe("b. the gateway's own pages only: an Origin of the scheme and port the 
     }
   });
 
+  it("an Origin a client wrote in another spelling is compared in the browser's", () => {
+    expect(resolve({ host: "localhost:18789", origin: "HTTP://LOCALHOST:5173" }, { localOrigins: ["http://localhost:5173"] }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "localhost:18789", origin: "http://localhost:5173/" }, { localOrigins: ["http://localhost:5173"] }).loopbackEquivalent).toBe(true);
+    expect(resolve({ host: "localhost:18789", origin: "http://localhost:5173/app" }, { localOrigins: ["http://localhost:5173"] }).loopbackEquivalent).toBe(false);
+  });
+
   it("refuses a localOrigins that is not a list", () => {
     expect(() => resolve({ host: "localhost" }, { localOrigins: "http://localhost:5173" as unknown as string[] })).toThrow("localOrigins must be an array of origins, got string");
   });

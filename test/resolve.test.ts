@@ -37,7 +37,7 @@ const TABLE: Row[] = [
   [undefined, { host: "localhost" }, ["loopback"], null, false],
 ];
 
-const resolve = (remoteAddress: string | undefined, headers: Record<string, string>, trustedProxies: string[] = [], extra: Partial<ResolveOptions> = {}) =>
+const resolve = (remoteAddress: string | undefined, headers: ResolveOptions["headers"], trustedProxies: string[] = [], extra: Partial<ResolveOptions> = {}) =>
   resolveClientAddress({ remoteAddress, headers, trustedProxies, ...extra });
 
 const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);
@@ -517,6 +517,42 @@ describe("diagnostics say what to change", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", forwarded: "for=127.0.0.1" }, ["loopback"]), "unbelieved-forwarding-header")).toBe(
       'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
     );
+  });
+
+  it("what a trusted proxy says of the browser's request that cannot be read is not local, and says which header", () => {
+    const proxied = (headers: string[], extra: Partial<ResolveOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], headers: ["Host", "localhost", "X-Forwarded-For", "127.0.0.1", ...headers], ...extra });
+    const cases: Array<[string[], string]> = [
+      [["X-Forwarded-Host", 7 as unknown as string], 'X-Forwarded-Host "" from trusted proxy 127.0.0.1 is not text'],
+      [["X-Forwarded-Host", " , "], 'X-Forwarded-Host " , " from trusted proxy 127.0.0.1 is empty'],
+      [["X-Forwarded-Host", "localhost,".repeat(2_000)], "is longer than maxHops (64) names can be"],
+      [["X-Forwarded-Proto", 7 as unknown as string], 'X-Forwarded-Proto "null" from trusted proxy 127.0.0.1 is not http or https'],
+      [["X-Forwarded-Proto", "gopher"], 'X-Forwarded-Proto "gopher" from trusted proxy 127.0.0.1 is not http or https'],
+      [["X-Forwarded-Port", 7 as unknown as string], 'X-Forwarded-Port "null" from trusted proxy 127.0.0.1 is not a port'],
+      [["X-Forwarded-Port", "080"], 'X-Forwarded-Port "080" from trusted proxy 127.0.0.1 is not a port'],
+      [["X-Forwarded-Host", "localhost:8080", "X-Forwarded-Port", "8081"], 'X-Forwarded-Port "8081" from trusted proxy 127.0.0.1 is another port than the 8080 the browser\'s Host names'],
+    ];
+    for (const [headers, text] of cases) {
+      const result = proxied(headers);
+      expect(result.basis, text).toBe("x-forwarded-for:host-not-local");
+      expect(message(result, "forwarded-request-unclear"), text).toContain(text);
+    }
+    const forwarded = resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header: "forwarded", headers: { host: "localhost", forwarded: "for=127.0.0.1;proto=gopher" } });
+    expect(message(forwarded, "forwarded-request-unclear")).toContain('Forwarded proto= "gopher" from trusted proxy 127.0.0.1 is not http or https');
+    // A port the proxy gives where the browser's Host wrote none, and a scheme it names, are the request's.
+    expect(proxied(["X-Forwarded-Port", "8080", "Origin", "http://localhost:8080"]).loopbackEquivalent).toBe(true);
+    expect(proxied(["X-Forwarded-Proto", "wss", "Origin", "https://localhost"]).loopbackEquivalent).toBe(true);
+  });
+
+  it("advises a localHosts or localOrigins entry only where one can be written", () => {
+    const notText = resolve("127.0.0.1", ["Host", 7 as unknown as string]);
+    expect(notText.diagnostics.find((d) => d.code === "host-not-local")?.fix).toBeUndefined();
+    expect(resolve("127.0.0.1", { host: "mybox:18789" }).diagnostics.find((d) => d.code === "host-not-local")?.fix).toEqual({ add: "localHosts", entry: "mybox" });
+    expect(resolve("127.0.0.1", { host: "[fd18::2]:18789" }).diagnostics.find((d) => d.code === "host-not-local")?.fix).toEqual({ add: "localHosts", entry: "[fd18::2]" });
+    expect(resolve("127.0.0.1", { host: "a b" }).diagnostics.find((d) => d.code === "host-not-local")?.fix).toBeUndefined();
+    // An Origin of this machine (by a localHosts name) that no browser could send: no localOrigins entry to advise.
+    const odd = resolve("127.0.0.1", { host: "localhost:18789", origin: "http://my<box:8000" }, [], { localHosts: ["my<box"] });
+    expect(odd.basis).toBe("socket:origin-not-local");
+    expect(odd.diagnostics.find((d) => d.code === "origin-not-local")?.fix).toBeUndefined();
   });
 
   it("host and origin diagnostics quote the value, cut to 80 characters", () => {

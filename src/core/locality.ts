@@ -102,40 +102,9 @@ export function fetchSiteIsOwn(value: string | null | undefined): boolean {
   return value === undefined || value === "same-origin" || value === "none";
 }
 
-/**
- * An origin as browsers serialize it (RFC 6454): lower-case scheme and host, no default port, no path. The
- * form localOrigins entries are kept in and compared with. Null for anything that is not an http(s) origin
- * with a host: `null`, a path, user info, an empty or bad port.
- */
-export function serializeOrigin(text: string): string | null {
-  const start = schemeEnd(text);
-  if (start === -1 || text.length - start > MAX_AUTHORITY || start === text.length) return null;
-  const close = text.charCodeAt(start) === 0x5b /* [ */ ? text.indexOf("]", start) : start;
-  if (close === -1) return null;
-  const colon = text.indexOf(":", close);
-  const nameEnd = colon === -1 ? text.length : colon;
-  if (!portOk(text, nameEnd, text.length) || !isHostText(text, start, nameEnd)) return null;
-  const defaultPort = start === 7 ? ":80" : ":443";
-  const port = text.slice(nameEnd);
-  return `${start === 7 ? "http://" : "https://"}${text.slice(start, nameEnd).toLowerCase()}${port === defaultPort ? "" : port}`;
-}
-
 /** Index after `http://` or `https://` (any case), or -1. */
 function schemeEnd(origin: string): number {
   return startsIgnoringCase(origin, "http://") ? 7 : startsIgnoringCase(origin, "https://") ? 8 : -1;
-}
-
-/** A host name (letters, digits, `-`, `.`) or a bracketed IPv6 literal, non-empty: what an origin's host is. */
-function isHostText(text: string, start: number, end: number): boolean {
-  if (text.charCodeAt(start) === 0x5b /* [ */) {
-    return text.charCodeAt(end - 1) === 0x5d /* ] */ && parseIp(text, start + 1, end - 1) !== null && text.indexOf("%", start) === -1;
-  }
-  if (start === end) return false;
-  for (let i = start; i < end; i++) {
-    const c = text.charCodeAt(i);
-    if (!(isDigit(c) || c === 0x2d || c === 0x2e || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a))) return false;
-  }
-  return true;
 }
 
 /** The decimal port after text[at] == ":", or NO_PORT at the end (portOk has checked it). */
@@ -232,8 +201,11 @@ export function compileLocalOrigins(list: readonly unknown[]): ReadonlySet<strin
   );
 }
 
-/** The origin as a browser serializes it, or null when `text` is not exactly an http(s) origin. */
-function browserOrigin(text: string): string | null {
+/**
+ * The origin as a browser serializes it (WHATWG URL), or null when `text` is not exactly an http(s) origin:
+ * the form localOrigins entries are kept in, and an Origin a client wrote in another spelling is compared in.
+ */
+export function browserOrigin(text: string): string | null {
   const start = schemeEnd(text);
   // URL is lenient where an origin is not: it takes "http:///x", backslashes, user info, a query or fragment.
   if (start === -1 || text.length - start > MAX_AUTHORITY || text.charCodeAt(start) === 0x2f /* / */ || /[\s\\?#@]/.test(text)) return null;

@@ -10,6 +10,7 @@ import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue
 import {
   type LocalOrigin,
   MAX_AUTHORITY,
+  browserOrigin,
   defaultPort,
   NOT_THIS_MACHINE,
   NO_PORT,
@@ -21,7 +22,6 @@ import {
   localOrigin,
   sameServer,
   schemeIsSecure,
-  serializeOrigin,
 } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
 import {
@@ -581,7 +581,7 @@ function checkHeaders(request: Request, peer: Address | null, peerTrusted: boole
     origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
   } else if (originValue === null) {
     origin = false;
-  } else if (request.localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (request.localOrigins.has(originValue) || request.localOrigins.has(serializeOrigin(originValue) ?? ""))) {
+  } else if (request.localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (request.localOrigins.has(originValue) || request.localOrigins.has(browserOrigin(originValue) ?? ""))) {
     origin = true;
   } else {
     page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);
@@ -799,11 +799,8 @@ function explainOrigin(explanation: Explanation, request: Request, page: LocalOr
 
 /** The localOrigins entry for an Origin a browser sent, if it can be one. */
 function originFix(origin: string): Fix | undefined {
-  try {
-    return { add: "localOrigins", entry: [...compileLocalOrigins([origin])][0]! };
-  } catch {
-    return undefined;
-  }
+  const entry = browserOrigin(origin);
+  return entry === null ? undefined : { add: "localOrigins", entry };
 }
 
 function note(explanation: Explanation, code: DiagnosticCode, message: string, fix?: Fix): void {
