@@ -5,7 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import { WebSocketServer } from "ws";
-import { type ClientAddress, type TrustedProxies, compileTrustedProxies, declaredSource, resolveClientAddress } from "clientaddr";
+import { type ClientAddress, type TrustedProxies, compileTrustedProxies, connectionSecure, declaredSource, resolveClientAddress } from "clientaddr";
 
 export interface GatewayConfig {
   gateway: {
@@ -70,6 +70,7 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     const result = resolveClientAddress({
       remoteAddress: req.socket.remoteAddress,
       declaredSource: declaredSource(req.socket), // behind a TCP load balancer that sends the PROXY protocol
+      secure: connectionSecure(req.socket), // an https server's TLS, or a balancer's declared TLS: the page's scheme
       headers: req.rawHeaders, // raw lines, so that a repeated Host or Origin is seen and refused
       trustedProxies: options.trustedProxies?.() ?? trusted,
       header,
