@@ -4,7 +4,7 @@
 // served as they are: their first bytes are never read as a header.
 import type { Server, Socket } from "node:net";
 import { Server as TlsServer, type TLSSocket } from "node:tls";
-import { DECLARED_SOURCE, TrustedProxies, compileTrustedProxies } from "../core/index.js";
+import { DECLARED_SECURE, DECLARED_SOURCE, TrustedProxies, compileTrustedProxies } from "../core/index.js";
 import { Deadlines } from "./deadlines.js";
 import { DEFAULT_MAX_LENGTH, type ProxyHeader, type ProxyHeaderError, type ProxyTlv, V2_MAX_LENGTH, parseProxyHeader } from "./parse.js";
 
@@ -29,8 +29,11 @@ export interface ProxyProtocolOptions {
   readonly onError?: ((error: ProxyProtocolError, socket: Socket) => void) | undefined;
 }
 
-/** The parser's reasons, or: too slow (`timeout`), ended or failed (reset) before the header was complete (`ended`). */
-export type ProxyProtocolErrorCode = ProxyHeaderError | "timeout" | "ended";
+/**
+ * The parser's reasons, or: too slow (`timeout`), ended or failed (reset) before the header was complete
+ * (`ended`), or other code declared the socket's source while its header was read (`redeclared`).
+ */
+export type ProxyProtocolErrorCode = ProxyHeaderError | "timeout" | "ended" | "redeclared";
 
 /** Why a connection from a trusted balancer was closed before it reached the server. */
 export class ProxyProtocolError extends Error {
@@ -47,12 +50,15 @@ export class ProxyProtocolError extends Error {
 
 export const DEFAULT_HEADER_TIMEOUT = 10_000;
 
-const INSTALLED: unique symbol = Symbol("clientaddr.proxyProtocol");
-// The header is kept on the socket itself, under a symbol of this module's own: a WeakMap's insert took about
-// 3 µs a connection on the benchmark's server (its key's identity hash and the ephemeron table's write
-// barrier, on a socket seen once), where a property takes about 0.1 µs.
-const HEADER: unique symbol = Symbol("clientaddr.proxyHeader");
-type ReadSocket = Socket & { [HEADER]?: ProxyHeader };
+// Both keys are `Symbol.for`: the ES module and CommonJS builds, loaded side by side, are two copies of this
+// module, and each must see a server the other was installed on (else every connection would be read for two
+// headers) and a socket the other read.
+const INSTALLED: unique symbol = Symbol.for("clientaddr.proxyProtocol");
+// The header is kept on the socket itself: a WeakMap's insert took about 3 µs a connection on the benchmark's
+// server (its key's identity hash and the ephemeron table's write barrier, on a socket seen once), where a
+// property takes about 0.1 µs.
+const HEADER: unique symbol = Symbol.for("clientaddr.proxyHeader");
+type ReadSocket = Socket & { [HEADER]?: ProxyHeader; [DECLARED_SOURCE]?: string | null; [DECLARED_SECURE]?: true };
 
 /**
  * The PROXY protocol header the connection's balancer sent (TLV values copied), or undefined for a
@@ -70,7 +76,10 @@ export function proxyHeader(socket: Socket): ProxyHeader | undefined {
  * What the balancer declared is recorded on the socket for `declaredSource(socket)` and clientaddr/node's
  * `resolveRequest`: the source's address; `null` for a source it declared unknown (UNSPEC or UNIX family, a
  * datagram transport, v1 UNKNOWN); nothing for v2's LOCAL (the balancer's own health check: the socket's peer
- * is the client). Returns `server`. Throws a TypeError on a bad option, an Error when called twice on one server.
+ * is the client); and, for `connectionSecure(socket)`, that the client's connection was TLS when a v2 header's
+ * PP2_TYPE_SSL TLV says so (PP2_CLIENT_SSL). A connection still waiting for its header has delivered nothing:
+ * it is closed by the server's `close()`, `closeIdleConnections()` and `closeAllConnections()`. Returns
+ * `server`. Throws a TypeError on a bad option, an Error when called twice on one server (by either build).
  */
 export function acceptProxyProtocol<T extends Server>(server: T, options: ProxyProtocolOptions): T {
   if (typeof options !== "object" || options === null || options.trustedProxies === undefined) {
@@ -101,11 +110,14 @@ export function acceptProxyProtocol<T extends Server>(server: T, options: ProxyP
     // eslint-disable-next-line prefer-rest-params
     if (event !== "connection") return Reflect.apply(emit, this, arguments) as boolean;
     const peer = socket.remoteAddress;
-    // A socket whose header was read already (emitted again by other code) is not read twice.
-    // eslint-disable-next-line prefer-rest-params
-    if ((socket as ReadSocket)[HEADER] !== undefined || peer === undefined || !trust.trustsText(peer)) return Reflect.apply(emit, this, arguments) as boolean;
-    readHeader(socket, peer, deadlines, timeout, maxLength, onError, (header) => {
-      record(socket, header);
+    // A socket whose header was read already, or whose source was declared (emitted again by other code, or by
+    // another server's listener), is not read twice.
+    const read = socket as ReadSocket;
+    if (read[HEADER] !== undefined || read[DECLARED_SOURCE] !== undefined || peer === undefined || !trust.trustsText(peer)) {
+      // eslint-disable-next-line prefer-rest-params
+      return Reflect.apply(emit, this, arguments) as boolean;
+    }
+    readHeader(socket, peer, deadlines, timeout, maxLength, onError, () => {
       if (pending !== null) {
         const key = endpoints(socket);
         pending.set(key, socket);
@@ -127,11 +139,22 @@ export function acceptProxyProtocol<T extends Server>(server: T, options: ProxyP
       if (raw !== undefined) {
         pending.delete(key);
         const header = (raw as ReadSocket)[HEADER];
-        if (header !== undefined) record(tlsSocket, header);
+        if (header !== undefined && !record(tlsSocket, header, (raw as ReadSocket)[DECLARED_SECURE] === true)) tlsSocket.destroy();
       } else if (tlsSocket.remoteAddress === undefined || trust.trustsText(tlsSocket.remoteAddress)) {
         tlsSocket.destroy();
       }
     });
+  }
+  // A connection waiting for its header has delivered no request: it is idle, and goes with the server's idle
+  // connections, with all of them, and when the server closes (which would otherwise wait for its timeout:
+  // neither Node's http connection list nor a net.Server's close() knows it is idle).
+  for (const method of ["close", "closeIdleConnections", "closeAllConnections"] as const) {
+    const original: unknown = (server as Partial<Record<typeof method, unknown>>)[method];
+    if (typeof original !== "function") continue;
+    (server as Record<typeof method, unknown>)[method] = function endWaiting(this: T, ...args: unknown[]): unknown {
+      deadlines.endAll();
+      return Reflect.apply(original, this, args);
+    };
   }
   return server;
 }
@@ -140,27 +163,42 @@ function endpoints(socket: Socket): string {
   return `${socket.remoteAddress} ${socket.remotePort} ${socket.localAddress} ${socket.localPort}`;
 }
 
-/** Records the header for proxyHeader(), and the declared source for the resolver (nothing for LOCAL). */
-function record(socket: Socket, header: ProxyHeader): void {
-  (socket as ReadSocket)[HEADER] = header;
-  if (header.command === "local") return;
-  // Only a TCP connection over IPv4 or IPv6 has a source this connection can be from; anything else the
-  // balancer declared (UNSPEC, UNIX, a datagram, v1 UNKNOWN) leaves the client unknown.
-  const source = header.source !== null && header.transport === "stream" ? header.source.address : null;
-  // Fixed once written: a second listener, or any code, cannot change what was declared.
-  Object.defineProperty(socket, DECLARED_SOURCE, { value: source, enumerable: false, writable: false, configurable: false });
+/** A declaration's descriptor: not writable, not configurable, so that no later code can change it. */
+function fixed(value: unknown): PropertyDescriptor {
+  return { value, enumerable: false, writable: false, configurable: false };
 }
 
 /**
- * Reads the header from the socket's first bytes, however they are segmented, then puts back what follows it
- * and calls `accepted`; on an invalid header, a timeout or an early end, closes the socket instead.
+ * Records the header for proxyHeader(), and for the resolver the declared source and whether the client's
+ * connection was TLS (nothing for LOCAL). False, with nothing recorded but what was, when the socket already
+ * holds another declaration: other code declared its source while the header was read.
+ */
+function record(socket: Socket, header: ProxyHeader, secure: boolean): boolean {
+  if (header.command !== "local") {
+    // Only a TCP connection over IPv4 or IPv6 has a source this connection can be from; anything else the
+    // balancer declared (UNSPEC, UNIX, a datagram, v1 UNKNOWN) leaves the client unknown.
+    const source = header.source !== null && header.transport === "stream" ? header.source.address : null;
+    // Reflect.defineProperty answers false where Object.defineProperty would throw (and, in a socket's
+    // listener, end the process): on a socket already declared otherwise.
+    if (!Reflect.defineProperty(socket, DECLARED_SOURCE, fixed(source))) return false;
+    if (secure && !Reflect.defineProperty(socket, DECLARED_SECURE, fixed(true))) return false;
+  }
+  (socket as ReadSocket)[HEADER] = header;
+  return true;
+}
+
+/**
+ * Reads the header from the socket's first bytes, however they are segmented, records it, then puts back what
+ * follows it and calls `accepted`; on an invalid header, a timeout, an early end or a declaration made
+ * meanwhile by other code, closes the socket instead, and tells `onError`. Closes it untold when the
+ * server ends its wait (deadlines.endAll).
  *
  * Every balancer connection passes here, so it is kept to what a connection needs: three listeners, added
  * with `on` and taken off by `done` (`once` would wrap each in a bound function), and a deadline on the
  * listener's one timer (deadlines.ts). There is no `close` listener: a socket destroyed by other code before
  * its header came has nothing left to report, and when its deadline passes it is found destroyed and left.
  */
-function readHeader(socket: Socket, peer: string, deadlines: Deadlines, timeout: number, maxLength: number, onError: ProxyProtocolOptions["onError"], accepted: (header: ProxyHeader) => void): void {
+function readHeader(socket: Socket, peer: string, deadlines: Deadlines, timeout: number, maxLength: number, onError: ProxyProtocolOptions["onError"], accepted: () => void): void {
   let buffered: Buffer | null = null;
   const done = () => {
     deadlines.stop(deadline);
@@ -183,24 +221,104 @@ function readHeader(socket: Socket, peer: string, deadlines: Deadlines, timeout:
       const result = parseProxyHeader(buffered, maxLength);
       if (result.status === "incomplete") continue;
       if (result.status === "invalid") return fail(result.error, result.message);
+      if (!record(socket, kept(result.header, buffered), declaresTls(result.header))) return fail("redeclared", "its source was declared by other code while its PROXY protocol header was read");
       done();
       const rest = buffered.subarray(result.header.length);
       if (rest.length > 0) socket.unshift(rest);
-      return accepted(kept(result.header));
+      return accepted();
     }
   };
   const onEnd = () => fail("ended", "the connection ended before its PROXY protocol header was complete");
   // Until the server has the socket, nobody else listens for its errors: a reset would otherwise be thrown.
   const onSocketError = (error: Error) => fail("ended", `the connection failed before its PROXY protocol header was complete (${error.message})`);
-  const deadline = deadlines.start(() => fail("timeout", `no complete PROXY protocol header within ${timeout} ms`));
+  const deadline = deadlines.start((timedOut) => {
+    if (timedOut) return fail("timeout", `no complete PROXY protocol header within ${timeout} ms`);
+    done();
+    socket.destroy();
+  });
   socket.on("readable", onReadable);
   socket.on("end", onEnd);
   socket.on("error", onSocketError);
 }
 
-/** The header with its TLV values copied out of the segment they were read from, so it is not kept alive. */
-function kept(header: ProxyHeader): ProxyHeader {
-  if (header.tlvs.length === 0) return header;
-  const tlvs: ProxyTlv[] = header.tlvs.map(({ type, value }) => ({ type, value: Uint8Array.prototype.slice.call(value) }));
-  return { ...header, tlvs };
+const PP2_TYPE_SSL = 0x20;
+const PP2_CLIENT_SSL = 0x01;
+
+/**
+ * Whether the header's PP2_TYPE_SSL TLV (the first, if several) has PP2_CLIENT_SSL set: the client reached the
+ * balancer over TLS. Its value is the client byte, a 32-bit verify result, then sub-TLVs: a shorter one
+ * declares nothing.
+ */
+function declaresTls(header: ProxyHeader): boolean {
+  for (const { type, value } of header.tlvs) {
+    if (type === PP2_TYPE_SSL) return value.length >= 5 && (value[0]! & PP2_CLIENT_SSL) !== 0;
+  }
+  return false;
+}
+
+/**
+ * The header as a connection keeps it, for as long as the connection is open. Its TLVs are copied out of the
+ * segment they came in (which must not be kept alive) as one run of bytes, read into `tlvs` only when someone
+ * asks: an object, a Uint8Array and an ArrayBuffer per TLV is about 76 times the 3 bytes an empty TLV takes
+ * on the wire (a 4 KiB header of them held about 300 KiB).
+ */
+function kept(header: ProxyHeader, bytes: Buffer): ProxyHeader {
+  const tlvs = header.tlvs;
+  if (tlvs.length === 0) return header;
+  // The parser holds the TLVs to tiling the header's end: one run, from the first's type byte (3 before its
+  // value) to the end. Copied by slice: a Buffer, as the parser's views of the socket's bytes are, with an
+  // ArrayBuffer of its own (a copy from Buffer's pool would keep a shared 8 KiB alive).
+  const start = tlvs[0]!.value.byteOffset - bytes.byteOffset - 3;
+  return new KeptHeader(header, Uint8Array.prototype.slice.call(bytes, start, header.length) as Buffer);
+}
+
+class KeptHeader implements ProxyHeader {
+  declare readonly version: ProxyHeader["version"];
+  declare readonly command: ProxyHeader["command"];
+  declare readonly family: ProxyHeader["family"];
+  declare readonly transport: ProxyHeader["transport"];
+  declare readonly source: ProxyHeader["source"];
+  declare readonly destination: ProxyHeader["destination"];
+  declare readonly tlvs: readonly ProxyTlv[];
+  declare readonly length: number;
+  readonly #bytes: Buffer;
+  #tlvs: readonly ProxyTlv[] | undefined;
+
+  // `tlvs` is an own enumerable property, as the parser's header has it (spread, JSON.stringify and deep
+  // equality see it), and one getter shared by every kept header, so that they share their shape.
+  static readonly #TLVS: PropertyDescriptor = {
+    enumerable: true,
+    get(this: KeptHeader): readonly ProxyTlv[] {
+      return (this.#tlvs ??= readTlvs(this.#bytes));
+    },
+  };
+
+  constructor(header: ProxyHeader, bytes: Buffer) {
+    this.#bytes = bytes;
+    // In the parser's order, so that the two write alike.
+    this.version = header.version;
+    this.command = header.command;
+    this.family = header.family;
+    this.transport = header.transport;
+    this.source = header.source;
+    this.destination = header.destination;
+    Object.defineProperty(this, "tlvs", KeptHeader.#TLVS);
+    this.length = header.length;
+  }
+
+  /** util.inspect shows what a reader sees, the TLVs included (a getter would show as `[Getter]`). */
+  [Symbol.for("nodejs.util.inspect.custom")](): ProxyHeader {
+    return { ...this };
+  }
+}
+
+/** The TLVs of a run the parser has validated: type, a 16-bit length, the value (a view into the run). */
+function readTlvs(bytes: Buffer): ProxyTlv[] {
+  const tlvs: ProxyTlv[] = [];
+  for (let at = 0; at < bytes.length; ) {
+    const end = at + 3 + ((bytes[at + 1]! << 8) | bytes[at + 2]!);
+    tlvs.push({ type: bytes[at]!, value: bytes.subarray(at + 3, end) });
+    at = end;
+  }
+  return tlvs;
 }

@@ -6,11 +6,12 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { createServer as createHttpsServer } from "node:https";
 import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
+import { inspect } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { type RequestOptions, resolveRequest } from "../../src/adapters/node/index.js";
-import { DECLARED_SOURCE, TrustedProxiesError, declaredSource } from "../../src/core/index.js";
-import { type ProxyProtocolError, type ProxyProtocolOptions, acceptProxyProtocol, proxyHeader } from "../../src/proxy-protocol/index.js";
+import { DECLARED_SECURE, DECLARED_SOURCE, TrustedProxiesError, connectionSecure, declaredSource } from "../../src/core/index.js";
+import { type ProxyProtocolError, type ProxyProtocolOptions, acceptProxyProtocol, parseProxyHeader, proxyHeader } from "../../src/proxy-protocol/index.js";
 import { body, exchange, get, v1, v2 } from "./support.js";
 
 const BALANCER = ["127.0.0.1"]; // the listener's list; clients on 127.0.0.2 are not in it
@@ -36,6 +37,8 @@ function answer(resolveOptions: RequestOptions) {
       JSON.stringify({
         result: resolveRequest(req, resolveOptions),
         declared: declaredSource(req.socket) === undefined ? "absent" : declaredSource(req.socket),
+        secure: connectionSecure(req.socket),
+        declaredSecure: (req.socket as { [DECLARED_SECURE]?: unknown })[DECLARED_SECURE] ?? "absent",
         header: header === undefined ? null : { ...header, tlvs: header.tlvs.map(({ type, value }) => ({ type, value: Buffer.from(value).toString("latin1") })) },
         url: req.url,
       }),
@@ -50,7 +53,51 @@ async function httpServer(options: Partial<ProxyProtocolOptions> = {}, resolveOp
   return { port: await listen(server), errors, server };
 }
 
-type Answer = { result: Record<string, unknown> & { hops: unknown[] }; declared: string | null; header: Record<string, unknown> | null; url: string };
+type Answer = {
+  result: Record<string, unknown> & { hops: unknown[] };
+  declared: string | null;
+  secure: boolean;
+  declaredSecure: unknown;
+  header: Record<string, unknown> | null;
+  url: string;
+};
+
+/** A PP2_TYPE_SSL TLV: the client byte (PP2_CLIENT_SSL is 0x01), the verify result, then sub-TLVs (a version). */
+function ssl(client: number, subTlvs = Buffer.from([0x21, 0x00, 0x07, ...Buffer.from("TLSv1.3")])) {
+  return { type: 0x20, value: Buffer.concat([Buffer.from([client, 0, 0, 0, 0]), subTlvs]) };
+}
+
+/**
+ * Wraps the server's emit after the listener's gate, as other code on the server may: `before` runs on each
+ * event before the gate; `next()` is the next connection, once the gate has it (reading its header if it is
+ * a balancer's).
+ */
+function around(server: net.Server, before: (event: string | symbol, socket: net.Socket) => void = () => undefined) {
+  const waiting: Array<(socket: net.Socket) => void> = [];
+  const gate = server.emit;
+  server.emit = function (this: net.Server, event: string | symbol, ...args: unknown[]) {
+    before(event, args[0] as net.Socket);
+    const result = Reflect.apply(gate, this, [event, ...args]) as boolean;
+    if (event === "connection") waiting.shift()?.(args[0] as net.Socket);
+    return result;
+  } as net.Server["emit"];
+  return { next: () => new Promise<net.Socket>((resolve) => waiting.push(resolve)) };
+}
+
+/** A raw balancer connection to 127.0.0.1:port; `closed` settles with true once the server closes it. */
+function connect(port: number) {
+  const socket = net.connect({ host: "127.0.0.1", port });
+  socket.setNoDelay(true);
+  socket.on("error", () => undefined); // a reset is a close here
+  return { socket, closed: new Promise<true>((resolve) => socket.once("close", () => resolve(true))) };
+}
+
+/** `promise`'s value, or "not within the limit" after `ms`: how long a failing test waits, well under the minute of header timeout it sets. */
+function within<T>(promise: Promise<T>, ms = 10_000): Promise<T | "not within the limit"> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<"not within the limit">((resolve) => (timer = setTimeout(() => resolve("not within the limit"), ms)));
+  return Promise.race([promise, limit]).finally(() => clearTimeout(timer));
+}
 
 describe("from a trusted balancer: the header is read, never handed to HTTP, and the declared source is the client", () => {
   it("v1 with the request in the same segment (as AWS NLB sends v2 with the first data)", async () => {
@@ -243,7 +290,7 @@ describe("https, ws and net servers", () => {
     const answered = await new Promise<Answer>((resolve, reject) => {
       const raw = net.connect({ host: "127.0.0.1", port });
       raw.once("connect", () => {
-        raw.write(v2({ source: "2001:db8::9", destination: "::1" }));
+        raw.write(v2({ source: "2001:db8::9", destination: "::1", tlvs: [ssl(0x01)] }));
         const secure = tls.connect({ socket: raw, rejectUnauthorized: false, servername: "localhost" });
         let text = "";
         secure.on("data", (data) => (text += data));
@@ -253,8 +300,33 @@ describe("https, ws and net servers", () => {
       });
     });
     expect(answered.declared).toBe("2001:db8::9");
+    expect(answered.declaredSecure).toBe(true);
     expect(answered.result).toMatchObject({ address: "2001:db8::9", basis: "proxy-protocol:remote-client" });
     expect(answered.header).toMatchObject({ version: 2, family: "inet6" });
+  });
+
+  it("https: a TLS socket whose source other code declared otherwise is closed, not served", async () => {
+    let served = 0;
+    const server = acceptProxyProtocol(createHttpsServer({ key, cert }, (_req, res) => (served++, res.end())), { trustedProxies: BALANCER });
+    around(server, (event, socket) => {
+      if (event === "secureConnection") Object.defineProperty(socket, DECLARED_SOURCE, { value: "192.0.2.77" });
+    });
+    const port = await listen(server);
+    let received = "";
+    const closed = new Promise<true>((resolve) => {
+      const raw = net.connect({ host: "127.0.0.1", port });
+      raw.once("connect", () => {
+        raw.write(v2());
+        const secure = tls.connect({ socket: raw, rejectUnauthorized: false, servername: "localhost" });
+        secure.on("data", (data) => (received += data));
+        secure.on("close", () => resolve(true));
+        secure.on("error", () => undefined);
+        secure.write(get());
+      });
+    });
+    expect(await within(closed)).toBe(true);
+    expect(received).toBe("");
+    expect(served).toBe(0);
   });
 
   it("ws: the upgrade request resolves to the declared source", async () => {
@@ -305,6 +377,136 @@ describe("https, ws and net servers", () => {
     const port = await listen(server);
     void exchange(port, [v1("192.0.2.5", "127.0.0.1")], { waitMs: 500 });
     expect(await tried).toBe("192.0.2.5");
+  });
+});
+
+describe("declared TLS: a v2 header's PP2_TYPE_SSL TLV with PP2_CLIENT_SSL", () => {
+  it.each([
+    ["v2 with PP2_CLIENT_SSL set", true, v2({ tlvs: [ssl(0x01)] })],
+    ["v2 with PP2_CLIENT_SSL and the certificate flags set", true, v2({ tlvs: [{ type: 0x04, value: Buffer.alloc(2) }, ssl(0x07)] })],
+    ["v2 with an SSL TLV whose PP2_CLIENT_SSL is clear", false, v2({ tlvs: [ssl(0x06)] })],
+    ["v2 with an SSL TLV shorter than its client byte and verify field", false, v2({ tlvs: [{ type: 0x20, value: Buffer.from([0x01]) }] })],
+    ["v2 without an SSL TLV", false, v2({ tlvs: [{ type: 0x01, value: Buffer.from("http/1.1") }] })],
+    ["v1", false, v1("203.0.113.7", "127.0.0.1")],
+  ])("%s: connectionSecure is %s", async (_name, secure, header) => {
+    const { port } = await httpServer();
+    const answered = body((await exchange(port, [Buffer.concat([header, get()])])).received) as Answer;
+    expect(answered.declared).toBe("203.0.113.7");
+    expect(answered.secure).toBe(secure);
+    expect(answered.declaredSecure).toBe(secure ? true : "absent");
+  });
+
+  it("what was declared cannot be overwritten afterwards", async () => {
+    const server = acceptProxyProtocol(net.createServer(), { trustedProxies: BALANCER });
+    const seen = new Promise<net.Socket>((resolve) => server.on("connection", resolve));
+    const port = await listen(server);
+    void exchange(port, [v2({ tlvs: [ssl(0x01)] })], { waitMs: 500 });
+    const socket = await seen;
+    expect(() => ((socket as unknown as Record<symbol, unknown>)[DECLARED_SECURE] = false)).toThrow(TypeError);
+    expect(Object.getOwnPropertyDescriptor(socket, DECLARED_SECURE)).toEqual({ value: true, writable: false, enumerable: false, configurable: false });
+    expect(connectionSecure(socket)).toBe(true);
+  });
+});
+
+describe("the kept header reads as the parser's", () => {
+  it("its fields and TLVs (Buffers, as the parser's views of a socket's bytes), to spread, JSON.stringify and util.inspect", async () => {
+    const sent = v2({ source: "2001:db8::5", destination: "::1", tlvs: [{ type: 0x01, value: Buffer.from("h2") }, { type: 0x04, value: Buffer.alloc(0) }, ssl(0x01)], crc: "good" });
+    const parsed = parseProxyHeader(sent);
+    if (parsed.status !== "header") throw new Error(parsed.status);
+    const server = acceptProxyProtocol(net.createServer(), { trustedProxies: BALANCER });
+    const seen = new Promise<net.Socket>((resolve) => server.on("connection", resolve));
+    const port = await listen(server);
+    void exchange(port, [sent], { waitMs: 500 });
+    const kept = proxyHeader(await seen)!;
+    expect(Object.keys(kept)).toEqual(Object.keys(parsed.header));
+    expect(JSON.stringify(kept)).toBe(JSON.stringify(parsed.header));
+    expect(inspect(kept, { depth: 5 })).toBe(inspect(parsed.header, { depth: 5 }));
+    expect({ ...kept }.tlvs).toEqual(parsed.header.tlvs);
+    expect(kept.tlvs).toBe(kept.tlvs);
+  });
+});
+
+describe("a socket declared by other code", () => {
+  it("before the gate: served as it is, with that declaration, no header read", async () => {
+    const { port, errors, server } = await httpServer();
+    around(server, (event, socket) => {
+      if (event === "connection") Object.defineProperty(socket, DECLARED_SOURCE, { value: "192.0.2.77" });
+    });
+    const answered = body((await exchange(port, [get("/plain")])).received) as Answer;
+    expect(answered).toMatchObject({ url: "/plain", declared: "192.0.2.77", header: null });
+    expect(errors).toEqual([]);
+  });
+
+  it("while its header is read: closed and reported, never thrown (the process goes on)", async () => {
+    const { port, errors, server } = await httpServer();
+    const taken = around(server).next();
+    const header = v2({ tlvs: [ssl(0x01)] });
+    const balancer = connect(port);
+    balancer.socket.write(header.subarray(0, 20));
+    const socket = await taken;
+    Object.defineProperty(socket, DECLARED_SOURCE, { value: "192.0.2.77" });
+    balancer.socket.write(Buffer.concat([header.subarray(20), get()]));
+    expect(await within(balancer.closed)).toBe(true);
+    expect(errors.map((e) => e.code)).toEqual(["redeclared"]);
+    expect(declaredSource(socket)).toBe("192.0.2.77");
+    expect(proxyHeader(socket)).toBeUndefined();
+    // The gate still reads the next balancer's header.
+    expect((body((await exchange(port, [Buffer.concat([v1("192.0.2.9", "127.0.0.1"), get()])])).received) as Answer).declared).toBe("192.0.2.9");
+  });
+});
+
+describe("shutdown: a connection still waiting for its header is idle", () => {
+  const key = readFileSync(new URL("./tls/key.pem", import.meta.url));
+  const cert = readFileSync(new URL("./tls/cert.pem", import.meta.url));
+  const kinds = {
+    net: () => net.createServer(),
+    http: () => createServer(),
+    https: () => createHttpsServer({ key, cert }),
+  };
+  it.each([
+    ["http", "closeAllConnections"],
+    ["https", "closeAllConnections"],
+    ["http", "closeIdleConnections"],
+    ["https", "closeIdleConnections"],
+    ["net", "close"],
+    ["http", "close"],
+    ["https", "close"],
+  ] as const)("%s: %s() closes it at once (a header timeout of a minute notwithstanding)", async (kind, method) => {
+    const errors: ProxyProtocolError[] = [];
+    const server = acceptProxyProtocol(kinds[kind](), { trustedProxies: BALANCER, headerTimeout: 60_000, onError: (error) => errors.push(error) });
+    const taken = around(server).next();
+    const port = await listen(server);
+    const balancer = connect(port);
+    balancer.socket.write(v2().subarray(0, 20));
+    await taken;
+    if (method === "close") {
+      const closed = new Promise<string>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve("closed"))));
+      expect(await within(closed)).toBe("closed");
+    } else {
+      (server as Server)[method]();
+    }
+    expect(await within(balancer.closed)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it("http: close() ends the one waiting, and lets a request in progress finish", async () => {
+    const responses: ServerResponse[] = [];
+    let requested!: () => void;
+    const request = new Promise<void>((resolve) => (requested = resolve));
+    const server = acceptProxyProtocol(createServer((_req, res) => (responses.push(res), requested())), { trustedProxies: BALANCER, headerTimeout: 60_000 });
+    const connections = around(server);
+    const port = await listen(server);
+    const served = exchange(port, [Buffer.concat([v1("192.0.2.9", "127.0.0.1"), get()])], { waitMs: 10_000 });
+    await request;
+    const taken = connections.next();
+    const waiting = connect(port);
+    waiting.socket.write(v2().subarray(0, 20));
+    await taken;
+    const closed = new Promise<string>((resolve) => server.close(() => resolve("closed")));
+    expect(await within(waiting.closed)).toBe(true);
+    responses[0]!.end("done");
+    expect((await served).received).toMatch(/^HTTP\/1\.1 200 [^]*done$/);
+    expect(await within(closed)).toBe("closed");
   });
 });
 
