@@ -1,8 +1,11 @@
 // The attack catalogue: one test per published attack on client-address or locality logic, each citing where
 // it was published. Every test states the attacker's request and asserts that it does not pass for local (or
 // does not get the address it claims).
-import { describe, expect, it } from "vitest";
+import { createServer } from "node:http";
+import net, { type AddressInfo } from "node:net";
+import { describe, expect, it, vi } from "vitest";
 import { type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../src/core/index.js";
+import { v1 } from "./proxy-protocol/support.js";
 
 const judge = (options: Partial<ResolveOptions> & { remoteAddress: string | undefined }) =>
   resolveClientAddress({ trustedProxies: [], ...options });
@@ -395,5 +398,48 @@ describe("attacks on locality through a proxy: the request the browser made, not
     const result = judge({ ...apache, headers: { host: "localhost", "x-forwarded-for": "127.0.0.1", origin: "http://localhost:8080" } });
     expect(result.basis).toBe("x-forwarded-for:origin-not-local");
     expect(result.diagnostics[0]!.message).toContain("proxy_set_header Host $http_host");
+  });
+});
+
+describe("attacks on the PROXY protocol listener", () => {
+  // Loading clientaddr from both the ES module and the CommonJS build (an app that mixes import and require)
+  // made two listeners on one server: each connection was read for two headers, and a client's second PROXY
+  // line that differed ended the process (TypeError: Cannot redefine property). Two copies of the source
+  // module stand for the two builds here (test/proxy-protocol/copies.test.ts has the rest).
+  it("a second listener from another copy of the library is refused on the same server", async () => {
+    vi.resetModules();
+    const first = await import("../src/proxy-protocol/index.js");
+    vi.resetModules();
+    const second = await import("../src/proxy-protocol/index.js");
+    const server = first.acceptProxyProtocol(createServer(), { trustedProxies: ["127.0.0.1"] });
+    expect(() => second.acceptProxyProtocol(server, { trustedProxies: ["127.0.0.1"] })).toThrow(/already installed/);
+  });
+
+  // A slowloris of the balancer's own kind: connections that stop halfway through their header held a
+  // graceful shutdown until headerTimeout (closeAllConnections() did not know them).
+  it("a connection stalled in its header does not hold the server's shutdown", async () => {
+    const { acceptProxyProtocol } = await import("../src/proxy-protocol/index.js");
+    const server = acceptProxyProtocol(createServer(), { trustedProxies: ["127.0.0.1"], headerTimeout: 60_000 });
+    // Told when the listener has taken the connection in (its gate is the emit this wraps).
+    const gate = server.emit;
+    const accepted = new Promise<void>((resolve) => {
+      server.emit = function (this: typeof server, event: string | symbol, ...args: unknown[]) {
+        const handled = Reflect.apply(gate, this, [event, ...args]) as boolean;
+        if (event === "connection") resolve();
+        return handled;
+      } as typeof server.emit;
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const socket = net.connect((server.address() as AddressInfo).port, "127.0.0.1");
+    socket.on("error", () => {});
+    const header = v1("192.0.2.1", "127.0.0.1");
+    socket.write(header.subarray(0, header.length >> 1));
+    await accepted;
+    // Closed by the server once it is told to close them all, not after its 60 s header timeout (the test's own
+    // limit, 30 s, fails first).
+    const closed = new Promise((resolve) => socket.once("close", resolve));
+    server.closeAllConnections();
+    await closed;
+    await new Promise((resolve) => server.close(resolve));
   });
 });
