@@ -397,7 +397,12 @@ describe("attacks on locality through a proxy: the request the browser made, not
   it("a proxy that drops Host's port is named, with the nginx line that keeps it", () => {
     const result = judge({ ...apache, headers: { host: "localhost", "x-forwarded-for": "127.0.0.1", origin: "http://localhost:8080" } });
     expect(result.basis).toBe("x-forwarded-for:origin-not-local");
-    expect(result.diagnostics[0]!.message).toContain("proxy_set_header Host $http_host");
+    expect(result.diagnostics[0]!.message).toContain("rewrote Host without its port (nginx's $host), make it pass the Host the browser sent (nginx: proxy_set_header Host $http_host");
+    // nginx's default, $proxy_host, writes the gateway's own address: the dashboard's WebSocket through it is
+    // refused (fixtures/recorded/browser-proxies), and the advice is the same line.
+    const rewritten = judge({ ...apache, headers: { host: "127.0.0.1:18789", "x-forwarded-for": "::1", origin: "http://localhost:8080" } });
+    expect(rewritten.basis).toBe("x-forwarded-for:origin-not-local");
+    expect(rewritten.diagnostics[0]!.message).toContain("rewrote Host to the gateway's own address (nginx's default $proxy_host, Apache's ProxyPreserveHost Off), make it pass the Host the browser sent");
   });
 });
 

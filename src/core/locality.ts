@@ -58,7 +58,7 @@ export interface LocalOrigin {
 }
 
 /** The default port of http (80) or https (443). */
-export function defaultPort(secure: boolean): number {
+function defaultPort(secure: boolean): number {
   return secure ? 443 : 80;
 }
 

@@ -11,7 +11,6 @@ import {
   type LocalOrigin,
   MAX_AUTHORITY,
   browserOrigin,
-  defaultPort,
   NOT_THIS_MACHINE,
   NO_PORT,
   checkLocalHosts,
@@ -788,8 +787,11 @@ function explainOrigin(explanation: Explanation, request: Request, page: LocalOr
   if (page !== null) {
     const scheme = request.askedSecure ? "https" : "http";
     const asked = `${scheme}, ${port === NO_PORT ? "no port" : `port ${port}`}`;
-    // nginx's `proxy_set_header Host $host` drops the port the browser wrote; $http_host keeps it.
-    const dropped = port === NO_PORT && page.port !== defaultPort(request.askedSecure) && request.askedHost === request.host && (request.proxyHeaders & ADDRESS_BITS) !== 0 ? ". If a proxy in front rewrote Host without its port (nginx's $host), make it pass the Host the browser sent (nginx: proxy_set_header Host $http_host)" : "";
+    // Through a proxy that names no other host, Host may be the proxy's rewrite: nginx's `$host` drops the port
+    // the browser wrote, its default `$proxy_host` (and Apache's ProxyPreserveHost Off) writes the upstream's.
+    const proxied = request.askedHost === request.host && (request.proxyHeaders & ADDRESS_BITS) !== 0;
+    const rewrite = port === NO_PORT ? "without its port (nginx's $host)" : "to the gateway's own address (nginx's default $proxy_host, Apache's ProxyPreserveHost Off)";
+    const dropped = proxied ? `. If a proxy in front rewrote Host ${rewrite}, make it pass the Host the browser sent (nginx: proxy_set_header Host $http_host; Apache: ProxyPreserveHost On)` : "";
     const fix = originFix(originValue!);
     note(explanation, "origin-not-local", `Origin ${shown} is this machine but another scheme or port than the request (${asked}): a page of another application here (a dev server, another local service) opened this connection, so not local${dropped}. If that page is yours, add ${shown} to localOrigins`, fix);
   } else {

@@ -133,7 +133,7 @@ export interface ProxySpec {
   forwards(c: Carried, hop: Hop): Carried;
 }
 
-const nginx = (what: string, extra: string[], forwards: ProxySpec["forwards"]): ProxySpec => ({
+export const nginx = (what: string, extra: string[], forwards: ProxySpec["forwards"]): ProxySpec => ({
   name: "nginx",
   what,
   forwards,
