@@ -2,7 +2,7 @@
 // every proxy header, options taken once per call.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type ClientAddress, type ResolveOptions, TrustedProxiesError, resolveClientAddress } from "../src/core/index.js";
+import { type ClientAddress, type ResolveOptions, ClientAddressConfigError, resolveClientAddress } from "../src/core/index.js";
 import { ADDRESS_BITS, PROXY_HEADERS } from "../src/core/proxy-headers.js";
 
 const resolve = (headers: ResolveOptions["headers"], extra: Partial<ResolveOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", headers, ...extra });
@@ -245,7 +245,7 @@ describe("f. options are taken once per call", () => {
     trustedProxies.push("172.18.0.1");
     expect(resolveClientAddress(request).loopbackEquivalent).toBe(true);
     trustedProxies.push("not an address");
-    expect(() => resolveClientAddress(request)).toThrow(TrustedProxiesError);
+    expect(() => resolveClientAddress(request)).toThrow(ClientAddressConfigError);
     trustedProxies.length = 0;
     expect(resolveClientAddress(request).basis).toBe("socket:remote-client");
   });

@@ -1,6 +1,6 @@
 // Lists as environment variables hold them: read once at start-up, blank means empty, errors say where.
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError, parseLocalHosts, parseLocalOrigins, parseTrustedProxies, resolveClientAddress, splitList } from "../src/core/index.js";
+import { ClientAddressConfigError, parseLocalHosts, parseLocalOrigins, parseTrustedProxies, resolveClientAddress, splitList } from "../src/core/index.js";
 
 describe("lists written as text", () => {
   it("split on commas or whitespace, blank entries dropped; unset, empty or blank text is the empty list", () => {
@@ -23,7 +23,7 @@ describe("lists written as text", () => {
     } catch (caught) {
       error = caught;
     }
-    expect(error).toBeInstanceOf(TrustedProxiesError);
+    expect(error).toBeInstanceOf(ClientAddressConfigError);
     expect(error).toMatchObject({ entry: "10.0.0.0/33", index: 1 });
     expect((error as Error).message).toMatch(/^TRUSTED_PROXIES: trustedProxies\[1\] "10\.0\.0\.0\/33" has an invalid prefix length/);
     expect(() => parseTrustedProxies("nope")).toThrow(/^trustedProxies: trustedProxies\[0\] "nope" is not an IP address/);

@@ -141,7 +141,7 @@ const DIFFERENCES: readonly Difference[] = [
     peer: "127.0.0.1",
     xff: CLIENT,
     trust: ["0177.0.0.1"],
-    ours: { throws: "TrustedProxiesError" },
+    ours: { throws: "ClientAddressConfigError" },
     proxyAddr: CLIENT,
     why: "trust-list entries are strict addresses, like every other address we read",
   },
@@ -231,7 +231,7 @@ const DIFFERENCES: readonly Difference[] = [
     peer: "fe80::1%eth0",
     xff: CLIENT,
     trust: ["fe80::1%eth0"],
-    ours: { throws: "TrustedProxiesError" },
+    ours: { throws: "ClientAddressConfigError" },
     proxyAddr: CLIENT,
     why: "a trust entry names an address, not an interface; zones are rejected rather than silently ignored",
   },
@@ -285,7 +285,7 @@ const DIFFERENCES: readonly Difference[] = [
     peer: "10.1.2.3",
     xff: CLIENT,
     trust: ["10.0.0.0/255.0.0.0"],
-    ours: { throws: "TrustedProxiesError" },
+    ours: { throws: "ClientAddressConfigError" },
     proxyAddr: CLIENT,
     why: "one notation for ranges (prefix lengths); the error says which prefix to write",
   },
@@ -294,7 +294,7 @@ const DIFFERENCES: readonly Difference[] = [
     peer: "10.1.2.3",
     xff: CLIENT,
     trust: ["10.0.0.0/08"],
-    ours: { throws: "TrustedProxiesError" },
+    ours: { throws: "ClientAddressConfigError" },
     proxyAddr: CLIENT,
     why: "prefix lengths are plain decimal without leading zeros, as strict as the addresses",
   },
@@ -331,7 +331,7 @@ function run(side: () => string | null): Outcome {
   try {
     return side();
   } catch (error) {
-    return { throws: (error as Error).name === "TrustedProxiesError" ? "TrustedProxiesError" : (error as Error).message };
+    return { throws: (error as Error).name === "ClientAddressConfigError" ? "ClientAddressConfigError" : (error as Error).message };
   }
 }
 

@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import {
   type ClientAddress,
   type ResolveOptions,
-  TrustedProxiesError,
+  ClientAddressConfigError,
   compileTrustedProxies,
+  createResolver,
   resolveClientAddress,
 } from "../src/core/index.js";
-import { VERDICTS, basisOf } from "../src/core/resolve.js";
 
 type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveOptions["header"]];
 
@@ -391,8 +391,8 @@ describe("rule 5: fail closed, never throw", () => {
 });
 
 describe("rule 6: configuration", () => {
-  it("throws TrustedProxiesError for a bad raw list, naming the entry", () => {
-    expect(() => resolve("127.0.0.1", {}, ["loopback", "10.0.0.0/33"])).toThrow(TrustedProxiesError);
+  it("throws ClientAddressConfigError for a bad raw list, naming the entry", () => {
+    expect(() => resolve("127.0.0.1", {}, ["loopback", "10.0.0.0/33"])).toThrow(ClientAddressConfigError);
     expect(() => resolve("127.0.0.1", {}, ["loopback", "10.0.0.0/33"])).toThrow(/trustedProxies\[1\]/);
   });
 
@@ -575,23 +575,51 @@ describe("diagnostics say what to change", () => {
     expect(resolve("127.0.0.1", { forwarded: 'for="x' }, trusted, { header: "forwarded" }).hops.at(-1)).toEqual({ address: null, raw: 'for="x', trusted: false, source: "forwarded" });
   });
 
-  it("bad options say what was expected", () => {
-    expect(() => resolve("127.0.0.1", {}, [], { header: "x-client-ip" as "x-real-ip" })).toThrow('header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"');
-    expect(() => resolve("127.0.0.1", {}, [], { maxHops: -1 })).toThrow("maxHops must be a non-negative integer, got -1");
-    expect(() => resolve("127.0.0.1", {}, [], { localHosts: ["a", 7 as unknown as string] })).toThrow('localHosts[1] must be a host name (e.g. "mybox" or "[fd18::2]"), got 7');
+  it("bad options say what was expected, each as one error type naming the option and the entry", () => {
+    const cases: Array<[Partial<ResolveOptions>, string, string, unknown, number]> = [
+      [{ header: "x-client-ip" as "x-real-ip" }, "header", 'header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"', "x-client-ip", -1],
+      [{ maxHops: -1 }, "maxHops", "maxHops must be a non-negative integer, got -1", -1, -1],
+      [{ maxHops: 1.5 }, "maxHops", "maxHops must be a non-negative integer, got 1.5", 1.5, -1],
+      [{ localHosts: ["a", 7 as unknown as string] }, "localHosts", 'localHosts[1] must be a host name (e.g. "mybox" or "[fd18::2]"), got 7', 7, 1],
+      [{ localOrigins: ["http://x/app"] }, "localOrigins", 'localOrigins[0] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got "http://x/app"', "http://x/app", 0],
+      [{ trustedProxies: ["10.0.0.1", "nope"] }, "trustedProxies", 'trustedProxies[1] "nope"', "nope", 1],
+    ];
+    for (const [options, option, message, entry, index] of cases) {
+      let thrown: unknown;
+      try {
+        createResolver(options);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown, option).toBeInstanceOf(ClientAddressConfigError);
+      expect(thrown, option).toBeInstanceOf(TypeError);
+      expect(thrown, option).toMatchObject({ name: "ClientAddressConfigError", option, entry, index });
+      expect((thrown as Error).message, option).toContain(message);
+      // The one-call form throws the same.
+      expect(() => resolve("127.0.0.1", {}, [], options), option).toThrow(ClientAddressConfigError);
+    }
+    expect(() => createResolver(null as unknown as ResolveOptions)).toThrow("options must be an object, got null");
+    expect(() => createResolver("trust me" as unknown as ResolveOptions)).toThrow("options must be an object, got string");
+  });
+
+  it("a resolver is made once: its options are compiled then, and an array changed afterwards does not change it", () => {
+    const trustedProxies = ["127.0.0.1"];
+    const resolver = createResolver({ trustedProxies, localHosts: ["mybox"] });
+    trustedProxies[0] = "192.0.2.1";
+    const request = { remoteAddress: "127.0.0.1", headers: { host: "mybox", origin: "http://mybox", "x-forwarded-for": "127.0.0.1" } };
+    expect(resolver.resolve(request)).toMatchObject({ loopbackEquivalent: true, basis: "x-forwarded-for:loopback" });
+    expect(createResolver({ trustedProxies, localHosts: ["mybox"] }).resolve(request).basis).toBe("socket:unread-forwarding-header");
+    expect(createResolver().resolve({ remoteAddress: "127.0.0.1", headers: { host: "localhost" } }).basis).toBe("socket:loopback");
+  });
+
+  it("a public peer talking directly is answered without reading its headers; its explanation reads them when asked", () => {
+    let reads = 0;
+    const headers = { get: (name: string) => (reads++, name === "host" ? "localhost" : null) };
+    const result = createResolver().resolve({ remoteAddress: "203.0.113.7", headers });
+    expect(result).toMatchObject({ address: "203.0.113.7", loopbackEquivalent: false, basis: "socket:remote-client" });
+    expect(reads).toBe(0);
+    expect(result.checks).toEqual({ client: false, forwarding: true, host: true, origin: true });
+    expect(reads).toBeGreaterThan(0);
   });
 });
 
-describe("the basis", () => {
-  it("is `<source>:<verdict>` for every source and verdict, each its own string", () => {
-    const seen = new Set<string>();
-    for (const source of ["socket", "proxy-protocol", "x-forwarded-for", "forwarded", "x-real-ip"] as const) {
-      for (const verdict of VERDICTS) {
-        expect(basisOf(source, verdict)).toBe(`${source}:${verdict}`);
-        seen.add(basisOf(source, verdict));
-      }
-    }
-    expect(new Set(VERDICTS).size).toBe(10);
-    expect(seen.size).toBe(50);
-  });
-});

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { parseIp } from "../src/core/address.js";
-import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../src/core/trust.js";
-import { resolveClientAddress } from "../src/core/resolve.js";
+import { ClientAddressConfigError } from "../src/core/config-error.js";
+import { TrustedProxies, compileTrustedProxies } from "../src/core/trust.js";
+import { resolveClientAddress } from "../src/core/index.js";
 
 const trusts = (list: string[], address: string) => compileTrustedProxies(list).trusts(parseIp(address)!);
 
@@ -150,15 +151,15 @@ describe("trusted proxies: configuration errors", () => {
     ["toString"],
     ["__proto__"],
     ["constructor"],
-  ])("throws TrustedProxiesError naming %j and its index", (entry) => {
+  ])("throws ClientAddressConfigError naming %j and its index", (entry) => {
     let error: unknown;
     try {
       compileTrustedProxies(["10.0.0.1", entry]);
     } catch (caught) {
       error = caught;
     }
-    expect(error).toBeInstanceOf(TrustedProxiesError);
-    const typed = error as TrustedProxiesError;
+    expect(error).toBeInstanceOf(ClientAddressConfigError);
+    const typed = error as ClientAddressConfigError;
     expect(typed.index).toBe(1);
     expect(typed.entry).toBe(entry);
     expect(typed.message).toContain(`trustedProxies[1] "${entry}"`);
@@ -173,7 +174,7 @@ describe("trusted proxies: configuration errors", () => {
     expect(() => compileTrustedProxies([["10.0.0.1"] as unknown as string])).toThrow(/got an array/);
     expect(() => compileTrustedProxies([null as unknown as string])).toThrow(/got null/);
     expect(() => compileTrustedProxies("172.18.0.1" as unknown as string[])).toThrow(/must be an array/);
-    expect(() => compileTrustedProxies(null as unknown as string[])).toThrow(TrustedProxiesError);
+    expect(() => compileTrustedProxies(null as unknown as string[])).toThrow(ClientAddressConfigError);
   });
 
   it("says so when given a list compiled by another copy of the library (the CommonJS build beside the ES module)", () => {
@@ -181,7 +182,7 @@ describe("trusted proxies: configuration errors", () => {
     const OtherCopy = { TrustedProxies: class TrustedProxies {} }.TrustedProxies;
     const foreign = new OtherCopy() as unknown as string[];
     expect(() => compileTrustedProxies(foreign)).toThrow(/compiled by another copy of clientaddr/);
-    expect(() => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: foreign })).toThrow(TrustedProxiesError);
+    expect(() => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: foreign })).toThrow(ClientAddressConfigError);
     // Any other object is just not an array.
     expect(() => compileTrustedProxies({} as unknown as string[])).toThrow(/must be an array of strings, got object/);
   });
@@ -300,7 +301,7 @@ describe("trusted proxies: boundaries", () => {
   it("tells a netmask from other bad prefixes, and names the family's limit", () => {
     expect(() => compileTrustedProxies(["10.0.0.0/abc"])).toThrow(/invalid prefix length: expected 0-32 for IPv4/);
     for (const prefix of ["1.", "3!", "2/", "+8", "1e1", "0x8"]) {
-      expect(() => compileTrustedProxies([`10.0.0.0/${prefix}`]), prefix).toThrow(TrustedProxiesError);
+      expect(() => compileTrustedProxies([`10.0.0.0/${prefix}`]), prefix).toThrow(ClientAddressConfigError);
     }
     expect(() => compileTrustedProxies(["2001:db8::/200"])).toThrow(/invalid prefix length: expected 0-128 for IPv6/);
     expect(() => compileTrustedProxies(["2001:db8::/ffff::"])).toThrow(/netmask/);

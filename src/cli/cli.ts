@@ -5,20 +5,21 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor.js";
-import { FORWARDING_HEADERS } from "../core/entries.js";
 import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
 import {
   type ClientAddress,
+  ClientAddressConfigError,
+  DEFAULT_HEADER,
+  DEFAULT_MAX_HOPS,
+  FORWARDING_HEADERS,
   type ForwardingHeader,
   type LocalityChecks,
-  TrustedProxiesError,
   parseLocalHosts,
   parseLocalOrigins,
   parseTrustedProxies,
   resolveClientAddress,
   splitList,
 } from "../core/index.js";
-import { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "../core/resolve.js";
 
 /** Where the command writes; each call is one or more whole lines, without the final newline. */
 export interface Io {
@@ -127,7 +128,7 @@ function describeFailure(error: unknown): Failure {
   // Node's message can run to several lines; the error stays on one.
   const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
   if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_"))) return { error: "usage", message };
-  if (error instanceof TrustedProxiesError) return { error: "trusted-proxies", message, entry: error.entry, index: error.index };
+  if (error instanceof ClientAddressConfigError) return { error: "trusted-proxies", message, entry: error.entry, index: error.index };
   if (error instanceof FixtureError) return { error: "fixture", message };
   if (error instanceof ConfigFileError) return { error: "config-file", message };
   return { error: "unexpected", message: `unexpected error: ${message}` };

@@ -25,7 +25,8 @@
 import { access, readFile } from "node:fs/promises";
 import { type NetworkInterfaceInfo, endianness, networkInterfaces } from "node:os";
 import { type Address, formatAddress, parseIp } from "../core/address.js";
-import { type TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../core/trust.js";
+import { ClientAddressConfigError } from "../core/config-error.js";
+import { type TrustedProxies, compileTrustedProxies } from "../core/trust.js";
 
 export interface ContainerFacts {
   readonly detected: boolean;
@@ -554,12 +555,12 @@ function listOf(config: unknown): { list: unknown } | null {
 export const MAX_INVALID_LISTED = 20;
 
 /** compileTrustedProxies' refusal of `list`, or null when it accepts it. */
-function refusal(list: unknown): TrustedProxiesError | null {
+function refusal(list: unknown): ClientAddressConfigError | null {
   try {
     compileTrustedProxies(list as string[]);
     return null;
   } catch (error) {
-    if (error instanceof TrustedProxiesError) return error;
+    if (error instanceof ClientAddressConfigError) return error;
     throw error;
   }
 }

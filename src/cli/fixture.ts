@@ -8,11 +8,11 @@ import {
   type Basis,
   type ClientAddress,
   type ForwardingHeader,
-  TrustedProxiesError,
+  ClientAddressConfigError,
+  FORWARDING_HEADERS,
   compileTrustedProxies,
   resolveClientAddress,
 } from "../core/index.js";
-import { FORWARDING_HEADERS } from "../core/entries.js";
 
 export interface Endpoint {
   readonly address: string;
@@ -222,7 +222,7 @@ function toFixture(data: unknown): Fixture {
   try {
     compileTrustedProxies(trustedProxies);
   } catch (error) {
-    if (error instanceof TrustedProxiesError) {
+    if (error instanceof ClientAddressConfigError) {
       throw new ShapeError(`options.trustedProxies[${error.index}]`, `is invalid: ${error.message}`);
     }
     throw error;

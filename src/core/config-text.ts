@@ -1,8 +1,9 @@
 // Lists as environment variables and command lines hold them: `TRUSTED_PROXIES="172.18.0.1, fd18::1"`. Read
 // once at start-up into what the resolver takes, so that a gateway never splits a string per request (a fresh
 // array per request would be compiled again each time).
+import { ClientAddressConfigError } from "./config-error.js";
 import { checkLocalHosts, compileLocalOrigins } from "./locality.js";
-import { type TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "./trust.js";
+import { type TrustedProxies, compileTrustedProxies } from "./trust.js";
 
 /**
  * The entries of a list written as text: separated by commas or whitespace, blank entries dropped. An unset
@@ -14,36 +15,32 @@ export function splitList(text: string | undefined): string[] {
 
 /**
  * `trustedProxies` from text, compiled. `source` names where the text came from (an environment variable, a
- * flag) in the error for a bad entry, which is a {@link TrustedProxiesError} naming the entry and its index.
+ * flag) in the error for a bad entry, a {@link ClientAddressConfigError} naming the entry and its index.
  */
 export function parseTrustedProxies(text: string | undefined, source = "trustedProxies"): TrustedProxies {
-  try {
-    return compileTrustedProxies(splitList(text));
-  } catch (error) {
-    // An array of strings can fail only with a TrustedProxiesError.
-    const { message, entry, index } = error as TrustedProxiesError;
-    throw new TrustedProxiesError(`${source}: ${message}`, entry, index);
-  }
+  return fromSource(source, () => compileTrustedProxies(splitList(text)));
 }
 
-/** `localHosts` from text, validated; a bad name throws a TypeError that begins with `source`. */
+/** `localHosts` from text, validated; a bad name throws a ClientAddressConfigError that begins with `source`. */
 export function parseLocalHosts(text: string | undefined, source = "localHosts"): string[] {
   const list = splitList(text);
   fromSource(source, () => checkLocalHosts(list));
   return list;
 }
 
-/** `localOrigins` from text, validated; a bad origin throws a TypeError that begins with `source`. */
+/** `localOrigins` from text, validated; a bad origin throws a ClientAddressConfigError that begins with `source`. */
 export function parseLocalOrigins(text: string | undefined, source = "localOrigins"): string[] {
   const list = splitList(text);
   fromSource(source, () => compileLocalOrigins(list));
   return list;
 }
 
-function fromSource(source: string, check: () => unknown): void {
+/** What `read` returns; its error (the lists' validators throw only ClientAddressConfigError) prefixed with `source`. */
+function fromSource<T>(source: string, read: () => T): T {
   try {
-    check();
+    return read();
   } catch (error) {
-    throw new TypeError(`${source}: ${(error as Error).message}`);
+    const { message, option, entry, index } = error as ClientAddressConfigError;
+    throw new ClientAddressConfigError(`${source}: ${message}`, option, entry, index);
   }
 }

@@ -3,6 +3,7 @@
 // opening a WebSocket sends its own origin as Origin. Neither can forge these headers from a browser.
 // Written over index ranges, without slicing or regular expressions: the check runs on every local request.
 import { isDecimalPort, isLoopback, parseIp } from "./address.js";
+import { ClientAddressConfigError } from "./config-error.js";
 
 // A DNS name is at most 253 characters; add brackets, a port and room for an IPv6 literal. Nothing longer
 // names this machine, whatever localHosts holds (a longer entry is refused when options are read).
@@ -172,10 +173,10 @@ export function isLocalHostEntry(entry: unknown): entry is string {
  * `Origin: http://`; it is an error, not a silent match.
  */
 export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
-  if (!Array.isArray(list)) throw new TypeError(`localHosts must be an array of host names, got ${typeof list}`);
+  if (!Array.isArray(list)) throw new ClientAddressConfigError(`localHosts must be an array of host names, got ${typeof list}`, "localHosts", list);
   list.forEach((entry: unknown, index) => {
     if (!isLocalHostEntry(entry)) {
-      throw new TypeError(`localHosts[${index}] must be a host name (e.g. "mybox" or "[fd18::2]"), got ${JSON.stringify(entry)}`);
+      throw new ClientAddressConfigError(`localHosts[${index}] must be a host name (e.g. "mybox" or "[fd18::2]"), got ${JSON.stringify(entry)}`, "localHosts", entry, index);
     }
   });
   return Object.freeze([...(list as string[])]);
@@ -189,12 +190,12 @@ export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
  * names in punycode, the default port dropped. `null` is refused: every sandboxed or file page sends it.
  */
 export function compileLocalOrigins(list: readonly unknown[]): ReadonlySet<string> {
-  if (!Array.isArray(list)) throw new TypeError(`localOrigins must be an array of origins, got ${typeof list}`);
+  if (!Array.isArray(list)) throw new ClientAddressConfigError(`localOrigins must be an array of origins, got ${typeof list}`, "localOrigins", list);
   return new Set(
     list.map((entry: unknown, index) => {
       const origin = typeof entry === "string" ? browserOrigin(entry) : null;
       if (origin === null) {
-        throw new TypeError(`localOrigins[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`);
+        throw new ClientAddressConfigError(`localOrigins[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`, "localOrigins", entry, index);
       }
       return origin;
     }),

@@ -1,5 +1,6 @@
 // The trust list: validated and folded once, so that each request only asks "is this address trusted?".
 import { type Address, formatAddress, parseIp, parseNode } from "./address.js";
+import { ClientAddressConfigError } from "./config-error.js";
 
 /** The presets `proxy-addr` (and so Express's `trust proxy`) understands, with the same ranges. */
 const PRESETS: ReadonlyMap<string, readonly string[]> = new Map(Object.entries({
@@ -17,20 +18,6 @@ export interface TrustDiagnostic {
   readonly entry: string;
   readonly index: number;
 }
-
-/** Thrown by {@link compileTrustedProxies} for an entry that is not an address, a CIDR or a preset. */
-export class TrustedProxiesError extends Error {
-  override readonly name = "TrustedProxiesError";
-  constructor(
-    message: string,
-    /** The offending entry as given, and its index in the list (-1 when the list itself is wrong). */
-    readonly entry: unknown,
-    readonly index: number,
-  ) {
-    super(message);
-  }
-}
-
 
 // ::ffff:0:0/96, the IPv4-mapped block. A range that contains it trusts every IPv4 client.
 const MAPPED_BLOCK: readonly number[] = [0, 0, 0, 0, 0, 0xffff, 0, 0];
@@ -137,19 +124,20 @@ export class TrustedProxies {
 
 /**
  * Validates a `trustedProxies` list once: IPv4/IPv6 addresses, CIDRs, IPv4-mapped forms and the presets
- * `loopback`, `linklocal`, `uniquelocal`. Throws {@link TrustedProxiesError} naming the first bad entry.
+ * `loopback`, `linklocal`, `uniquelocal`. Throws {@link ClientAddressConfigError} naming the first bad entry.
  */
 export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
   if (!Array.isArray(list)) {
     // The ES module and the CommonJS build are two copies of this class; one's lists are not the other's.
     if ((list as unknown as { constructor?: { name?: unknown } } | null)?.constructor?.name === "TrustedProxies") {
-      throw new TrustedProxiesError(
+      throw new ClientAddressConfigError(
         "trustedProxies was compiled by another copy of clientaddr (the ES module and the CommonJS build are separate copies, and so are two installed versions): compile it with the copy that resolves, or pass the list of strings",
+        "trustedProxies",
         list,
         -1,
       );
     }
-    throw new TrustedProxiesError(`trustedProxies must be an array of strings, got ${describe(list)}`, list, -1);
+    throw new ClientAddressConfigError(`trustedProxies must be an array of strings, got ${describe(list)}`, "trustedProxies", list, -1);
   }
   const v4: Array<[number, number]> = [];
   const v6: Array<[number[], number[]]> = [];
@@ -159,7 +147,7 @@ export function compileTrustedProxies(list: readonly string[]): TrustedProxies {
   let warned6 = false;
   list.forEach((entry: unknown, index) => {
     if (typeof entry !== "string") {
-      throw new TrustedProxiesError(`trustedProxies[${index}] must be a string, got ${describe(entry)}`, entry, index);
+      throw new ClientAddressConfigError(`trustedProxies[${index}] must be a string, got ${describe(entry)}`, "trustedProxies", entry, index);
     }
     for (const cidr of expand(entry)) {
       const warn = (code: TrustDiagnosticCode, message: string) => diagnostics.push({ code, message, entry, index });
@@ -230,7 +218,7 @@ function rangeText(range: ParsedRange): string {
 function parseCidr(cidr: string, entry: string, index: number): ParsedRange {
   const slash = cidr.indexOf("/");
   const end = slash === -1 ? cidr.length : slash;
-  const fail = (why: string) => new TrustedProxiesError(`trustedProxies[${index}] "${entry}" ${why}`, entry, index);
+  const fail = (why: string) => new ClientAddressConfigError(`trustedProxies[${index}] "${entry}" ${why}`, "trustedProxies", entry, index);
   const written6 = cidr.lastIndexOf(":", end) !== -1;
   const address = cidr.lastIndexOf("%", end) !== -1 ? null : parseIp(cidr, 0, end);
   if (address === null) {

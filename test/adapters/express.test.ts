@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import express5 from "express";
 import express4 from "express4";
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError } from "../../src/core/index.js";
+import { ClientAddressConfigError } from "../../src/core/index.js";
 import { clientAddress, trustProxy } from "../../src/adapters/express/index.js";
 import { describeAdapter, listen } from "./table.js";
 
@@ -12,10 +12,10 @@ for (const [name, express] of [["Express 5", express5], ["Express 4", express4]]
     name,
     websocket: false,
     ip: true,
-    start(options) {
+    start(resolver, options) {
       const app = express();
       app.set("trust proxy", trustProxy(options.trustedProxies ?? []));
-      app.use(clientAddress(options));
+      app.use(clientAddress(resolver));
       app.get("/answer", (req, res) => {
         res.json({ clientAddress: req.clientAddress, ip: req.ip });
       });
@@ -26,7 +26,7 @@ for (const [name, express] of [["Express 5", express5], ["Express 4", express4]]
 
 describe("clientaddr/express: configuration", () => {
   it("throws a bad option when the middleware is made, not on a request", () => {
-    expect(() => clientAddress({ trustedProxies: ["nope"] })).toThrow(TrustedProxiesError);
+    expect(() => clientAddress({ trustedProxies: ["nope"] })).toThrow(ClientAddressConfigError);
     expect(() => clientAddress({ localOrigins: ["localhost:5173"] })).toThrow(TypeError);
   });
 });

@@ -2,7 +2,7 @@
 import websocket from "@fastify/websocket";
 import Fastify from "fastify";
 import { describe, expect, it } from "vitest";
-import { TrustedProxiesError } from "../../src/core/index.js";
+import { ClientAddressConfigError } from "../../src/core/index.js";
 import { clientAddress, trustProxy } from "../../src/adapters/fastify/index.js";
 import { describeAdapter } from "./table.js";
 
@@ -10,10 +10,10 @@ describeAdapter({
   name: "Fastify",
   websocket: true,
   ip: true,
-  async start(options) {
+  async start(resolver, options) {
     const app = Fastify({ trustProxy: trustProxy(options.trustedProxies ?? []) });
     await app.register(websocket);
-    await app.register(clientAddress, options);
+    await app.register(clientAddress, resolver);
     app.get("/answer", async (request) => ({ clientAddress: request.clientAddress, ip: request.ip }));
     app.get("/ws", { websocket: true }, (socket, request) => {
       socket.send(JSON.stringify({ clientAddress: request.clientAddress, ip: request.ip }));
@@ -64,7 +64,7 @@ describe("clientaddr/fastify: registration", () => {
   it("fails the app's start-up on a bad option", async () => {
     const app = Fastify();
     try {
-      await expect(app.register(clientAddress, { trustedProxies: ["nope"] })).rejects.toThrow(TrustedProxiesError);
+      await expect(app.register(clientAddress, { trustedProxies: ["nope"] })).rejects.toThrow(ClientAddressConfigError);
     } finally {
       await app.close();
     }

@@ -4,7 +4,7 @@ import { Hono } from "hono";
 import type { Server } from "node:http";
 import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { TrustedProxiesError } from "../../src/core/index.js";
+import { ClientAddressConfigError } from "../../src/core/index.js";
 import { type ClientAddressVariables, clientAddress } from "../../src/adapters/hono/index.js";
 import { describeAdapter, listen } from "./table.js";
 
@@ -12,9 +12,9 @@ describeAdapter({
   name: "Hono",
   websocket: true,
   ip: false, // Hono has no proxy-walking address of its own
-  start(options) {
+  start(resolver) {
     const app = new Hono<{ Variables: ClientAddressVariables }>();
-    app.use(clientAddress(options));
+    app.use(clientAddress(resolver));
     app.get("/answer", (c) => c.json({ clientAddress: c.get("clientAddress") }));
     app.get(
       "/ws",
@@ -46,6 +46,6 @@ describe("clientaddr/hono: no Node request", () => {
   });
 
   it("throws a bad option when the middleware is made", () => {
-    expect(() => clientAddress({ trustedProxies: ["nope"] })).toThrow(TrustedProxiesError);
+    expect(() => clientAddress({ trustedProxies: ["nope"] })).toThrow(ClientAddressConfigError);
   });
 });

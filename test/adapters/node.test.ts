@@ -5,21 +5,21 @@ import { createServer as createHttpsServer, request as httpsRequest } from "node
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { TrustedProxies, TrustedProxiesError, compileTrustedProxies } from "../../src/core/index.js";
-import { compileRequestOptions, resolveRequest, trustProxy } from "../../src/adapters/node/index.js";
+import { ClientAddressConfigError, compileTrustedProxies, createResolver } from "../../src/core/index.js";
+import { resolveRequest, resolverOf, trustProxy } from "../../src/adapters/node/index.js";
 import { describeAdapter, listen } from "./table.js";
 
 describeAdapter({
   name: "node:http + ws",
   websocket: true,
   ip: false,
-  start(options) {
+  start(resolver) {
     const server = createServer((req, res) => {
-      res.setHeader("content-type", "application/json").end(JSON.stringify({ clientAddress: resolveRequest(req, options) }));
+      res.setHeader("content-type", "application/json").end(JSON.stringify({ clientAddress: resolveRequest(req, resolver) }));
     });
     const wss = new WebSocketServer({ noServer: true });
     server.on("upgrade", (req, socket, head) => {
-      const answer = resolveRequest(req, options);
+      const answer = resolveRequest(req, resolver);
       wss.handleUpgrade(req, socket, head, (ws) => ws.send(JSON.stringify({ clientAddress: answer })));
     });
     return listen(server);
@@ -27,31 +27,23 @@ describeAdapter({
 });
 
 describe("clientaddr/node: options and the trust function", () => {
-  it("compileRequestOptions throws what the first request would, and accepts good options", () => {
-    expect(() => compileRequestOptions({ trustedProxies: ["127.0.0.1", "nope"] })).toThrow(TrustedProxiesError);
-    expect(() => compileRequestOptions({ localHosts: [""] })).toThrow(TypeError);
-    expect(() => compileRequestOptions({ trustedProxies: ["127.0.0.1"], header: "forwarded", localHosts: ["mybox"] })).not.toThrow();
-  });
-
-  it("compileRequestOptions compiles the trust list once, as it is when the middleware is made", () => {
+  it("resolverOf makes a resolver from options at once (a bad option throws there), and hands a resolver back as it is", () => {
+    expect(() => resolverOf({ trustedProxies: ["127.0.0.1", "nope"] })).toThrow(ClientAddressConfigError);
+    expect(() => resolverOf({ localHosts: [""] })).toThrow(ClientAddressConfigError);
+    const resolver = createResolver({ trustedProxies: ["127.0.0.1"] });
+    expect(resolverOf(resolver)).toBe(resolver);
     const list = ["127.0.0.1"];
-    const compiled = compileRequestOptions({ trustedProxies: list, header: "x-forwarded-for" });
-    expect(compiled.trustedProxies).toBeInstanceOf(TrustedProxies);
-    expect(compiled.header).toBe("x-forwarded-for");
+    const made = resolverOf({ trustedProxies: list });
     list[0] = "192.0.2.1";
-    expect((compiled.trustedProxies as TrustedProxies).trustsText("127.0.0.1")).toBe(true);
-    expect((compiled.trustedProxies as TrustedProxies).trustsText("192.0.2.1")).toBe(false);
-    // Already compiled, or no list: nothing to do.
-    const already = { trustedProxies: compileTrustedProxies(["::1"]) };
-    expect(compileRequestOptions(already)).toBe(already);
-    expect(compileRequestOptions({})).toEqual({});
+    const request = { remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-for": "127.0.0.1" } };
+    expect(made.resolve(request).basis).toBe("x-forwarded-for:loopback");
   });
 
   it("trustProxy asks the list as the walk does, from a list or a compiled one", () => {
     for (const trust of [trustProxy(["127.0.0.1", "10.0.0.0/8"]), trustProxy(compileTrustedProxies(["127.0.0.1", "10.0.0.0/8"]))]) {
       expect(["::ffff:127.0.0.1", "10.1.2.3", "10.1.2.3:8080", "127.0.0.2", "unknown"].map(trust)).toEqual([true, true, true, false, false]);
     }
-    expect(() => trustProxy(["nope"])).toThrow(TrustedProxiesError);
+    expect(() => trustProxy(["nope"])).toThrow(ClientAddressConfigError);
   });
 });
 

@@ -6,8 +6,8 @@ import { type Server, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
-import { type Basis, type ClientAddressData, resolveClientAddress } from "../../src/core/index.js";
-import type { RequestOptions } from "../../src/adapters/node/index.js";
+import { type Basis, type ClientAddressData, type ResolverOptions, createResolver, resolveClientAddress } from "../../src/core/index.js";
+import type { ResolverOrOptions } from "../../src/adapters/node/index.js";
 
 export interface Row {
   readonly name: string;
@@ -15,7 +15,7 @@ export interface Row {
   readonly peer: "127.0.0.1" | "127.0.0.2";
   /** Raw header lines, name then value, in wire order; `port` is the server's. */
   readonly headers: (port: number) => string[];
-  readonly options: RequestOptions;
+  readonly options: ResolverOptions;
   /** The core's basis for it: what the row is there to exercise. */
   readonly basis: Basis;
   /**
@@ -161,7 +161,8 @@ export interface Started {
 export interface Adapter {
   readonly name: string;
   /** Starts the framework on 127.0.0.1:0, answering GET /answer and, with `websocket`, a WebSocket on /ws. */
-  start(options: RequestOptions): Promise<Started>;
+  /** `resolver` is what the adapter is given; `options` the row's options it stands for (for the framework's own trust setting). */
+  start(resolver: ResolverOrOptions, options: ResolverOptions): Promise<Started>;
   readonly websocket: boolean;
   /** Whether the answer carries the framework's `req.ip`, walked with trustProxy(options.trustedProxies). */
   readonly ip: boolean;
@@ -228,7 +229,7 @@ function handshake(port: number, row: Row): Promise<Exchange> {
 }
 
 /** The core's answer for what the client sent, as JSON carries it. */
-function core(exchange: Exchange, options: RequestOptions): ClientAddressData {
+function core(exchange: Exchange, options: ResolverOptions): ClientAddressData {
   return JSON.parse(JSON.stringify(resolveClientAddress({ ...options, remoteAddress: exchange.peer, headers: exchange.sent }))) as ClientAddressData;
 }
 
@@ -239,7 +240,7 @@ export function describeAdapter(adapter: Adapter): void {
     for (const transport of transports) {
       for (const row of ROWS) {
         it(`${transport.name}: ${row.name}`, async () => {
-          const server = await adapter.start(row.options);
+          const server = await adapter.start(row.options, row.options);
           try {
             const exchange = await transport.send(server.port, row);
             expect(exchange.peer).toBe(row.peer);
@@ -252,6 +253,20 @@ export function describeAdapter(adapter: Adapter): void {
         });
       }
     }
+
+    // The rows give options; a resolver made once with createResolver is taken the same way.
+    it.each(transports.map((transport) => [transport.name, transport] as const))("%s: takes a resolver made by createResolver as well as options", async (_, transport) => {
+      for (const row of ROWS.filter((candidate) => Object.keys(candidate.options).length > 0)) {
+        const server = await adapter.start(createResolver(row.options), row.options);
+        try {
+          const exchange = await transport.send(server.port, row);
+          expect(exchange.answer.clientAddress, row.name).toEqual(core(exchange, row.options));
+          expect(exchange.answer.clientAddress.basis, row.name).toBe(row.basis);
+        } finally {
+          await server.close();
+        }
+      }
+    });
   });
 }
 

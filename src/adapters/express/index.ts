@@ -2,9 +2,9 @@
 // from the same list so that Express's own `req.ip` walks X-Forwarded-For past the same proxies.
 import type { RequestHandler } from "express";
 import type { ClientAddress } from "../../core/index.js";
-import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
+import { type ResolverOrOptions, resolveRequest, resolverOf } from "../node/index.js";
 
-export type { RequestOptions } from "../node/index.js";
+export type { ResolverOrOptions } from "../node/index.js";
 export { trustProxy } from "../node/index.js";
 
 declare module "express-serve-static-core" {
@@ -14,9 +14,12 @@ declare module "express-serve-static-core" {
   }
 }
 
-/** Middleware that resolves every request's client into `req.clientAddress`. Throws at once on a bad option. */
-export function clientAddress(options: RequestOptions = {}): RequestHandler {
-  const compiled = compileRequestOptions(options);
+/**
+ * Middleware that resolves every request's client into `req.clientAddress`, with a resolver made by
+ * `createResolver` or the options to make one from. Throws at once on a bad option.
+ */
+export function clientAddress(resolver: ResolverOrOptions = {}): RequestHandler {
+  const compiled = resolverOf(resolver);
   return (req, _res, next) => {
     req.clientAddress = resolveRequest(req, compiled);
     next();

@@ -3,9 +3,9 @@
 import type { FastifyPluginAsync, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import type { ClientAddress } from "../../core/index.js";
-import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
+import { type ResolverOrOptions, resolveRequest, resolverOf } from "../node/index.js";
 
-export type { RequestOptions } from "../node/index.js";
+export type { ResolverOrOptions } from "../node/index.js";
 export { trustProxy } from "../node/index.js";
 
 declare module "fastify" {
@@ -19,8 +19,8 @@ declare module "fastify" {
 const RESOLVED = Symbol("clientaddr.resolved");
 
 // Async, so that a bad option rejects the app's start-up: avvio does not catch a callback plugin's throw.
-const plugin: FastifyPluginAsync<RequestOptions> = async (app, options) => {
-  const compiled = compileRequestOptions(options);
+const plugin: FastifyPluginAsync<ResolverOrOptions> = async (app, options) => {
+  const compiled = resolverOf(options);
   // A getter, as Fastify's own request.ip is, rather than an onRequest hook: a route that never reads the
   // answer pays nothing, and one that does skips the hook runner (bench/results.md, Frameworks: about 1 µs a
   // request). It is read from the request's own socket and raw header lines whenever it is first read, in a
@@ -36,7 +36,8 @@ const plugin: FastifyPluginAsync<RequestOptions> = async (app, options) => {
 };
 
 /**
- * `app.register(clientAddress, options)`. Wrapped with fastify-plugin so that the decoration reaches every
+ * `app.register(clientAddress, resolver)`, with a resolver made by `createResolver` or the options to make
+ * one from. Wrapped with fastify-plugin so that the decoration reaches every
  * route of the app, not only those registered inside the plugin.
  */
 export const clientAddress = fp(plugin, { fastify: "5.x", name: "clientaddr" });

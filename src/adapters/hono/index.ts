@@ -2,20 +2,20 @@
 import type { HttpBindings } from "@hono/node-server";
 import type { MiddlewareHandler } from "hono";
 import type { ClientAddress } from "../../core/index.js";
-import { type RequestOptions, compileRequestOptions, resolveRequest } from "../node/index.js";
+import { type ResolverOrOptions, resolveRequest, resolverOf } from "../node/index.js";
 
-export type { RequestOptions } from "../node/index.js";
+export type { ResolverOrOptions } from "../node/index.js";
 
 /** For `new Hono<{ Variables: ClientAddressVariables }>()`. */
 export type ClientAddressVariables = { clientAddress: ClientAddress };
 
 /**
  * Middleware that resolves every request's client into `c.get("clientAddress")`, from the Node request that
- * @hono/node-server hands over as `c.env.incoming` (WebSocket upgrades included). Throws at once on a bad
- * option, and on a request that comes without a Node request (another runtime, or `app.request()`).
+ * @hono/node-server hands over as `c.env.incoming` (WebSocket upgrades included), with a resolver made by
+ * `createResolver` or the options to make one from. Throws at once on a bad option, and on a request that comes without a Node request (another runtime, or `app.request()`).
  */
-export function clientAddress(options: RequestOptions = {}): MiddlewareHandler<{ Variables: ClientAddressVariables }> {
-  const compiled = compileRequestOptions(options);
+export function clientAddress(resolver: ResolverOrOptions = {}): MiddlewareHandler<{ Variables: ClientAddressVariables }> {
+  const compiled = resolverOf(resolver);
   return async (c, next) => {
     const incoming = (c.env as Partial<HttpBindings> | undefined)?.incoming;
     if (incoming === undefined) {

@@ -2,54 +2,39 @@
 import type { IncomingMessage } from "node:http";
 import {
   type ClientAddress,
-  type ResolveOptions,
+  type Resolver,
+  type ResolverOptions,
   TrustedProxies,
   compileTrustedProxies,
   connectionSecure,
+  createResolver,
   declaredSource,
-  resolveClientAddress,
 } from "../../core/index.js";
 
-/** The resolver's options; the peer, a declared source, the headers and the scheme are read from the request. */
-export type RequestOptions = Omit<ResolveOptions, "remoteAddress" | "declaredSource" | "headers" | "secure">;
+/** What an adapter takes: a resolver made once with `createResolver`, or the options to make one from. */
+export type ResolverOrOptions = Resolver | ResolverOptions;
+
+const DEFAULT = createResolver();
 
 /**
- * Resolves the client of one request from its socket's peer and its raw header lines (so that a repeated
- * Host or Origin is seen and refused, which `req.headers` would hide). When clientaddr/proxy-protocol
- * accepted the connection from a trusted load balancer, the source the balancer declared takes the peer's
- * place (the balancer is the nearest hop); read from the socket, never from the options.
+ * Resolves the client of one request from its socket's peer, its raw header lines (so that a repeated Host
+ * or Origin is seen and refused, which `req.headers` would hide) and its scheme. When
+ * clientaddr/proxy-protocol accepted the connection from a trusted load balancer, the source the balancer
+ * declared takes the peer's place (the balancer is the nearest hop), and the client's TLS to it counts;
+ * read from the socket, never from the options. Given options rather than a resolver, they are compiled on
+ * this call: a server makes its resolver once.
  */
-export function resolveRequest(req: IncomingMessage, options: RequestOptions = {}): ClientAddress {
+export function resolveRequest(req: IncomingMessage, resolver: ResolverOrOptions = DEFAULT): ClientAddress {
   const socket = req.socket;
-  // Every option by name, not `{ ...options, remoteAddress, ... }`: on Node 20 a spread followed by more
-  // properties costs microseconds a call (bench/results.md, Frameworks: the Fastify adapter ran at 0.7x of
-  // Fastify's own request.ip with it). The type makes a new option a compile error here until it is passed.
-  const resolved: { [K in keyof Required<ResolveOptions>]: ResolveOptions[K] } = {
-    remoteAddress: socket.remoteAddress,
-    declaredSource: declaredSource(socket),
-    headers: req.rawHeaders,
-    secure: connectionSecure(socket),
-    trustedProxies: options.trustedProxies,
-    header: options.header,
-    maxHops: options.maxHops,
-    localHosts: options.localHosts,
-    localOrigins: options.localOrigins,
-  };
-  return resolveClientAddress(resolved);
+  return resolverOf(resolver).resolve({ remoteAddress: socket.remoteAddress, declaredSource: declaredSource(socket), headers: req.rawHeaders, secure: connectionSecure(socket) });
 }
 
 /**
- * For a middleware factory: throws at once what the resolver would throw on the first request for a bad
- * option, so that the app fails at start-up rather than on every request; and returns the options with the
- * trust list compiled, which the middleware then passes on every request. The list is read now: to change
- * it, make a new middleware (as Express's own `trust proxy` setting is read when it is set).
+ * The resolver an adapter uses: the one given, or one made now from options (throwing at once for a bad
+ * option, so that a middleware fails at start-up rather than on every request).
  */
-export function compileRequestOptions(options: RequestOptions): RequestOptions {
-  resolveClientAddress({ ...options, remoteAddress: undefined });
-  const { trustedProxies } = options;
-  return trustedProxies === undefined || trustedProxies instanceof TrustedProxies
-    ? options
-    : { ...options, trustedProxies: compileTrustedProxies(trustedProxies) };
+export function resolverOf(resolver: ResolverOrOptions): Resolver {
+  return typeof (resolver as Partial<Resolver>).resolve === "function" ? (resolver as Resolver) : createResolver(resolver as ResolverOptions);
 }
 
 /**

@@ -1,0 +1,113 @@
+// The answer's types: what a gateway reads of a resolved request. The decision (rules.ts) fills them; the
+// explanation (explain.ts) words them.
+import type { ForwardingHeader } from "./entries.js";
+
+/**
+ * Where an address on the path came from: the socket's peer, the source a trusted TCP load balancer declared
+ * with the PROXY protocol (see `declaredSource`), or a forwarding header.
+ */
+export type HopSource = "socket" | "proxy-protocol" | ForwardingHeader;
+
+/**
+ * One address on the path, nearest first: the socket peer, then the declared source if a balancer declared
+ * one, then header entries right to left.
+ */
+export type Hop =
+  | { readonly address: string; readonly trusted: boolean; readonly source: HopSource }
+  | { readonly address: null; readonly raw: string; readonly trusted: false; readonly source: HopSource };
+
+/**
+ * Why the answer is what it is. `loopback` and `trusted-path` are the two ways to be local; the others name
+ * the first condition that failed (the address ones leave `address` null).
+ */
+export type Verdict =
+  | "loopback" // the client is a loopback address, and the request names this machine, from its own page
+  | "trusted-path" // every address on the path is a trusted proxy: a NAT gateway in front of this server
+  | "remote-client" // a. the client is neither loopback nor reached through trusted hops only
+  | "unread-forwarding-header" // b. a proxy header says a proxy the walk did not read is in front
+  | "host-not-local" // c. the request the browser made does not name this machine (DNS rebinding)
+  | "origin-not-local" // d. another page caused the request: Origin or Fetch Metadata says so
+  | "invalid-peer" // remoteAddress (or the declared source) is missing or not an address
+  | "invalid-entry" // the walk met an entry that is not an address (`unknown`, `127.1`, garbage)
+  | "malformed-header" // the believed header could not be parsed
+  | "hop-limit"; // more than maxHops trusted entries
+
+/** `<where the address came from>:<verdict>`, e.g. `socket:loopback`, `x-forwarded-for:remote-client`. */
+export type Basis = `${HopSource}:${Verdict}`;
+
+/** The four locality conditions of the trust model, each with its verdict for this request. */
+export interface LocalityChecks {
+  /** a. The client is loopback, or every address on the path (the client included) is trusted. */
+  readonly client: boolean;
+  /**
+   * b. No proxy header the walk did not read: from an untrusted peer none at all (X-Forwarded-Proto, Via and
+   * the rest of the table in proxy-headers.ts included); from a trusted one, no address header but the believed.
+   */
+  readonly forwarding: boolean;
+  /**
+   * c. The request the browser made names this machine: Host is present and names it, and so does every
+   * other Host-bearing value (X-Forwarded-Host, Forwarded host=); the scheme and port a trusted proxy
+   * describes can be read.
+   */
+  readonly host: boolean;
+  /**
+   * d. No other page caused the request: Origin is this server's own (this machine, the scheme and port of
+   * the request the browser made) or one of localOrigins; without Origin, Sec-Fetch-Site is absent,
+   * `same-origin` or `none`, and absent only where a browser would have sent it (a loopback name, or https).
+   */
+  readonly origin: boolean;
+}
+
+export type DiagnosticCode =
+  | "invalid-peer"
+  | "unknown-declared-source"
+  | "invalid-entry"
+  | "malformed-header"
+  | "hop-limit"
+  | "client-not-loopback"
+  | "untrusted-forwarding-header"
+  | "unbelieved-forwarding-header"
+  | "host-missing"
+  | "host-not-local"
+  | "forwarded-host-not-local"
+  | "forwarded-request-unclear"
+  | "origin-not-local"
+  | "fetch-site-not-local"
+  | "no-fetch-metadata";
+
+/**
+ * A change the diagnostic advises, for a program to show or apply: set the believed header, add an entry to
+ * a list option, or make the trusted proxy drop a header it passes on from clients. Never a public address
+ * to trust, and never a change whose next answer advises undoing it.
+ */
+export type Fix =
+  | { readonly set: "header"; readonly to: ForwardingHeader }
+  | { readonly add: "trustedProxies" | "localHosts" | "localOrigins"; readonly entry: string }
+  | { readonly proxyDrops: string };
+
+export interface Diagnostic {
+  readonly code: DiagnosticCode;
+  readonly message: string;
+  /** The change that would lift this failure, when there is one to advise. */
+  readonly fix?: Fix;
+}
+
+/**
+ * The answer. `address`, `loopbackEquivalent` and `basis` are decided when it is made; `hops`, `checks` and
+ * `diagnostics` are worked out the first time one of them is read (the same rules, run with an explanation)
+ * and kept. `JSON.stringify` and `console.log` show all six.
+ */
+export interface ClientAddress extends ClientAddressData {
+  /** The six fields as a plain object (what `JSON.stringify` writes). */
+  toJSON(): ClientAddressData;
+}
+
+export interface ClientAddressData {
+  /** Canonical: dotted IPv4 (mapped addresses too), RFC 5952 IPv6; no port, no zone. Null when unknown. */
+  readonly address: string | null;
+  readonly loopbackEquivalent: boolean;
+  readonly basis: Basis;
+  readonly hops: readonly Hop[];
+  readonly checks: LocalityChecks;
+  readonly diagnostics: readonly Diagnostic[];
+}

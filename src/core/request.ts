@@ -1,0 +1,94 @@
+// One request as the rules see it: the facts a server has of it (the peer, what a balancer declared, the
+// headers, the scheme), the compiled options, and what the decision found, which the explanation reads.
+import type { HopSource } from "./answer.js";
+import { type HeaderValue, type HeaderValues, type HeadersInput, readHeaders } from "./headers.js";
+import type { CompiledOptions } from "./options.js";
+
+/** What a server knows of one request. */
+export interface RequestFacts {
+  /** The socket's peer, as Node gives it (`req.socket.remoteAddress`); undefined once the socket closed. */
+  readonly remoteAddress: string | undefined;
+  /**
+   * The source a trusted TCP load balancer declared for this connection with the PROXY protocol, as
+   * clientaddr/proxy-protocol records it on the socket (read it with `declaredSource(req.socket)`;
+   * clientaddr/node does). Given, it takes the socket peer's place: the rules (the walk, trust, locality)
+   * apply to it as they would to a peer, and `remoteAddress` is the balancer, the nearest hop, trusted because
+   * the listener's own list let it declare. `null`: the balancer declared a connection whose source is
+   * unknown (an UNSPEC or UNIX address family, or v1's UNKNOWN): not local. Absent: the peer is the socket's.
+   */
+  readonly declaredSource?: string | null | undefined;
+  /** Node's `req.headers` or `req.rawHeaders`, or a WHATWG `Headers`. */
+  readonly headers?: HeadersInput | undefined;
+  /**
+   * Whether the connection was TLS (https, wss), as the socket says or a trusted balancer declared it
+   * (`connectionSecure(req.socket)`; clientaddr/node and its adapters fill it). Default false. It is the
+   * scheme of the request the browser made, unless a trusted proxy says otherwise (X-Forwarded-Proto,
+   * Forwarded proto=): an Origin must have that scheme, and a port left out is that scheme's default.
+   */
+  readonly secure?: boolean | undefined;
+}
+
+/**
+ * Why the request the browser made does not name this machine, beside a missing or foreign Host: a
+ * Host-bearing value a proxy passed on names another machine, or what a trusted proxy says of the scheme,
+ * host or port cannot be read or contradicts itself.
+ */
+export type AskedProblem =
+  | { readonly kind: "foreign"; readonly header: "X-Forwarded-Host" | "Forwarded host="; readonly value: string }
+  | { readonly kind: "unclear"; readonly header: string; readonly value: string; readonly why: string };
+
+/**
+ * The request's facts, its header values (read when a rule first needs them, into the request itself, so
+ * that taking a request in is one allocation), and what the decision found besides the verdict.
+ */
+export class RequestState implements HeaderValues {
+  host: HeaderValue = undefined;
+  origin: HeaderValue = undefined;
+  secFetchSite: HeaderValue = undefined;
+  forwarded: HeaderValue = undefined;
+  xForwardedFor: HeaderValue = undefined;
+  xRealIp: HeaderValue = undefined;
+  xForwardedHost: HeaderValue = undefined;
+  xForwardedProto: HeaderValue = undefined;
+  xForwardedPort: HeaderValue = undefined;
+  proxyHeaders = 0;
+  readonly remoteAddress: unknown;
+  readonly declared: unknown;
+  readonly secure: boolean;
+  readonly options: CompiledOptions;
+  #headers: unknown;
+
+  /** The client's canonical text (null when unknown), and where it came from. */
+  client: string | null = null;
+  source: HopSource = "socket";
+  /** The host= and proto= of the believed Forwarded element that named the client. */
+  elementHost: string | undefined = undefined;
+  elementProto: string | undefined = undefined;
+  /** How many entries of the believed header the walk read. */
+  examined = 0;
+  /** The request the browser made, as this request shows it: its Host, its scheme, and what is wrong with it. */
+  askedHost: HeaderValue = undefined;
+  askedSecure = false;
+  askedProblem: AskedProblem | null = null;
+
+  constructor(facts: RequestFacts, options: CompiledOptions) {
+    this.remoteAddress = facts.remoteAddress;
+    this.declared = facts.declaredSource;
+    this.secure = facts.secure === true;
+    this.options = options;
+    this.#headers = facts.headers;
+  }
+
+  /**
+   * Reads the headers the rules need, once. A request the first rules settle (a public peer talking
+   * directly) never reads them; one explained later reads them then, so its explanation sees the headers
+   * as they are at that time (its verdict, which needed none of them, cannot change).
+   */
+  readHeaders(): void {
+    if (this.#headers === READ) return;
+    readHeaders(this.#headers, this);
+    this.#headers = READ;
+  }
+}
+
+const READ: unique symbol = Symbol("read");

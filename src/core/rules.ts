@@ -1,0 +1,323 @@
+// The trust model (README, "Trust model") as code, rule by rule and in its words. One function, `decide`,
+// holds every rule. The fast path runs it without an explanation and stops at the first condition that
+// fails; the hops, the four checks and the diagnostics come from running the same function again with an
+// explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,
+// and there is no second copy of a rule to drift.
+import { type Address, canonicalText, isDecimalPort, isLoopback, parseIp } from "./address.js";
+import type { HopSource, Verdict } from "./answer.js";
+import { EntryCursor, forwardedHosts } from "./entries.js";
+import { BELIEVED_BIT, type Explanation } from "./explain.js";
+import { type HeaderValue, forwardingValue } from "./headers.js";
+import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
+import { memoize, rememberLast } from "./memo.js";
+import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT } from "./proxy-headers.js";
+import type { RequestState } from "./request.js";
+
+const NO_HOSTS: readonly string[] = [];
+// The longest Origin that can name this machine: the longer scheme and the longest authority.
+const MAX_ORIGIN = "https://".length + MAX_AUTHORITY;
+/** The headers a trusted proxy describes the browser's request in, beside Host. */
+const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO_BIT | X_FORWARDED_PORT_BIT;
+
+// The peer is either the last one again (one proxy in front, or a keep-alive connection) or new: only the
+// last is remembered, one for the socket peer and one for a declared source (behind a PROXY protocol
+// balancer both are asked on every request, and one shared last key would be the other's each time).
+const readPeer = (text: string): { address: Address; text: string } | null => {
+  const address = parseIp(text);
+  return address === null ? null : { address, text: canonicalText(address, text) };
+};
+const parsePeer = rememberLast(readPeer);
+const parseDeclared = rememberLast(readPeer);
+// Host and Origin are pure functions of one string each, and a server sees the same few values over and
+// over: memoized by value (unless localHosts is given). One too long to name this machine is refused before
+// the memo sees it: never stored, never hashed.
+const memoHostPort = memoize((host) => hostPort(host, NO_HOSTS));
+const memoLocalOrigin = memoize((origin) => localOrigin(origin, NO_HOSTS));
+
+/**
+ * The rules for one request: returns the verdict and records the client's text and source on the request.
+ * Without an explanation it returns at the first failed condition; with one, it evaluates all four locality
+ * conditions, records the path, the checks and a diagnostic for every failure, and reaches the same decision
+ * (the first failure, in the order a, b, c, d, names the verdict either way).
+ */
+export function decide(request: RequestState, why: Explanation | null): Verdict {
+  const { trust, believed, maxHops } = request.options;
+  request.client = null;
+  request.source = "socket";
+  request.elementHost = request.elementProto = undefined;
+  request.examined = 0;
+
+  // The peer: the socket's, or (rule 10) the source a trusted TCP load balancer declared, which takes its
+  // place; the balancer is then the nearest hop, trusted because the listener's own list let it declare.
+  const remote = request.remoteAddress;
+  const socketPeer = typeof remote === "string" ? parsePeer(remote) : null;
+  if (socketPeer === null) {
+    // Fail closed (rule 6): a peer that is missing or not an address is no client.
+    if (why !== null) {
+      why.invalidPeer(remote);
+      checkLocality(request, null, false, false, why);
+    }
+    return "invalid-peer";
+  }
+  let peer = socketPeer;
+  let peerSource: HopSource = "socket";
+  const declared = request.declared;
+  if (declared !== undefined) {
+    why?.hops.push({ address: socketPeer.text, trusted: true, source: "socket" });
+    request.source = peerSource = "proxy-protocol";
+    const source = typeof declared === "string" ? parseDeclared(declared) : null;
+    if (source === null) {
+      if (why !== null) {
+        why.invalidDeclared(socketPeer.text, declared);
+        checkLocality(request, null, false, false, why);
+      }
+      return "invalid-peer";
+    }
+    peer = source;
+  }
+  const peerTrusted = trust.trustsPeer(peer.address);
+  why?.hops.push({ address: peer.text, trusted: peerTrusted, source: peerSource });
+
+  // Rule 1: an untrusted peer is the client. One that is not loopback is then not local, whatever its
+  // headers say (rule 5a): such a request is answered without reading them.
+  if (!peerTrusted && !isLoopback(peer.address) && why === null) {
+    request.client = peer.text;
+    return "remote-client";
+  }
+  request.readHeaders();
+
+  // Rules 2 and 3: a trusted peer's believed header is walked right to left, one entry at a time; the first
+  // untrusted entry is the client, and if every entry is trusted, the leftmost is.
+  let client = peer.address;
+  let text = peer.text;
+  let allTrusted = peerTrusted;
+  const value = peerTrusted ? forwardingValue(request, believed) : undefined;
+  if (value !== undefined) {
+    request.source = believed;
+    if (value === null) {
+      // Fail closed (rule 6): a header that is not text names nobody we can believe.
+      if (why !== null) walkFailed(request, peer.address, why, () => why.walkNotText(request, peer.text));
+      return "invalid-entry";
+    }
+    const cursor = new EntryCursor(believed, value);
+    let clientText = "";
+    let clientStart = 0;
+    let clientEnd = 0;
+    while (cursor.next()) {
+      // Rule 8: bounded cost. At most maxHops entries are examined.
+      if (request.examined === maxHops) {
+        if (why !== null) walkFailed(request, peer.address, why, () => why.hopLimit(request));
+        return "hop-limit";
+      }
+      request.examined++;
+      // Rules 4 and 6: strict addresses; a malformed entry or one that is not an address ends the walk, not local.
+      if (cursor.malformed !== null) {
+        if (why !== null) walkFailed(request, peer.address, why, () => why.malformedEntry(request, cursor.raw, cursor.malformed!));
+        return "malformed-header";
+      }
+      const address = cursor.address;
+      if (address === null) {
+        if (why !== null) walkFailed(request, peer.address, why, () => why.notAnAddress(request, cursor.written()));
+        return "invalid-entry";
+      }
+      const trusted = trust.trusts(address);
+      client = address;
+      request.elementHost = cursor.host;
+      request.elementProto = cursor.proto;
+      // The text is made for the client only (and for each hop when explaining): most hops never need one.
+      clientText = cursor.text;
+      clientStart = cursor.start;
+      clientEnd = cursor.end;
+      why?.hops.push({ address: canonicalText(address, clientText, clientStart, clientEnd), trusted, source: believed });
+      if (!trusted) {
+        allTrusted = false;
+        break;
+      }
+    }
+    // A header without a single element (empty, or commas only) names nobody: the walk ends at the peer.
+    if (request.examined === 0) request.source = peerSource;
+    else text = canonicalText(client, clientText, clientStart, clientEnd);
+  }
+  request.client = text;
+
+  // Rule 5a, client: the client is a loopback address, or every address on the path is trusted.
+  let verdict: Verdict | undefined;
+  const loopback = isLoopback(client);
+  const clientLocal = loopback || allTrusted;
+  if (!clientLocal) {
+    verdict = "remote-client";
+    if (why === null) return verdict;
+    why.clientNotLocal(request, peer.address, peer.text, socketPeer.text);
+  }
+  const failed = checkLocality(request, peer.address, peerTrusted, clientLocal, why);
+  return verdict ?? failed ?? (loopback ? "loopback" : "trusted-path");
+}
+
+/** A walk that stopped without a client: `explain` words why, and the other conditions are explained too. */
+function walkFailed(request: RequestState, peer: Address, why: Explanation, explain: () => void): void {
+  explain();
+  checkLocality(request, peer, true, false, why);
+}
+
+/**
+ * Rules 5b, 5c and 5d (5a, `client`, was decided by the caller). Returns the first that fails as a verdict,
+ * or undefined; without an explanation it stops there, with one it evaluates all three and records the four.
+ */
+function checkLocality(request: RequestState, peer: Address | null, peerTrusted: boolean, client: boolean, why: Explanation | null): Verdict | undefined {
+  const { believed, localHosts, localOrigins } = request.options;
+  let failed: Verdict | undefined;
+  request.readHeaders();
+
+  // b. forwarding: no proxy header the walk did not read. From a trusted proxy, an address header other than
+  // the believed one is a hop the walk cannot see; from anyone else, any proxy header means a proxy or tunnel
+  // on this host that nobody declared.
+  const unread = peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~BELIEVED_BIT[believed] : request.proxyHeaders;
+  const forwarding = unread === 0;
+  if (!forwarding) {
+    failed = "unread-forwarding-header";
+    if (why === null) return failed;
+    why.unreadHeaders(request, unread, peer, peerTrusted);
+  }
+
+  // c. host: the request the browser made (read through trusted proxies) names this machine.
+  const port = readAsked(request, peerTrusted);
+  const host = port !== NOT_THIS_MACHINE;
+  if (!host) {
+    failed ??= "host-not-local";
+    if (why === null) return failed;
+    why.hostNotLocal(request, peer);
+  }
+
+  // d. origin: no other page caused the request. Origin, when present, decides (it names the page); without
+  // it, Fetch Metadata says whether a page elsewhere caused the request, where a browser would have sent it.
+  const originValue = request.origin;
+  let origin: boolean;
+  let page: LocalOrigin | null = null;
+  if (originValue === undefined) {
+    // Whether a browser would have sent Fetch Metadata is asked only once the request names this machine.
+    const site = request.secFetchSite;
+    origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
+  } else if (originValue === null) {
+    origin = false;
+  } else if (localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (localOrigins.has(originValue) || localOrigins.has(browserOrigin(originValue) ?? ""))) {
+    origin = true;
+  } else {
+    page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);
+    // Scheme and port are compared only when the request names this machine; otherwise c has failed already.
+    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port, request.askedSecure));
+  }
+  if (!origin) {
+    failed ??= "origin-not-local";
+    if (why === null) return failed;
+    why.originNotLocal(request, page, port);
+  }
+  if (why !== null) why.checks = { client, forwarding, host, origin };
+  return failed;
+}
+
+/** hostPort's answer for a Host-bearing value, memoized unless localHosts is given. */
+function portOf(text: string, localHosts: readonly string[]): number {
+  return localHosts.length > 0 ? hostPort(text, localHosts) : text.length > MAX_AUTHORITY ? NOT_THIS_MACHINE : memoHostPort(text);
+}
+
+/**
+ * A name a browser treats as potentially trustworthy over plain http (W3C Secure Contexts: `localhost`,
+ * `*.localhost`, a loopback literal), and so sends Fetch Metadata to. To any other name (a localHosts name, a
+ * LAN address) Chromium sends neither Origin nor Sec-Fetch-* on a cross-site navigation or image: there, a
+ * request without both cannot be told from one a page elsewhere caused.
+ */
+function isTrustworthyName(host: HeaderValue): boolean {
+  return typeof host === "string" && portOf(host, NO_HOSTS) !== NOT_THIS_MACHINE;
+}
+
+/**
+ * Reads the request the browser made and returns its port by hostPort's answers (NOT_THIS_MACHINE when it
+ * does not name this machine or cannot be told), leaving its Host, scheme and any problem on the request.
+ *
+ * From a trusted proxy, what the proxy says of the browser's request comes first, in this order: the host=
+ * and proto= of the believed Forwarded element that named the client (RFC 7239 section 5.3, 5.4), then the
+ * first X-Forwarded-Host and X-Forwarded-Proto item (the outermost proxy's), then the request's own Host and
+ * the connection's scheme; X-Forwarded-Port gives the port when the chosen host has none, and must agree
+ * when it has one. Every Host-bearing value must name this machine whichever is chosen: Host itself (a
+ * proxy that rewrites it, as Apache does by default, writes the upstream's address), every X-Forwarded-Host
+ * item and every Forwarded host= the walk read. A forged one can only make the answer not local. From an
+ * untrusted peer these headers have already failed condition b and are not read as the browser's.
+ */
+function readAsked(request: RequestState, peerTrusted: boolean): number {
+  const { localHosts, believed, maxHops } = request.options;
+  const hostValue = request.host;
+  request.askedHost = hostValue;
+  request.askedSecure = request.secure;
+  request.askedProblem = null;
+  let port = typeof hostValue === "string" ? portOf(hostValue, localHosts) : NOT_THIS_MACHINE;
+  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0 || port === NOT_THIS_MACHINE) return port;
+  let chosen = false;
+  if (believed === "forwarded" && typeof request.forwarded === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
+    for (const value of forwardedHosts(request.forwarded, request.examined)) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(request, "Forwarded host=", value);
+    if (request.elementHost !== undefined) {
+      request.askedHost = request.elementHost;
+      port = portOf(request.elementHost, localHosts);
+      chosen = true;
+    }
+    if (request.elementProto !== undefined) {
+      const secure = schemeIsSecure(request.elementProto);
+      if (secure === null) return unclear(request, "Forwarded proto=", request.elementProto, "not http or https");
+      request.askedSecure = secure;
+    }
+  }
+  const forwardedHost = request.xForwardedHost;
+  if (forwardedHost !== undefined) {
+    if (forwardedHost === null) return unclear(request, "X-Forwarded-Host", "", "not text");
+    // Bounded as the walk is: no more items than maxHops, each no longer than an authority that can match.
+    if (forwardedHost.length > maxHops * (MAX_AUTHORITY + 2)) return unclear(request, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${maxHops}) names can be`);
+    const first = firstItem(forwardedHost);
+    if (first === "") return unclear(request, "X-Forwarded-Host", forwardedHost, "empty");
+    for (let end = forwardedHost.length, at = end; at >= -1; at--) {
+      if (at !== -1 && forwardedHost.charCodeAt(at) !== 0x2c /* , */) continue;
+      const item = trimmed(forwardedHost, at + 1, end);
+      end = at;
+      if (item !== "" && portOf(item, localHosts) === NOT_THIS_MACHINE) return foreign(request, "X-Forwarded-Host", item);
+    }
+    if (!chosen) {
+      request.askedHost = first;
+      port = portOf(first, localHosts);
+    }
+  }
+  const forwardedProto = request.xForwardedProto;
+  if (forwardedProto !== undefined && request.elementProto === undefined) {
+    const secure = forwardedProto === null ? null : schemeIsSecure(firstItem(forwardedProto));
+    if (secure === null) return unclear(request, "X-Forwarded-Proto", String(forwardedProto), "not http or https");
+    request.askedSecure = secure;
+  }
+  const forwardedPort = request.xForwardedPort;
+  if (forwardedPort !== undefined) {
+    const text = forwardedPort === null ? "" : firstItem(forwardedPort);
+    if (!isDecimalPort(text)) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port");
+    const said = Number(text);
+    if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", text, `another port than the ${port} the browser's Host names`);
+    port = said;
+  }
+  return port;
+}
+
+function foreign(request: RequestState, header: "X-Forwarded-Host" | "Forwarded host=", value: string): number {
+  request.askedProblem = { kind: "foreign", header, value };
+  return NOT_THIS_MACHINE;
+}
+
+function unclear(request: RequestState, header: string, value: string, why: string): number {
+  request.askedProblem = { kind: "unclear", header, value, why };
+  return NOT_THIS_MACHINE;
+}
+
+/** The first item of a comma-separated list, without optional whitespace: the outermost proxy's. */
+function firstItem(list: string): string {
+  const comma = list.indexOf(",");
+  return trimmed(list, 0, comma === -1 ? list.length : comma);
+}
+
+function trimmed(text: string, start: number, end: number): string {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
+}
