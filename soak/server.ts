@@ -14,7 +14,7 @@ import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { compileTrustedProxies } from "clientaddr";
+import { createResolver } from "clientaddr";
 import { type ProxyProtocolErrorCode, acceptProxyProtocol } from "clientaddr/proxy-protocol";
 import { bearer, createGateway, sameSecret } from "../examples/gateway/gateway.js";
 import { BALANCER, PAIRED_DEVICE, STALL_TIMEOUT_MS, TOKEN, TRUST_LISTS } from "./mix.js";
@@ -56,15 +56,15 @@ let refusals = 0;
 const balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>> = {};
 
 async function gatewayServer(): Promise<Server> {
-  let trusted = compileTrustedProxies(TRUST_LISTS[0]!);
-  // A fresh copy compiled each time, as a configuration reload would: nothing is reused from the last list.
+  let resolver = createResolver({ trustedProxies: TRUST_LISTS[0]! });
+  // A fresh resolver made each time, as a configuration reload would: nothing is reused from the last list.
   setInterval(() => {
     swaps++;
-    trusted = compileTrustedProxies([...TRUST_LISTS[swaps % TRUST_LISTS.length]!]);
+    resolver = createResolver({ trustedProxies: [...TRUST_LISTS[swaps % TRUST_LISTS.length]!] });
   }, SWAP_MS).unref();
   return createGateway(
     { gateway: { trustedProxies: [...TRUST_LISTS[0]!], auth: { mode: "token", token: TOKEN, pairedDevices: [PAIRED_DEVICE] } } },
-    { log: () => void refusals++, trustedProxies: () => trusted },
+    { log: () => void refusals++, resolver: () => resolver },
   );
 }
 

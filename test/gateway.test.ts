@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { compileTrustedProxies } from "clientaddr";
+import { createResolver } from "clientaddr";
 import { createGateway } from "../examples/gateway/gateway.js";
 
 type Outcome = { opened: { connected: boolean; local: boolean; address: string; basis: string } } | { closed: { code: number; reason: string } };
@@ -102,12 +102,12 @@ describe("the README's upgrade handler", () => {
   });
 });
 
-describe("a trust list swapped while the gateway serves (options.trustedProxies)", () => {
-  it("is asked on every handshake: the list in force decides", async () => {
-    let trusted = compileTrustedProxies([]);
+describe("a resolver swapped while the gateway serves (options.resolver)", () => {
+  it("is asked on every handshake: the one in force decides", async () => {
+    let resolver = createResolver({ trustedProxies: [] });
     const swapping = createGateway(
       { gateway: { trustedProxies: [], auth: { mode: "token", token: "s3cret" } } },
-      { log: () => undefined, trustedProxies: () => trusted },
+      { log: () => undefined, resolver: () => resolver },
     );
     await new Promise<void>((resolve) => swapping.listen(0, "127.0.0.1", resolve));
     const to = (swapping.address() as AddressInfo).port;
@@ -115,9 +115,9 @@ describe("a trust list swapped while the gateway serves (options.trustedProxies)
       const forwarded = { headers: { "X-Forwarded-For": "127.0.0.1" } };
       // Undeclared, 127.0.0.1 with X-Forwarded-For is a proxy nobody declared; declared, its header is walked.
       expect(await connect(forwarded, "", to)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
-      trusted = compileTrustedProxies(["127.0.0.1"]);
+      resolver = createResolver({ trustedProxies: ["127.0.0.1"] });
       expect(await connect(forwarded, "", to)).toMatchObject({ opened: { local: true, basis: "x-forwarded-for:loopback" } });
-      trusted = compileTrustedProxies([]);
+      resolver = createResolver({ trustedProxies: [] });
       expect(await connect(forwarded, "", to)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
     } finally {
       swapping.closeAllConnections();

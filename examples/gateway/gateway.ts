@@ -5,7 +5,7 @@ import { timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import { WebSocketServer } from "ws";
-import { type ClientAddress, type TrustedProxies, compileTrustedProxies, connectionSecure, declaredSource, resolveClientAddress } from "clientaddr";
+import { type ClientAddress, type Resolver, compileTrustedProxies, connectionSecure, createResolver, declaredSource } from "clientaddr";
 
 export interface GatewayConfig {
   gateway: {
@@ -41,10 +41,10 @@ export interface GatewayOptions {
   onRequest?: (request: Handshake["request"]) => void;
   log?: (line: string) => void;
   /**
-   * The trust list in force, asked on every handshake: for a gateway that reloads its configuration while it
-   * serves, the list last compiled. Default: `config.gateway.trustedProxies`, compiled once at start-up.
+   * The resolver in force, asked on every handshake: for a gateway that reloads its configuration while it
+   * serves, the one last made. Default: one made from `config.gateway` at start-up.
    */
-  trustedProxies?: () => TrustedProxies;
+  resolver?: () => Resolver;
 }
 
 const DASHBOARD = readFileSync(new URL("./dashboard.html", import.meta.url));
@@ -52,8 +52,10 @@ const DASHBOARD = readFileSync(new URL("./dashboard.html", import.meta.url));
 export function createGateway(config: GatewayConfig, options: GatewayOptions = {}): Server {
   const { trustedProxies = [], header, localHosts, localOrigins, auth } = config.gateway;
   const log = options.log ?? ((line: string) => console.log(line));
-  const trusted = compileTrustedProxies(trustedProxies); // a bad entry stops the gateway at start-up
+  const trusted = compileTrustedProxies(trustedProxies);
   for (const warning of trusted.diagnostics) log(`gateway: trustedProxies: ${warning.message}`);
+  // Every option validated and compiled once: a bad one stops the gateway here, at start-up.
+  const resolver = createResolver({ trustedProxies: trusted, header, localHosts, localOrigins });
   const paired = new Set(auth.pairedDevices ?? []);
 
   const wss = new WebSocketServer({ noServer: true });
@@ -67,15 +69,11 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
   });
 
   server.on("upgrade", (req: IncomingMessage, socket, head) => {
-    const result = resolveClientAddress({
+    const result = (options.resolver?.() ?? resolver).resolve({
       remoteAddress: req.socket.remoteAddress,
       declaredSource: declaredSource(req.socket), // behind a TCP load balancer that sends the PROXY protocol
       secure: connectionSecure(req.socket), // an https server's TLS, or a balancer's declared TLS: the page's scheme
       headers: req.rawHeaders, // raw lines, so that a repeated Host or Origin is seen and refused
-      trustedProxies: options.trustedProxies?.() ?? trusted,
-      header,
-      localHosts,
-      localOrigins,
     });
     const query = new URL(req.url ?? "/", "http://gateway.invalid").searchParams;
     const device = query.get("device");
