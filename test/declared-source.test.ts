@@ -208,3 +208,4 @@ describe("connectionSecure: whether the client's connection was TLS, as the sock
     expect(DECLARED_SECURE).toBe(Symbol.for("clientaddr.declaredSecure"));
   });
 });
+

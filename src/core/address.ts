@@ -68,22 +68,26 @@ function indexIn(text: string, code: number, start: number, end: number): number
   return -1;
 }
 
-/** A decimal port, 0-65535, without sign or leading zeros: text[start, end). */
-export function isDecimalPort(text: string, start = 0, end = text.length): boolean {
+/**
+ * The value of a TCP port written in decimal, 0-65535, without sign or leading zeros, in text[start, end), or
+ * -1 when it is not one: the one reader of every port the library reads (forwarding entries, Host and Origin,
+ * X-Forwarded-Port, PROXY protocol v1 lines), so that `080` or `+80` is refused everywhere alike.
+ */
+export function decimalPort(text: string, start = 0, end = text.length): number {
   const length = end - start;
-  if (length < 1 || length > 5 || (length > 1 && text.charCodeAt(start) === 0x30)) return false;
+  if (length < 1 || length > 5 || (length > 1 && text.charCodeAt(start) === 0x30)) return -1;
   let value = 0;
   for (let i = start; i < end; i++) {
     const digit = text.charCodeAt(i) - 0x30;
-    if (digit < 0 || digit > 9) return false;
+    if (digit < 0 || digit > 9) return -1;
     value = value * 10 + digit;
   }
-  return value <= 65535;
+  return value <= 65535 ? value : -1;
 }
 
 // RFC 7239 section 6.3: node-port = port / obfport; obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
 function isPort(text: string, start: number, end: number): boolean {
-  if (text.charCodeAt(start) !== 0x5f /* _ */) return isDecimalPort(text, start, end);
+  if (text.charCodeAt(start) !== 0x5f /* _ */) return decimalPort(text, start, end) !== -1;
   if (end - start < 2) return false;
   for (let i = start + 1; i < end; i++) {
     const c = text.charCodeAt(i);

@@ -1,9 +1,11 @@
 // The one link between a listener that reads a trusted TCP load balancer's PROXY protocol header when it
 // accepts a connection (clientaddr/proxy-protocol) and whoever resolves that connection's requests
 // (clientaddr/node, or a gateway calling resolveClientAddress itself). The listener records the declared
-// source on the socket under this symbol; readers ask `declaredSource(socket)`. Nothing here touches a
-// socket: it reads one property of an object. `Symbol.for`, so that the ES module and CommonJS copies of
-// clientaddr, loaded side by side, read and write the same property.
+// source (and the client's TLS) on the socket under `Symbol.for` keys, so that the ES module and CommonJS
+// copies of clientaddr, loaded side by side, read and write the same properties; readers ask
+// `declaredSource(socket)` and `connectionSecure(socket)`. Nothing here touches a socket: it reads properties
+// of an object. Here too are the address writers the listener uses, the resolver's own: `canonicalAddress`
+// for text, `formatAddressBytes` for bytes.
 import { canonicalText, formatAddress, parseIp } from "./address.js";
 
 /**
@@ -72,3 +74,4 @@ export function canonicalAddress(text: string): string | null {
   // The text itself when it is already canonical (no string built), as the resolver does for its peers.
   return address === null ? null : canonicalText(address, text);
 }
+

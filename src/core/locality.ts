@@ -2,7 +2,7 @@
 // borrowing the user's locality: a DNS-rebinding page sends its own name as Host, and a cross-site page
 // opening a WebSocket sends its own origin as Origin. Neither can forge these headers from a browser.
 // Written over index ranges, without slicing or regular expressions: the check runs on every local request.
-import { isDecimalPort, isLoopback, parseIp } from "./address.js";
+import { decimalPort, isLoopback, parseIp } from "./address.js";
 import { ClientAddressConfigError } from "./config-error.js";
 
 // A DNS name is at most 253 characters; add brackets, a port and room for an IPv6 literal. Nothing longer
@@ -110,10 +110,7 @@ function schemeEnd(origin: string): number {
 
 /** The decimal port after text[at] == ":", or NO_PORT at the end (portOk has checked it). */
 function portAt(text: string, at: number): number {
-  if (at === text.length) return NO_PORT;
-  let port = 0;
-  for (let i = at + 1; i < text.length; i++) port = port * 10 + text.charCodeAt(i) - 0x30;
-  return port;
+  return at === text.length ? NO_PORT : decimalPort(text, at + 1);
 }
 
 /** `localhost` or `*.localhost` in text[start, end): names that resolve to loopback by rule (RFC 6761). */
@@ -138,7 +135,7 @@ function isLocalhostName(text: string, start: number, end: number): boolean {
 
 /** "" (no port) or ":" followed by a decimal port, in text[start, end). */
 function portOk(text: string, start: number, end: number): boolean {
-  return start === end || (text.charCodeAt(start) === 0x3a /* : */ && isDecimalPort(text, start + 1, end));
+  return start === end || (text.charCodeAt(start) === 0x3a /* : */ && decimalPort(text, start + 1, end) !== -1);
 }
 
 function sameIgnoringCase(text: string, start: number, end: number, word: string): boolean {

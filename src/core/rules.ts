@@ -3,7 +3,7 @@
 // fails; the hops, the four checks and the diagnostics come from running the same function again with an
 // explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,
 // and there is no second copy of a rule to drift.
-import { type Address, canonicalText, isDecimalPort, isLoopback, parseIp } from "./address.js";
+import { type Address, canonicalText, decimalPort, isLoopback, parseIp } from "./address.js";
 import type { HopSource, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
 import { BELIEVED_BIT, type Explanation } from "./explain.js";
@@ -292,8 +292,8 @@ function readAsked(request: RequestState, peerTrusted: boolean): number {
   const forwardedPort = request.xForwardedPort;
   if (forwardedPort !== undefined) {
     const text = forwardedPort === null ? "" : firstItem(forwardedPort);
-    if (!isDecimalPort(text)) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port");
-    const said = Number(text);
+    const said = decimalPort(text);
+    if (said === -1) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port");
     if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", text, `another port than the ${port} the browser's Host names`);
     port = said;
   }
