@@ -10,6 +10,7 @@ import {
   canonicalAddress,
   connectionSecure,
   declaredSource,
+  addressBytes,
   formatAddressBytes,
   resolveClientAddress,
 } from "../src/core/index.js";
@@ -209,3 +210,16 @@ describe("connectionSecure: whether the client's connection was TLS, as the sock
   });
 });
 
+
+describe("addressBytes: an address as bytes, formatAddressBytes's inverse", () => {
+  it("gives 4 bytes for IPv4 (mapped included), 16 for IPv6, and null for what is not an address", () => {
+    expect([...addressBytes("203.0.113.7")!]).toEqual([203, 0, 113, 7]);
+    expect([...addressBytes("::ffff:172.18.0.1")!]).toEqual([172, 18, 0, 1]);
+    expect([...addressBytes("2001:db8::ff01")!]).toEqual([0x20, 0x01, 0x0d, 0xb8, ...Array(10).fill(0), 0xff, 0x01]);
+    for (const text of ["127.1", "nope", "", "[::1]", 7 as unknown as string]) expect(addressBytes(text), String(text)).toBeNull();
+    for (const text of ["0.0.0.0", "255.255.255.255", "::", "fe80::1%eth0", "2001:db8:85a3::8a2e:370:7334"]) {
+      const bytes = addressBytes(text)!;
+      expect(formatAddressBytes(bytes, 0, bytes.length as 4 | 16), text).toBe(canonicalAddress(text));
+    }
+  });
+});

@@ -15,7 +15,7 @@ import {
   parseIpv6Route,
   parseNetDev,
   parseRoute,
-} from "../src/cli/doctor.js";
+} from "../src/cli/doctor/index.js";
 import { compileTrustedProxies } from "../src/core/trust.js";
 import { useScratchFolder } from "./support/scratch.js";
 

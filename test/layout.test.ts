@@ -1,6 +1,7 @@
 // The tree shows the architecture: the rules live in src/core and import nothing else of ours; the adapters,
-// the PROXY protocol listener and the command line import the rules, never the other way round; importing
-// `clientaddr` loads no adapter and no framework, so a user of the core installs none of them.
+// the PROXY protocol listener and the command line import the rules, never the other way round (the command line
+// only through the package's entry points, as a user would); importing `clientaddr` loads no adapter and no
+// framework, so a user of the core installs none of them.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -69,6 +70,30 @@ describe("layout", () => {
   it("the command line imports the rules and itself, never an adapter", () => {
     for (const { file, ours } of graph().filter(({ file }) => layer(file) === "cli")) {
       expect(ours.filter((target) => layer(target) === "adapters"), file).toEqual([]);
+    }
+  });
+
+  it("the command line imports of our code only what the package's entry points export, and its own files", () => {
+    // The entry points are the files package.json's "exports" name (dist/X.js built from src/X.ts): the command line
+    // uses what a user of the package could, so a helper it needs must first become public, under one name.
+    const { exports } = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      exports: Record<string, string | { import: { default: string } }>;
+    };
+    const entries = Object.values(exports).flatMap((target) =>
+      typeof target === "string" ? [] : [path.join(SRC, path.relative("dist", target.import.default).replace(/\.js$/, ".ts"))],
+    );
+    expect(entries.map((file) => path.relative(SRC, file)).sort()).toEqual([
+      path.join("adapters", "express", "index.ts"),
+      path.join("adapters", "fastify", "index.ts"),
+      path.join("adapters", "hono", "index.ts"),
+      path.join("adapters", "node", "index.ts"),
+      path.join("core", "index.ts"),
+      path.join("proxy-protocol", "index.ts"),
+    ]);
+    const cli = graph().filter(({ file }) => layer(file) === "cli");
+    expect(cli.length).toBeGreaterThan(3);
+    for (const { file, ours } of cli) {
+      expect(ours.filter((target) => layer(target) !== "cli" && !entries.includes(target)), file).toEqual([]);
     }
   });
 

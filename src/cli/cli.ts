@@ -4,7 +4,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor.js";
+import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor/index.js";
 import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
 import {
   type ClientAddress,

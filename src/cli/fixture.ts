@@ -14,7 +14,7 @@ import {
   resolveClientAddress,
 } from "../core/index.js";
 
-export interface Endpoint {
+export interface FixtureEndpoint {
   readonly address: string;
   readonly port: number;
 }
@@ -32,7 +32,7 @@ export interface Fixture {
   };
   readonly request: {
     /** The socket's remote end (with `declaredSource`, the load balancer); null when the socket had no remote address. */
-    readonly peer: Endpoint | null;
+    readonly peer: FixtureEndpoint | null;
     /**
      * What a trusted load balancer declared with the PROXY protocol for this connection, as the listener
      * recorded it on the socket: the source address, or null for a source it declared unknown. Absent: nothing
@@ -41,7 +41,7 @@ export interface Fixture {
     readonly declaredSource?: string | null;
     /** Whether the connection was TLS (an https server's, or declared TLS by a trusted balancer). Absent: false. */
     readonly secure?: boolean;
-    readonly local: Endpoint | null;
+    readonly local: FixtureEndpoint | null;
     readonly method: string;
     readonly url: string;
     /** Node's flat [name, value, ...] list in wire order, repeated lines kept. */
@@ -301,7 +301,7 @@ function record(value: unknown, field: string, required: readonly string[], opti
   return value as Record<string, unknown>;
 }
 
-function endpoint(value: unknown, field: string): Endpoint | null {
+function endpoint(value: unknown, field: string): FixtureEndpoint | null {
   if (value === null) return null;
   const fields = record(value, field, ["address", "port"]);
   const port = fields.port;

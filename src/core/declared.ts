@@ -4,8 +4,8 @@
 // source (and the client's TLS) on the socket under `Symbol.for` keys, so that the ES module and CommonJS
 // copies of clientaddr, loaded side by side, read and write the same properties; readers ask
 // `declaredSource(socket)` and `connectionSecure(socket)`. Nothing here touches a socket: it reads properties
-// of an object. Here too are the address writers the listener uses, the resolver's own: `canonicalAddress`
-// for text, `formatAddressBytes` for bytes.
+// of an object. Here too is the resolver's own address codec for those outside the rules (the listener, the
+// command line): `canonicalAddress` for text, `formatAddressBytes` and `addressBytes` between text and bytes.
 import { canonicalText, formatAddress, parseIp } from "./address.js";
 
 /**
@@ -75,3 +75,14 @@ export function canonicalAddress(text: string): string | null {
   return address === null ? null : canonicalText(address, text);
 }
 
+/**
+ * The address in network byte order, the inverse of `formatAddressBytes`: 4 bytes for IPv4 (an IPv4-mapped
+ * IPv6 address included, as the answers write it), 16 for IPv6; null for text that is not a bare address by
+ * the strict rules (as `canonicalAddress`). For arithmetic on addresses (ranges, offsets).
+ */
+export function addressBytes(text: string): Uint8Array | null {
+  const address = typeof text === "string" ? parseIp(text) : null;
+  if (address === null) return null;
+  if (address.family === 4) return Uint8Array.of(address.value >>> 24, (address.value >>> 16) & 0xff, (address.value >>> 8) & 0xff, address.value & 0xff);
+  return Uint8Array.from(address.parts.flatMap((group) => [group >> 8, group & 0xff]));
+}

@@ -19,7 +19,7 @@ export type {
 } from "./answer.js";
 export { ClientAddressConfigError } from "./config-error.js";
 export { TrustedProxies, compileTrustedProxies } from "./trust.js";
-export { DECLARED_SECURE, DECLARED_SOURCE, canonicalAddress, connectionSecure, declaredSource, formatAddressBytes } from "./declared.js";
+export { DECLARED_SECURE, DECLARED_SOURCE, addressBytes, canonicalAddress, connectionSecure, declaredSource, formatAddressBytes } from "./declared.js";
 export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
 export { FORWARDING_HEADERS } from "./entries.js";
