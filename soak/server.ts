@@ -20,6 +20,9 @@ import { bearer, createGateway, sameSecret } from "../examples/gateway/gateway.j
 import { BALANCER, PAIRED_DEVICE, STALL_TIMEOUT_MS, TOKEN, TRUST_LISTS } from "./mix.js";
 
 const SWAP_MS = 50;
+// How long the end of a phase waits for the server's last connections to close, and how often it looks.
+const DRAIN_LIMIT_MS = 10_000;
+const DRAIN_POLL_MS = 20;
 // The monitor's timer fires every LOOP_RESOLUTION_MS and records the whole interval: the delay is the excess.
 const LOOP_RESOLUTION_MS = 10;
 
@@ -135,11 +138,33 @@ async function begin(): Promise<void> {
   cpu0 = process.cpuUsage();
 }
 
+/** The connections the server holds: Node counts one until it is destroyed. */
+function connections(): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+}
+
+/**
+ * Resolves once the server holds no connection: the phase is over when every client has seen its connection
+ * end, and the server's side of the last ones ends a moment later. Bounded (DRAIN_LIMIT_MS, for a connection
+ * that never ends, not for a slow machine): past it, says how many are left and resolves.
+ */
+async function drained(): Promise<void> {
+  const deadline = performance.now() + DRAIN_LIMIT_MS;
+  let open = await connections();
+  while (open > 0 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    open = await connections();
+  }
+  if (open > 0) console.error(`soak: ${kind}: ${open} connections still open ${DRAIN_LIMIT_MS} ms after the phase ended; measured with them`);
+  // A destroyed connection's handle is closed, and its 'close' emitted, on the loop's next turn.
+  for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 async function finish(): Promise<ServerFigures> {
   loopDelay.disable();
   const cpu = process.cpuUsage(cpu0);
-  // Connections closed by the last handshakes are released on the next turns of the loop.
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // What the phase's last connections held is released once they are closed.
+  await drained();
   const end = memory();
   const { profile } = await session.post("Profiler.stop");
   return {

@@ -41,7 +41,21 @@ function header(rawHeaders: readonly string[], name: string): string | undefined
   return at === -1 ? undefined : rawHeaders[at + 1];
 }
 
-describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) in network namespaces", () => {
+// Limits, each at least the sum of the bounds of the steps inside it: a limit is for a hung step, not a slow
+// machine, and none is waited out when the steps end. The root file system: `npm pack` (180 s, image.ts), then
+// copies and a compile. An engine: its namespaces (13 `ip` commands of 10 s, 5 s for the link), dockerd's API
+// (30 s), `docker version` (60 s) and the image's import (120 s). A test: a deployment (`docker-compose down`
+// and `up`, 90 s each, then the gateway's readiness, 20 s) and a client (15 s, 35 s in a container, 70 s for
+// Chromium); a doctor test (c) deploys twice, runs two clients and doctor (60 s). The docker commands between
+// those steps are bounded at 60 s each but take an instant unless the engine hangs: they are not counted.
+// Closing: per engine, its containers and networks removed (60 s, 60 s, 30 s) and dockerd's exit (25 s).
+const ROOTFS_LIMIT_MS = 240_000;
+const ENGINE_LIMIT_MS = 360_000;
+const TEST_LIMIT_MS = 300_000;
+const DOCTOR_LIMIT_MS = 600_000;
+const CLOSE_LIMIT_MS = 600_000;
+
+describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) in network namespaces", { timeout: TEST_LIMIT_MS }, () => {
   let rootfs: Rootfs | undefined;
   const labs: Partial<Record<EngineKind, DockerLab>> = {};
   const ids: string[] = [];
@@ -51,7 +65,16 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
   beforeAll(() => {
     rootfs = buildRootfs();
     forgetRootfs = atLastResort(() => rootfs?.remove());
-  });
+  }, ROOTFS_LIMIT_MS);
+
+  // One engine per topology family, kept for the file: each started in a hook of its own, under its own limit,
+  // rather than inside the first test that needs it. The Compose engine stays fresh until its scenarios run.
+  for (const kind of ["proxy", "compose", "nat"] as const) {
+    beforeAll(async () => {
+      labs[kind] = await DockerLab.open(kind, rootfs!);
+      ids.push(labs[kind].engine.id);
+    }, ENGINE_LIMIT_MS);
+  }
 
   afterAll(async () => {
     for (const lab of Object.values(labs)) await lab.close();
@@ -61,15 +84,13 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
     expect(caNamespaces().filter((name) => ids.some((id) => name.includes(id)))).toEqual([]);
     for (const id of ids) expect(existsSync(`/sys/fs/cgroup/pids/ca-dk-${id}`) || existsSync(`/sys/fs/cgroup/ca-dk-${id}`)).toBe(false);
     expect(machineNetworkState()).toEqual(before);
-  });
+  }, CLOSE_LIMIT_MS);
 
-  /** One engine per topology family, started on first use and kept for the file. */
+  /** The engine of this topology family (started before the tests). */
   async function lab(kind: EngineKind): Promise<DockerLab> {
-    if (labs[kind] === undefined) {
-      labs[kind] = await DockerLab.open(kind, rootfs!);
-      ids.push(labs[kind].engine.id);
-    }
-    return labs[kind];
+    const started = labs[kind];
+    if (started === undefined) throw new Error(`the ${kind} engine did not start (see its hook's error)`);
+    return started;
   }
 
   /** Headless Chromium inside the engine's namespace (the host); returns what #status says, saves a screenshot. */
@@ -188,7 +209,7 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
     });
   });
 
-  describe("(c) clientaddr doctor inside the container names the address the gateway then sees", () => {
+  describe("(c) clientaddr doctor inside the container names the address the gateway then sees", { timeout: DOCTOR_LIMIT_MS }, () => {
     /**
      * Deploys with nothing trusted, lets the host's client in through the published port, runs doctor in the
      * container; then deploys again trusting exactly what doctor recommended, and the same client is local.

@@ -547,7 +547,7 @@ export class GatewayContainer {
   }
 
   /** Waits (bounded) until the log holds text: the refusal line is written after the answer. */
-  async logged(text: string, timeoutMs = 3_000): Promise<string> {
+  async logged(text: string, timeoutMs = 20_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     let logs = await this.logs();
     while (!logs.includes(text) && Date.now() < deadline) {

@@ -46,7 +46,7 @@ function header(rawHeaders: readonly string[], name: string): string | undefined
 }
 
 /** The gateway logs its refusal line asynchronously (a pipe): wait for it, bounded. */
-async function logged(output: () => string, text: string, timeoutMs = 3_000): Promise<string> {
+async function logged(output: () => string, text: string, timeoutMs = 20_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (!output().includes(text) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   return output();

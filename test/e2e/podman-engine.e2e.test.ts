@@ -11,7 +11,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Handshake } from "../../examples/gateway/gateway.js";
 import { PODMAN_FIXTURES, type PodmanScenario, SETUPS, type SetupId, podmanScenarios, runScenario, tryPasta } from "../../scripts/record-podman.js";
-import type { DoctorReport, Finding } from "../../src/cli/doctor.js";
+import type { DoctorReport, Finding } from "../../src/cli/doctor/index.js";
 import { loadFixtures } from "../../src/cli/fixture.js";
 import { caNamespaces, namespaceSupport } from "./netns.js";
 import { PodmanLab } from "./podman-engine.js";
@@ -25,7 +25,18 @@ const scenarios = new Map(podmanScenarios().map((scenario) => [scenario.name, sc
 
 const codes = (findings: readonly Finding[]) => findings.map((finding) => finding.code);
 
-describe.skipIf(!support.ok)("Podman, rootful and rootless, in a network namespace", () => {
+// Limits, each at least the sum of the bounds of the steps inside it: a limit is for a hung step, not a slow
+// machine, and none is waited out when the steps end. Opening: the namespace (two commands of 15 s), the root
+// file system (`npm pack`, 180 s, image.ts, then copies and a compile), then for each mode `podman info` (60 s),
+// the rootless user (four commands of 15 s), the image's import (120 s) and the network (30 s). A test: at most
+// two gateways (`podman run`, 60 s, `inspect`, 30 s, then listening, 20 s), their clients (20 s each) and doctor
+// twice (30 s each). Closing: for each mode, its containers (60 s) and network (30 s) removed, then what is left
+// unmounted and deleted (10 s a command, a few commands).
+const OPEN_LIMIT_MS = 720_000;
+const TEST_LIMIT_MS = 360_000;
+const CLOSE_LIMIT_MS = 300_000;
+
+describe.skipIf(!support.ok)("Podman, rootful and rootless, in a network namespace", { timeout: TEST_LIMIT_MS }, () => {
   let lab: PodmanLab | undefined;
   const started = Date.now();
   /** What each scenario's handshake gave, so the doctor checks compare with the peer really captured. */
@@ -33,7 +44,7 @@ describe.skipIf(!support.ok)("Podman, rootful and rootless, in a network namespa
 
   beforeAll(async () => {
     lab = await PodmanLab.open(undefined, (line) => console.log(`podman-engine: ${line}`));
-  }, 150_000);
+  }, OPEN_LIMIT_MS);
 
   afterAll(async () => {
     const id = lab?.id;
@@ -41,7 +52,7 @@ describe.skipIf(!support.ok)("Podman, rootful and rootless, in a network namespa
     console.log(`podman-engine: whole suite ${Math.round((Date.now() - started) / 1000)} s`);
     expect(left, "left behind by the run").toEqual([]);
     if (id !== undefined) expect(caNamespaces().filter((name) => name.includes(id))).toEqual([]);
-  }, 120_000);
+  }, CLOSE_LIMIT_MS);
 
   async function run(scenario: PodmanScenario): Promise<Handshake> {
     const { captured } = await runScenario(lab!, scenario);

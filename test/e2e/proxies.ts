@@ -24,9 +24,11 @@ import { type CapturedRequest, CapturingGateway } from "../../scripts/lib/captur
 import type { Fixture } from "../../src/cli/fixture.js";
 import { within } from "./processes.js";
 
-const START_TIMEOUT_MS = 5_000;
+// Bounds for a proxy that never starts and a handshake that never arrives, not for a slow machine: both waits
+// end on the event (the port accepting, the request reaching the gateway, the connection closing).
+const START_TIMEOUT_MS = 30_000;
 const STOP_GRACE_MS = 3_000;
-export const HANDSHAKE_TIMEOUT_MS = 5_000;
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
 
 // ---------------------------------------------------------------------------------------------------------
 // What a request carries, as far as the rules care, and what each proxy does to it

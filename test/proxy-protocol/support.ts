@@ -83,9 +83,10 @@ export interface Exchange {
 
 /**
  * Connects from `localAddress` to 127.0.0.1:port, writes each segment (with `gapMs` between them, Nagle off so
- * each is its own TCP segment), and collects the answer until the server closes or `waitMs` passes.
+ * each is its own TCP segment), and collects the answer until the server closes or `waitMs` passes: a bound for a
+ * server that never closes, not for a slow machine (every caller waits for the close).
  */
-export function exchange(port: number, segments: readonly Uint8Array[], { localAddress = "127.0.0.1", gapMs = 0, waitMs = 3_000, end = false } = {}): Promise<Exchange> {
+export function exchange(port: number, segments: readonly Uint8Array[], { localAddress = "127.0.0.1", gapMs = 0, waitMs = 10_000, end = false } = {}): Promise<Exchange> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: "127.0.0.1", port, localAddress });
     socket.setNoDelay(true);
