@@ -4,10 +4,10 @@
 import { createServer } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { describe, expect, it, vi } from "vitest";
-import { type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../src/core/index.js";
+import { type ResolveClientAddressOptions, compileTrustedProxies, resolveClientAddress } from "../src/core/index.js";
 import { v1 } from "./proxy-protocol/support.js";
 
-const judge = (options: Partial<ResolveOptions> & { remoteAddress: string | undefined }) =>
+const judge = (options: Partial<ResolveClientAddressOptions> & { remoteAddress: string | undefined }) =>
   resolveClientAddress({ trustedProxies: [], ...options });
 
 describe("attacks on the client address", () => {
@@ -371,7 +371,7 @@ describe("attacks on locality through a proxy: the request the browser made, not
   it("following the diagnostics never leads back where it started (nginx's X-Real-IP beside X-Forwarded-For)", () => {
     const headers = { host: "localhost:8080", "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1", origin: "http://localhost:8080" };
     for (const header of ["x-forwarded-for", "x-real-ip", "forwarded"] as const) {
-      let options: Partial<ResolveOptions> & { remoteAddress: string } = { remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header, headers: { ...headers } };
+      let options: Partial<ResolveClientAddressOptions> & { remoteAddress: string } = { remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header, headers: { ...headers } };
       const seen: string[] = [];
       for (let step = 0; step < 5; step++) {
         const result = judge(options);

@@ -2,10 +2,10 @@
 // every proxy header, options taken once per call.
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { type ClientAddress, type ResolveOptions, ClientAddressConfigError, resolveClientAddress } from "../src/core/index.js";
+import { type ClientAddress, type ResolveClientAddressOptions, ClientAddressConfigError, resolveClientAddress } from "../src/core/index.js";
 import { ADDRESS_BITS, PROXY_HEADERS } from "../src/core/proxy-headers.js";
 
-const resolve = (headers: ResolveOptions["headers"], extra: Partial<ResolveOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", headers, ...extra });
+const resolve = (headers: ResolveClientAddressOptions["headers"], extra: Partial<ResolveClientAddressOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", headers, ...extra });
 const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);
 
 describe("a. Fetch Metadata when Origin is absent", () => {

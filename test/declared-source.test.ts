@@ -6,7 +6,7 @@ import {
   type ClientAddress,
   DECLARED_SECURE,
   DECLARED_SOURCE,
-  type ResolveOptions,
+  type ResolveClientAddressOptions,
   canonicalAddress,
   connectionSecure,
   declaredSource,
@@ -17,7 +17,7 @@ import {
 
 const PAGE = { host: "127.0.0.1:18789", origin: "http://127.0.0.1:18789" };
 
-const resolve = (declared: string | null, headers: Record<string, string>, trustedProxies: string[] = [], extra: Partial<ResolveOptions> = {}) =>
+const resolve = (declared: string | null, headers: Record<string, string>, trustedProxies: string[] = [], extra: Partial<ResolveClientAddressOptions> = {}) =>
   resolveClientAddress({ remoteAddress: "127.0.0.1", declaredSource: declared, headers, trustedProxies, ...extra });
 
 const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);

@@ -2,14 +2,14 @@ import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   type ClientAddress,
-  type ResolveOptions,
+  type ResolveClientAddressOptions,
   ClientAddressConfigError,
   compileTrustedProxies,
   createResolver,
   resolveClientAddress,
 } from "../src/core/index.js";
 
-type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveOptions["header"]];
+type Row = [peer: string | undefined, headers: Record<string, string>, trusted: string[], address: string | null, local: boolean, header?: ResolveClientAddressOptions["header"]];
 
 // The table, row for row.
 const TABLE: Row[] = [
@@ -37,7 +37,7 @@ const TABLE: Row[] = [
   [undefined, { host: "localhost" }, ["loopback"], null, false],
 ];
 
-const resolve = (remoteAddress: string | undefined, headers: ResolveOptions["headers"], trustedProxies: string[] = [], extra: Partial<ResolveOptions> = {}) =>
+const resolve = (remoteAddress: string | undefined, headers: ResolveClientAddressOptions["headers"], trustedProxies: string[] = [], extra: Partial<ResolveClientAddressOptions> = {}) =>
   resolveClientAddress({ remoteAddress, headers, trustedProxies, ...extra });
 
 const codes = (result: ClientAddress) => result.diagnostics.map((d) => d.code);
@@ -520,7 +520,7 @@ describe("diagnostics say what to change", () => {
   });
 
   it("what a trusted proxy says of the browser's request that cannot be read is not local, and says which header", () => {
-    const proxied = (headers: string[], extra: Partial<ResolveOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], headers: ["Host", "localhost", "X-Forwarded-For", "127.0.0.1", ...headers], ...extra });
+    const proxied = (headers: string[], extra: Partial<ResolveClientAddressOptions> = {}) => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], headers: ["Host", "localhost", "X-Forwarded-For", "127.0.0.1", ...headers], ...extra });
     const cases: Array<[string[], string]> = [
       [["X-Forwarded-Host", 7 as unknown as string], 'X-Forwarded-Host "" from trusted proxy 127.0.0.1 is not text'],
       [["X-Forwarded-Host", " , "], 'X-Forwarded-Host " , " from trusted proxy 127.0.0.1 is empty'],
@@ -576,7 +576,7 @@ describe("diagnostics say what to change", () => {
   });
 
   it("bad options say what was expected, each as one error type naming the option and the entry", () => {
-    const cases: Array<[Partial<ResolveOptions>, string, string, unknown, number]> = [
+    const cases: Array<[Partial<ResolveClientAddressOptions>, string, string, unknown, number]> = [
       [{ header: "x-client-ip" as "x-real-ip" }, "header", 'header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"', "x-client-ip", -1],
       [{ maxHops: -1 }, "maxHops", "maxHops must be a non-negative integer, got -1", -1, -1],
       [{ maxHops: 1.5 }, "maxHops", "maxHops must be a non-negative integer, got 1.5", 1.5, -1],
@@ -598,8 +598,8 @@ describe("diagnostics say what to change", () => {
       // The one-call form throws the same.
       expect(() => resolve("127.0.0.1", {}, [], options), option).toThrow(ClientAddressConfigError);
     }
-    expect(() => createResolver(null as unknown as ResolveOptions)).toThrow("options must be an object, got null");
-    expect(() => createResolver("trust me" as unknown as ResolveOptions)).toThrow("options must be an object, got string");
+    expect(() => createResolver(null as unknown as ResolveClientAddressOptions)).toThrow("options must be an object, got null");
+    expect(() => createResolver("trust me" as unknown as ResolveClientAddressOptions)).toThrow("options must be an object, got string");
   });
 
   it("a resolver is made once: its options are compiled then, and an array changed afterwards does not change it", () => {

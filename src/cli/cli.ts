@@ -9,7 +9,7 @@ import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./f
 import {
   type ClientAddress,
   ClientAddressConfigError,
-  DEFAULT_HEADER,
+  DEFAULT_FORWARDING_HEADER,
   DEFAULT_MAX_HOPS,
   FORWARDING_HEADERS,
   type ForwardingHeader,
@@ -56,7 +56,7 @@ explain options:
                            loopback, linklocal, uniquelocal (default: none)
   -H, --request-header "Name: value"
                            a request header line; repeat it, the order is kept
-  --header NAME            the forwarding header to believe (default: ${DEFAULT_HEADER})
+  --header NAME            the forwarding header to believe (default: ${DEFAULT_FORWARDING_HEADER})
   --max-hops N             how many header entries to examine at most (default: ${DEFAULT_MAX_HOPS})
   --local-host NAME        another name of this machine in Host and Origin; repeatable
   --local-origin ORIGIN    an origin other than the gateway's own whose pages count as
@@ -156,7 +156,7 @@ async function replay(args: string[], io: Io): Promise<number> {
     if (mismatches.length > 0) failed++;
     const { peer, declaredSource, rawHeaders } = fixture.request;
     const { trustedProxies } = fixture.options;
-    const believed = fixture.options.header ?? DEFAULT_HEADER;
+    const believed = fixture.options.header ?? DEFAULT_FORWARDING_HEADER;
     const believedLines = rawHeaders.filter((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === believed);
     io.out(
       [
@@ -219,7 +219,7 @@ function explain(args: string[], io: Io): number {
 
   const lines = ["Request", `  peer        ${values.peer ?? "(none: the socket has no remote address)"}`, `  scheme      ${secure ? "https (--secure)" : "http"}`];
   lines.push(`  trusted     ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}`);
-  lines.push(`  believes    ${header ?? DEFAULT_HEADER}${header === undefined ? " (default)" : ""}`);
+  lines.push(`  believes    ${header ?? DEFAULT_FORWARDING_HEADER}${header === undefined ? " (default)" : ""}`);
   if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
   if (localHosts.length > 0) lines.push(`  local hosts ${localHosts.join(", ")}`);
   if (localOrigins.length > 0) lines.push(`  local origins ${localOrigins.join(", ")}`);

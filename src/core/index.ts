@@ -2,7 +2,7 @@
 // its own, the readers of lists written as text (environment variables, flags), and the links a PROXY
 // protocol listener records a declared source and a declared TLS through.
 export { createResolver, resolveClientAddress } from "./resolver.js";
-export type { ResolveOptions, Resolver } from "./resolver.js";
+export type { ResolveClientAddressOptions, Resolver } from "./resolver.js";
 export type { RequestFacts } from "./request.js";
 export type { ResolverOptions } from "./options.js";
 export type {
@@ -24,5 +24,5 @@ export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } fr
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
 export { FORWARDING_HEADERS } from "./entries.js";
 export type { ForwardingHeader } from "./entries.js";
-export { DEFAULT_HEADER, DEFAULT_MAX_HOPS } from "./options.js";
+export { DEFAULT_FORWARDING_HEADER, DEFAULT_MAX_HOPS } from "./options.js";
 export type { HeadersInput } from "./headers.js";

@@ -31,7 +31,7 @@ export interface CompiledOptions {
   readonly localOrigins: ReadonlySet<string>;
 }
 
-export const DEFAULT_HEADER: ForwardingHeader = "x-forwarded-for";
+export const DEFAULT_FORWARDING_HEADER: ForwardingHeader = "x-forwarded-for";
 export const DEFAULT_MAX_HOPS = 64;
 const NO_TRUST = compileTrustedProxies([]);
 const NO_HOSTS: readonly string[] = Object.freeze([]);
@@ -40,7 +40,7 @@ const NO_ORIGINS: ReadonlySet<string> = new Set();
 /** Validates and compiles every option, or throws a {@link ClientAddressConfigError} naming the first bad one. */
 export function compileOptions(options: ResolverOptions): CompiledOptions {
   if (typeof options !== "object" || options === null) throw new ClientAddressConfigError(`options must be an object, got ${options === null ? "null" : typeof options}`, "options", options);
-  const { trustedProxies, header = DEFAULT_HEADER, maxHops = DEFAULT_MAX_HOPS, localHosts, localOrigins } = options;
+  const { trustedProxies, header = DEFAULT_FORWARDING_HEADER, maxHops = DEFAULT_MAX_HOPS, localHosts, localOrigins } = options;
   if (!(FORWARDING_HEADERS as readonly unknown[]).includes(header)) {
     throw new ClientAddressConfigError(`header must be one of ${FORWARDING_HEADERS.join(", ")}, got ${JSON.stringify(header)}`, "header", header);
   }

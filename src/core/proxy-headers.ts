@@ -12,7 +12,7 @@ export type ProxyHeaderKind =
 /** The prefix row's name: it matches every header whose name starts with `x-forwarded-` and has no row of its own. */
 export const X_FORWARDED_PREFIX = "x-forwarded-";
 
-export interface ProxyHeader {
+export interface ProxyHeaderRow {
   /** Lower case, as Node writes names in `req.headers`. */
   readonly name: string;
   /** As written in diagnostics. */
@@ -22,7 +22,7 @@ export interface ProxyHeader {
   readonly writers: string;
 }
 
-export const PROXY_HEADERS: readonly ProxyHeader[] = [
+export const PROXY_HEADERS: readonly ProxyHeaderRow[] = [
   { name: "x-forwarded-for", display: "X-Forwarded-For", kind: "address", writers: "nginx ($proxy_add_x_forwarded_for, by configuration), HAProxy (option forwardfor), Caddy, Apache mod_proxy, Traefik, Envoy, Tailscale Serve, Cloudflare's edge (through cloudflared too), Fly.io, AWS load balancers" },
   { name: "forwarded", display: "Forwarded", kind: "address", writers: "RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration" },
   { name: "x-real-ip", display: "X-Real-IP", kind: "address", writers: "nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx" },

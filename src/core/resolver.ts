@@ -7,7 +7,7 @@ import { type RequestFacts, RequestState } from "./request.js";
 import { decide } from "./rules.js";
 
 /** The one-call form's input: one request's facts and the options to judge it by. */
-export type ResolveOptions = RequestFacts & ResolverOptions;
+export type ResolveClientAddressOptions = RequestFacts & ResolverOptions;
 
 /** Options compiled once; `resolve` judges one request. Made by {@link createResolver}. */
 export interface Resolver {
@@ -44,7 +44,7 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
  * The one-call form: `createResolver(options).resolve(facts)`, options compiled on every call. For a server,
  * make the resolver once.
  */
-export function resolveClientAddress(options: ResolveOptions): ClientAddress {
+export function resolveClientAddress(options: ResolveClientAddressOptions): ClientAddress {
   return createResolver(options).resolve(options);
 }
 

@@ -4,6 +4,6 @@
 // `resolveRequest` (and `declaredSource(socket)` from clientaddr) finds it.
 export { DEFAULT_HEADER_TIMEOUT, ProxyProtocolError, acceptProxyProtocol, proxyHeader } from "./listener.js";
 export type { ProxyProtocolErrorCode, ProxyProtocolOptions } from "./listener.js";
-export { DEFAULT_MAX_LENGTH, V1_MAX_LENGTH, V2_MAX_LENGTH, parseProxyHeader } from "./parse.js";
-export type { ParseResult, ProxyEndpoint, ProxyHeader, ProxyHeaderError, ProxyTlv } from "./parse.js";
+export { DEFAULT_MAX_HEADER_LENGTH, V1_MAX_LENGTH, V2_MAX_LENGTH, parseProxyHeader } from "./parse.js";
+export type { ProxyHeaderParseResult, ProxyEndpoint, ProxyHeader, ProxyHeaderErrorCode, ProxyTlv } from "./parse.js";
 export { DECLARED_SOURCE, declaredSource } from "../core/index.js";

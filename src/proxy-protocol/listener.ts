@@ -6,13 +6,13 @@ import type { Server, Socket } from "node:net";
 import { Server as TlsServer, type TLSSocket } from "node:tls";
 import { DECLARED_SECURE, DECLARED_SOURCE, TrustedProxies, compileTrustedProxies } from "../core/index.js";
 import { Deadlines } from "./deadlines.js";
-import { DEFAULT_MAX_LENGTH, type ProxyHeader, type ProxyHeaderError, type ProxyTlv, V2_MAX_LENGTH, parseProxyHeader } from "./parse.js";
+import { DEFAULT_MAX_HEADER_LENGTH, type ProxyHeader, type ProxyHeaderErrorCode, type ProxyTlv, V2_MAX_LENGTH, parseProxyHeader } from "./parse.js";
 
 export interface ProxyProtocolOptions {
   /**
    * The load balancers allowed to declare a connection's source (addresses, CIDRs, `loopback`...: the
    * resolver's syntax). A connection from one of them must begin with a PROXY protocol header, or it is
-   * closed; from anyone else, no header is read. Compiled once, now: a bad entry throws TrustedProxiesError.
+   * closed; from anyone else, no header is read. Compiled once, now: a bad entry throws ClientAddressConfigError.
    * This list alone decides who may declare; the resolver's own `trustedProxies` then decides whether the
    * declared source's forwarding headers are believed.
    */
@@ -33,7 +33,7 @@ export interface ProxyProtocolOptions {
  * The parser's reasons, or: too slow (`timeout`), ended or failed (reset) before the header was complete
  * (`ended`), or other code declared the socket's source while its header was read (`redeclared`).
  */
-export type ProxyProtocolErrorCode = ProxyHeaderError | "timeout" | "ended" | "redeclared";
+export type ProxyProtocolErrorCode = ProxyHeaderErrorCode | "timeout" | "ended" | "redeclared";
 
 /** Why a connection from a trusted balancer was closed before it reached the server. */
 export class ProxyProtocolError extends Error {
@@ -88,7 +88,7 @@ export function acceptProxyProtocol<T extends Server>(server: T, options: ProxyP
   const trust = options.trustedProxies instanceof TrustedProxies ? options.trustedProxies : compileTrustedProxies(options.trustedProxies);
   const timeout = options.headerTimeout ?? DEFAULT_HEADER_TIMEOUT;
   if (!Number.isInteger(timeout) || timeout <= 0) throw new TypeError(`headerTimeout must be a positive integer of milliseconds, got ${JSON.stringify(options.headerTimeout)}`);
-  const maxLength = options.maxHeaderLength ?? DEFAULT_MAX_LENGTH;
+  const maxLength = options.maxHeaderLength ?? DEFAULT_MAX_HEADER_LENGTH;
   if (!Number.isInteger(maxLength) || maxLength < 16 || maxLength > V2_MAX_LENGTH) {
     throw new TypeError(`maxHeaderLength must be an integer from 16 to ${V2_MAX_LENGTH}, got ${JSON.stringify(options.maxHeaderLength)}`);
   }

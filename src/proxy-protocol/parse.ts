@@ -62,7 +62,7 @@ export interface ProxyHeader {
   readonly length: number;
 }
 
-export type ProxyHeaderError =
+export type ProxyHeaderErrorCode =
   | "not-proxy-protocol" // the bytes begin neither a v1 nor a v2 header
   | "v1-too-long" // no CRLF within 107 bytes
   | "v1-malformed" // the line does not follow the grammar (fields, single spaces, CRLF)
@@ -76,17 +76,17 @@ export type ProxyHeaderError =
   | "v2-tlv" // TLVs that do not tile the rest of the header, or a CRC32C TLV that is not 4 bytes or repeats
   | "v2-crc32c"; // the CRC32C TLV does not match the header
 
-export type ParseResult =
+export type ProxyHeaderParseResult =
   | { readonly status: "header"; readonly header: ProxyHeader }
   | { readonly status: "incomplete" }
-  | { readonly status: "invalid"; readonly error: ProxyHeaderError; readonly message: string };
+  | { readonly status: "invalid"; readonly error: ProxyHeaderErrorCode; readonly message: string };
 
 /** The specification's bound on a v1 line, CRLF included. */
 export const V1_MAX_LENGTH = 107;
 /** The longest v2 header the format can express. */
 export const V2_MAX_LENGTH = 16 + 0xffff;
 /** The default bound on a v2 header: addresses and a few TLVs (AWS, Azure, GCP and HAProxy send well under). */
-export const DEFAULT_MAX_LENGTH = 4096;
+export const DEFAULT_MAX_HEADER_LENGTH = 4096;
 
 // "\r\n\r\n\0\r\nQUIT\n"
 const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
@@ -100,7 +100,7 @@ const DOT = 0x2e;
 const PP2_TYPE_CRC32C = 0x03;
 const ZERO_CRC = new Uint8Array(4);
 const NO_TLVS: readonly ProxyTlv[] = Object.freeze([]);
-const INCOMPLETE: ParseResult = Object.freeze({ status: "incomplete" });
+const INCOMPLETE: ProxyHeaderParseResult = Object.freeze({ status: "incomplete" });
 
 /** v2's byte 13: the values the specification assigns, and what each means. */
 interface Family {
@@ -192,7 +192,7 @@ function group(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 8) | bytes[at + 1]!;
 }
 
-function invalid(error: ProxyHeaderError, message: string): ParseResult {
+function invalid(error: ProxyHeaderErrorCode, message: string): ProxyHeaderParseResult {
   return { status: "invalid", error, message };
 }
 
@@ -201,7 +201,7 @@ function invalid(error: ProxyHeaderError, message: string): ParseResult {
  * and its length, "incomplete" while `bytes` is a prefix that may still become one, or "invalid". Never
  * throws, never reads past `bytes.length`. `maxLength` bounds a v2 header (clamped to the format's own limit).
  */
-export function parseProxyHeader(bytes: Uint8Array, maxLength: number = DEFAULT_MAX_LENGTH): ParseResult {
+export function parseProxyHeader(bytes: Uint8Array, maxLength: number = DEFAULT_MAX_HEADER_LENGTH): ProxyHeaderParseResult {
   const available = bytes.length;
   if (available === 0) return INCOMPLETE;
   if (bytes[0] === V2_SIGNATURE[0]) {
@@ -223,7 +223,7 @@ export function parseProxyHeader(bytes: Uint8Array, maxLength: number = DEFAULT_
 
 const UNKNOWN = [0x55, 0x4e, 0x4b, 0x4e, 0x4f, 0x57, 0x4e]; // "UNKNOWN"
 
-function parseV1(bytes: Uint8Array): ParseResult {
+function parseV1(bytes: Uint8Array): ProxyHeaderParseResult {
   return readV1(bytes) ?? scanV1(bytes);
 }
 
@@ -232,7 +232,7 @@ function parseV1(bytes: Uint8Array): ParseResult {
  * refusal), which scanV1 then reads. A connection's line is read on every connection, and finding its spaces
  * and CRLF first, then reading its fields, read it twice: most of its cost.
  */
-function readV1(bytes: Uint8Array): ParseResult | null {
+function readV1(bytes: Uint8Array): ProxyHeaderParseResult | null {
   const limit = Math.min(bytes.length, V1_MAX_LENGTH - 1); // the CR is among the first 106 bytes
   if (limit < 11 || bytes[6] !== 0x54 || bytes[7] !== 0x43 || bytes[8] !== 0x50 || bytes[10] !== SPACE) return null; // "TCP? "
   const six = bytes[9] === 0x36;
@@ -253,7 +253,7 @@ function readV1(bytes: Uint8Array): ParseResult | null {
  * Any other line: "PROXY UNKNOWN", "incomplete" while the bytes may still become a line readV1 reads, or the
  * reason it is not one, in the order a reader meets them: the line itself, its fields, an address, a port.
  */
-function scanV1(bytes: Uint8Array): ParseResult {
+function scanV1(bytes: Uint8Array): ProxyHeaderParseResult {
   const available = bytes.length;
   // Where the line ends: the first CR, which must be followed by LF; a bare LF is malformed. The spaces are
   // noted on the way (no array).
@@ -446,7 +446,7 @@ function portEnd(bytes: Uint8Array, from: number, to: number): number {
 // Version 2: a 12-byte signature, version and command, family and transport, a 16-bit length, then that many
 // bytes: the addresses, then TLVs
 
-function parseV2(bytes: Uint8Array, maxLength: number): ParseResult {
+function parseV2(bytes: Uint8Array, maxLength: number): ProxyHeaderParseResult {
   const available = bytes.length;
   if (available < 16) return INCOMPLETE;
   const versionCommand = bytes[12]!;
@@ -515,6 +515,6 @@ function header(
   destination: ProxyEndpoint | null,
   tlvs: readonly ProxyTlv[],
   length: number,
-): ParseResult {
+): ProxyHeaderParseResult {
   return { status: "header", header: { version, command, family, transport, source, destination, tlvs, length } };
 }

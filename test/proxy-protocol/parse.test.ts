@@ -2,7 +2,7 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { canonicalAddress } from "../../src/core/index.js";
-import { DEFAULT_MAX_LENGTH, V1_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
+import { DEFAULT_MAX_HEADER_LENGTH, V1_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
 import { bounded } from "../support/proxy-protocol-laws.js";
 import { crc32cBitwise, v1, v2 } from "./support.js";
 
@@ -136,8 +136,8 @@ describe("version 1", () => {
 
 describe("version 2", () => {
   it("decides from the fixed 16 bytes: too long, wrong version, command or family, before the rest arrives", () => {
-    expect(error(v2({ length: DEFAULT_MAX_LENGTH }).subarray(0, 16))).toBe("v2-too-long");
-    expect(error(v2({ length: DEFAULT_MAX_LENGTH - 16 }).subarray(0, 16))).toBe("incomplete");
+    expect(error(v2({ length: DEFAULT_MAX_HEADER_LENGTH }).subarray(0, 16))).toBe("v2-too-long");
+    expect(error(v2({ length: DEFAULT_MAX_HEADER_LENGTH - 16 }).subarray(0, 16))).toBe("incomplete");
     expect(error(v2({ length: 5000 }).subarray(0, 16), 65551)).toBe("incomplete");
     expect(error(v2({ version: 1 }))).toBe("v2-version");
     expect(error(v2({ command: 2 }))).toBe("v2-command");

@@ -7,7 +7,7 @@ import fc from "fast-check";
 import parseForwarded from "forwarded-parse";
 import ipaddr from "ipaddr.js";
 import { formatAddress, parseIp } from "../../src/core/address.js";
-import { type ClientAddress, type ResolveOptions, compileTrustedProxies, resolveClientAddress } from "../../src/core/index.js";
+import { type ClientAddress, type ResolveClientAddressOptions, compileTrustedProxies, resolveClientAddress } from "../../src/core/index.js";
 import { PROXY_HEADERS } from "../../src/core/proxy-headers.js";
 import { address, describedRequest, entry, header, hostValue, ipv4, ipv6, junk, nodeHeaders, originValue, request } from "./arbitraries.js";
 import { canonical, ours, theirs, xffRequest } from "./proxy-addr.js";
@@ -36,7 +36,7 @@ export interface LawRequest {
 
 type Request = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
-const resolve = (input: Request, headers: ResolveOptions["headers"] = input.rawHeaders): ClientAddress =>
+const resolve = (input: Request, headers: ResolveClientAddressOptions["headers"] = input.rawHeaders): ClientAddress =>
   resolveClientAddress({ ...input, headers });
 
 /** The whole answer, the lazily explained parts included, for comparing two answers field by field. */

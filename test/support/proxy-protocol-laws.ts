@@ -7,7 +7,7 @@ import { isIPv4, isIPv6 } from "node:net";
 import fc from "fast-check";
 import { AddressFamilyType, V1BinaryProxyProtocol, V2ProxyProtocol } from "proxy-protocol-js";
 import { canonicalAddress } from "../../src/core/index.js";
-import { type ParseResult, type ProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
+import { type ProxyHeaderParseResult, type ProxyHeader, V1_MAX_LENGTH, V2_MAX_LENGTH, parseProxyHeader } from "../../src/proxy-protocol/parse.js";
 import { crc32cBitwise } from "../proxy-protocol/support.js";
 import { address, ipv4, ipv6 } from "./arbitraries.js";
 
@@ -214,7 +214,7 @@ export function bounded(input: Uint8Array): Uint8Array {
   });
 }
 
-function sameResult(a: ParseResult, b: ParseResult): boolean {
+function sameResult(a: ProxyHeaderParseResult, b: ProxyHeaderParseResult): boolean {
   if (a.status !== b.status) return false;
   if (a.status === "invalid") return a.error === (b as typeof a).error;
   if (a.status === "header") return a.header.length === (b as typeof a).header.length;
