@@ -1,7 +1,7 @@
 // A TypeScript user of the packed tarball. .ci/run compiles this one file as a CommonJS module (.cts), as an
 // ES module (.mts) under moduleResolution node16, and under bundler: each entry point's types must resolve,
 // and the adapters' augmentations must type what they set.
-import { type ClientAddress, compileTrustedProxies, parseTrustedProxies, resolveClientAddress } from "clientaddr";
+import { type ClientAddress, ClientAddressConfigError, type Resolver, compileTrustedProxies, createResolver, parseTrustedProxies, resolveClientAddress } from "clientaddr";
 import { resolveRequest } from "clientaddr/node";
 import * as express from "clientaddr/express";
 import * as fastify from "clientaddr/fastify";
@@ -16,9 +16,12 @@ export const again = compileTrustedProxies(["::1"]);
 const answer: ClientAddress = resolveClientAddress({ remoteAddress: "172.18.0.1", trustedProxies: trusted });
 export const local: boolean = answer.loopbackEquivalent;
 export const fromNode = (req: IncomingMessage): string | null => resolveRequest(req, { trustedProxies: trusted }).address;
+export const resolver: Resolver = createResolver({ trustedProxies: trusted, localOrigins: ["http://localhost:5173"] });
+export const fromResolver = (req: IncomingMessage): boolean => resolveRequest(req, resolver).loopbackEquivalent;
+export const isConfigError = (error: unknown): boolean => error instanceof ClientAddressConfigError && error.option === "trustedProxies";
 export const fromExpress = (req: Request): boolean => req.clientAddress.loopbackEquivalent;
 export const fromFastify = (request: FastifyRequest): boolean => request.clientAddress.loopbackEquivalent;
-export const middlewares = [express.clientAddress({ trustedProxies: trusted }), honoClientAddress()];
+export const middlewares = [express.clientAddress({ trustedProxies: trusted }), express.clientAddress(resolver), honoClientAddress(resolver)];
 export const plugin = fastify.clientAddress;
 export const trust: (address: string) => boolean = express.trustProxy(["127.0.0.1"]);
 export type Variables = ClientAddressVariables;
