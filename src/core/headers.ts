@@ -46,20 +46,24 @@ export interface HeaderValues {
 const HOST = 32;
 const ORIGIN = 33;
 const SEC_FETCH_SITE = 34;
-const NAMES: ReadonlyArray<readonly [lower: string, display: string, slot: number]> = [
-  ...PROXY_HEADERS.flatMap((row, index) => (index === X_FORWARDED_PREFIX_SLOT ? [] : [[row.name, row.display, index] as const])),
-  ["host", "Host", HOST],
-  ["origin", "Origin", ORIGIN],
-  ["sec-fetch-site", "Sec-Fetch-Site", SEC_FETCH_SITE],
+const NAMES: ReadonlyArray<readonly [lower: string, slot: number]> = [
+  ...PROXY_HEADERS.flatMap((row, index) => (index === X_FORWARDED_PREFIX_SLOT ? [] : [[row.name, index] as const])),
+  ["host", HOST],
+  ["origin", ORIGIN],
+  ["sec-fetch-site", SEC_FETCH_SITE],
 ];
-// Names as they are usually written, lower case (Node's req.headers, HTTP/2, HAProxy) and as documented
-// (most clients and proxies), are found by one Map lookup: it hashes the name in native code, where comparing
-// characters in a JavaScript loop costs a few nanoseconds each.
-const SLOTS = new Map<string, number>(NAMES.flatMap(([lower, display, slot]) => [[lower, slot], [display, slot]]));
-// Any other spelling (`Cf-Connecting-Ip`, as Go writes it) is compared without regard to case with the names
-// of its length, each ruled out at its first character unless it really is that name: no copy is made.
-const BY_LENGTH: Array<Array<readonly [string, number]> | null> = Array.from({ length: 64 }, () => null);
-for (const [lower, , slot] of NAMES) (BY_LENGTH[lower.length] ??= []).push([lower, slot]);
+// A name is found among the table's names of its length, each ruled out at its first and last character
+// unless it really is that name, compared without regard to case and without a copy. No name is hashed: a
+// Map lookup hashes every name a request carries, a fresh string each, where most (User-Agent, Accept-*,
+// Sec-WebSocket-*) are ruled out here by their length or their first character. The candidates of each
+// length sit in flat lists (name, slot) read by index: the hot loop destructures nothing.
+const LONGEST = Math.max(...NAMES.map(([lower]) => lower.length));
+const NAMES_BY_LENGTH: string[][] = Array.from({ length: LONGEST + 1 }, () => []);
+const SLOTS_BY_LENGTH: number[][] = Array.from({ length: LONGEST + 1 }, () => []);
+for (const [lower, slot] of NAMES) {
+  NAMES_BY_LENGTH[lower.length]!.push(lower);
+  SLOTS_BY_LENGTH[lower.length]!.push(slot);
+}
 
 /**
  * Reads the values and presence bits into `into`, once, when the request is taken in. The explained path,
@@ -85,7 +89,7 @@ export function readHeaders(input: unknown, into: HeaderValues): void {
     // Nothing to read.
   } else if (typeof (input as { get?: unknown }).get === "function") {
     const headers = input as { get(name: string): unknown; keys?: unknown };
-    for (const [name, , slot] of NAMES) {
+    for (const [name, slot] of NAMES) {
       const value = fromWhatwg(headers, name);
       if (value !== undefined) add(into, slot, value);
     }
@@ -121,15 +125,17 @@ export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-for
 
 /** Which slot the header `key` fills, ignoring case, or -1. */
 function slotOf(key: string): number {
-  // No name in the table is that long: a client's long names are never hashed.
-  if (key.length < BY_LENGTH.length) {
-    const slot = SLOTS.get(key);
-    if (slot !== undefined) return slot;
-    const candidates = BY_LENGTH[key.length]!;
-    if (candidates !== null) for (const [lower, slot] of candidates) if (sameIgnoringCase(key, lower)) return slot;
+  const length = key.length;
+  const first = key.charCodeAt(0) | 0x20;
+  if (length <= LONGEST) {
+    const names = NAMES_BY_LENGTH[length]!;
+    for (let i = 0; i < names.length; i++) {
+      const lower = names[i]!;
+      if (lower.charCodeAt(0) === first && lower.charCodeAt(length - 1) === (key.charCodeAt(length - 1) | 0x20) && sameIgnoringCase(key, lower)) return SLOTS_BY_LENGTH[length]![i]!;
+    }
   }
   // Any other X-Forwarded-* name, however long: most names are ruled out at their first character.
-  return (key.charCodeAt(0) | 0x20) === 0x78 /* x */ && key.length > X_FORWARDED_PREFIX.length && sameIgnoringCase(key, X_FORWARDED_PREFIX) ? X_FORWARDED_PREFIX_SLOT : -1;
+  return first === 0x78 /* x */ && length > X_FORWARDED_PREFIX.length && sameIgnoringCase(key, X_FORWARDED_PREFIX) ? X_FORWARDED_PREFIX_SLOT : -1;
 }
 
 /** Adds one line's value to its slot: a proxy header's bit, and the value where the rules read it. */
