@@ -612,6 +612,27 @@ describe("diagnostics say what to change", () => {
     expect(createResolver().resolve({ remoteAddress: "127.0.0.1", headers: { host: "localhost" } }).basis).toBe("socket:loopback");
   });
 
+  it("a client on the internet named by a trusted proxy is answered from the believed header alone; the explanation agrees", () => {
+    const asked: string[] = [];
+    let xff = "203.0.113.7";
+    const headers = { get: (name: string) => (asked.push(name), name === "x-forwarded-for" ? xff : name === "host" ? "localhost" : null) };
+    const result = createResolver({ trustedProxies: ["10.0.0.0/8"] }).resolve({ remoteAddress: "10.0.0.2", headers });
+    expect(result).toMatchObject({ address: "203.0.113.7", loopbackEquivalent: false, basis: "x-forwarded-for:remote-client" });
+    expect(asked).toEqual(["x-forwarded-for"]);
+    // The caller changes the header before the explanation is read: the explanation walks what the decision walked.
+    xff = "127.0.0.1";
+    expect(result.hops.map((hop) => hop.address)).toEqual(["10.0.0.2", "203.0.113.7"]);
+    expect(result.checks.client).toBe(false);
+    // A name present with no value is absent, as readHeaders takes it.
+    expect(createResolver({ trustedProxies: ["10.0.0.0/8"] }).resolve({ remoteAddress: "10.0.0.2", headers: { "x-forwarded-for": undefined, host: "localhost" } }).basis).toBe("socket:trusted-path");
+    // A raw list and a hand-built object are read the same way, repeated lines joined.
+    for (const form of [["X-Forwarded-For", "198.51.100.1", "x-forwarded-for", "203.0.113.7"], { "X-Forwarded-For": "198.51.100.1", "x-forwarded-for": "203.0.113.7" }]) {
+      const answer = createResolver({ trustedProxies: ["10.0.0.0/8"] }).resolve({ remoteAddress: "10.0.0.2", headers: form });
+      expect(answer.address).toBe("203.0.113.7");
+      expect(answer.hops.length).toBe(2);
+    }
+  });
+
   it("a public peer talking directly is answered without reading its headers; its explanation reads them when asked", () => {
     let reads = 0;
     const headers = { get: (name: string) => (reads++, name === "host" ? "localhost" : null) };

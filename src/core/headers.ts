@@ -118,6 +118,36 @@ export function readHeaders(input: unknown, into: HeaderValues): void {
   }
 }
 
+/**
+ * One header's value (`lower` is its lower-case name), read alone: the believed forwarding header, which the
+ * walk needs before anything else, and which settles most proxied requests (a client on the internet) with no
+ * other header read. Repeated lines are joined as readHeaders joins them.
+ */
+export function readHeader(input: unknown, lower: string): HeaderValue {
+  let value: HeaderValue = undefined;
+  if (Array.isArray(input)) {
+    for (let i = 0; i < input.length; i += 2) {
+      const key: unknown = input[i];
+      if (typeof key === "string" && key.length === lower.length && sameIgnoringCase(key, lower)) {
+        const line: unknown = input[i + 1];
+        value = join(value, typeof line === "string" ? line : null);
+      }
+    }
+  } else if (typeof input !== "object" || input === null) {
+    // Nothing to read.
+  } else if (typeof (input as { get?: unknown }).get === "function") {
+    value = fromWhatwg(input as { get(name: string): unknown }, lower);
+  } else {
+    const headers = input as Readonly<Record<string, unknown>>;
+    for (const key in headers) {
+      if (key.length !== lower.length || !sameIgnoringCase(key, lower)) continue;
+      const line = headers[key];
+      if (line !== undefined) value = join(value, toText(line));
+    }
+  }
+  return value;
+}
+
 /** A walkable forwarding header's value. */
 export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-forwarded-for" | "x-real-ip"): HeaderValue {
   return name === "x-forwarded-for" ? values.xForwardedFor : name === "forwarded" ? values.forwarded : values.xRealIp;

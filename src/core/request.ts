@@ -1,7 +1,7 @@
 // One request as the rules see it: the facts a server has of it (the peer, what a balancer declared, the
 // headers, the scheme), the compiled options, and what the decision found, which the explanation reads.
 import type { HopSource } from "./answer.js";
-import { type HeaderValue, type HeaderValues, type HeadersInput, readHeaders } from "./headers.js";
+import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue, readHeader, readHeaders } from "./headers.js";
 import type { CompiledOptions } from "./options.js";
 
 /** What a server knows of one request. */
@@ -80,15 +80,40 @@ export class RequestState implements HeaderValues {
   }
 
   /**
-   * Reads the headers the rules need, once. A request the first rules settle (a public peer talking
-   * directly) never reads them; one explained later reads them then, so its explanation sees the headers
-   * as they are at that time (its verdict, which needed none of them, cannot change).
+   * Reads the headers the rules need, once. A request the first rules settle never reads them all: a public
+   * peer talking directly reads none, a client on the internet named by a trusted proxy only the believed
+   * header. One explained later reads them then, so its explanation sees the headers as they are at that
+   * time, with the believed header as the decision read it: its verdict, which needed no other, cannot change.
    */
   readHeaders(): void {
     if (this.#headers === READ) return;
+    const believed = this.#believed;
     readHeaders(this.#headers, this);
     this.#headers = READ;
+    if (believed !== UNREAD) this.#setBelieved(believed);
+  }
+
+  /**
+   * The believed forwarding header's value, reading that header alone if the others are not read yet (the
+   * fast run asks once; an explained run has read them all first).
+   */
+  believedHeader(): HeaderValue {
+    if (this.#headers === READ) return forwardingValue(this, this.options.believed);
+    const value = readHeader(this.#headers, this.options.believed);
+    this.#setBelieved(value);
+    return value;
+  }
+
+  #believed: HeaderValue | typeof UNREAD = UNREAD;
+
+  #setBelieved(value: HeaderValue): void {
+    this.#believed = value;
+    const believed = this.options.believed;
+    if (believed === "x-forwarded-for") this.xForwardedFor = value;
+    else if (believed === "forwarded") this.forwarded = value;
+    else this.xRealIp = value;
   }
 }
 
 const READ: unique symbol = Symbol("read");
+const UNREAD: unique symbol = Symbol("unread");

@@ -7,7 +7,7 @@ import { type Address, canonicalText, decimalPort, isLoopback, parseIp } from ".
 import type { HopSource, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
 import { BELIEVED_BIT, type Explanation } from "./explain.js";
-import { type HeaderValue, forwardingValue } from "./headers.js";
+import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
 import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT } from "./proxy-headers.js";
@@ -84,14 +84,14 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     request.client = peer.text;
     return "remote-client";
   }
-  request.readHeaders();
+  if (why !== null) request.readHeaders();
 
   // Rules 2 and 3: a trusted peer's believed header is walked right to left, one entry at a time; the first
   // untrusted entry is the client, and if every entry is trusted, the leftmost is.
   let client = peer.address;
   let text = peer.text;
   let allTrusted = peerTrusted;
-  const value = peerTrusted ? forwardingValue(request, believed) : undefined;
+  const value = peerTrusted ? request.believedHeader() : undefined;
   if (value !== undefined) {
     request.source = believed;
     if (value === null) {
