@@ -1,14 +1,15 @@
 // One measurement in a fresh process: `node --import tsx bench/cell.ts WORKLOAD IMPLEMENTATION` prints
 // {"ns": ...}, the mean time of one call over mitata's batched samples, measured after a warm-up run. The
 // workload is one of the resolver's (bench/workloads.ts) or of the PROXY protocol parse
-// (bench/proxy-protocol-workloads.ts).
+// (bench/proxy-protocol-workloads.ts). A workload that builds its requests with a server (Chromium's
+// handshake) has closed it before the measurement starts.
 import { measure } from "mitata";
 import { PARSE_WORKLOADS } from "./proxy-protocol-workloads.js";
 import { WORKLOADS } from "./workloads.js";
 
 const [name, implementation] = process.argv.slice(2) as [string, string];
 const workload = [...WORKLOADS, ...PARSE_WORKLOADS].find((w) => w.name === name);
-const fn = (workload?.build() as Record<string, (() => unknown) | undefined> | undefined)?.[implementation];
+const fn = ((await workload?.build()) as Record<string, (() => unknown) | undefined> | undefined)?.[implementation];
 if (fn === undefined) {
   console.error(`no such cell: ${name} / ${implementation}`);
   process.exit(2);

@@ -11,6 +11,15 @@
 // route GET / that sends the client's address as text, and the clientaddr cell adds the middleware or
 // plugin and reads `clientAddress.address` instead of `ip`. The adapters are imported from the built package
 // by name (the package refers to itself through its exports map).
+//
+// node-switch is a bare node:http server answering `local` (bench/frameworks.ts measures the CPU
+// resolveRequest adds) in two ways: calling resolveRequest(req, resolver) (the resolver made once from
+// TRUSTED, none given meaning no trusted proxies) and answering by its loopbackEquivalent, or not. The IPC
+// messages "clientaddr" and "own" set the way; "alternate" starts switching it every SLICE_MS (argument
+// after the cell: node-switch:SLICE_MS), counting the process's CPU time and the requests answered to the way
+// in force; "report" stops that and answers with the counts ({ own: { cpu, requests }, clientaddr: ... }).
+// Every other message is answered with the CPU time, as "cpu" is.
+import http from "node:http";
 import type { AddressInfo } from "node:net";
 
 async function expressServer(clientaddr: boolean, trusted: string[]): Promise<AddressInfo> {
@@ -51,15 +60,63 @@ async function fastifyServer(clientaddr: boolean, trusted: string[]): Promise<Ad
   return app.server.address() as AddressInfo;
 }
 
+let resolving = false;
+let answered = 0;
+
+async function nodeServer(trusted: string[]): Promise<AddressInfo> {
+  const { createResolver } = await import("clientaddr");
+  const { resolveRequest } = await import("clientaddr/node");
+  const resolver = createResolver({ trustedProxies: trusted });
+  const server = http.createServer((req, res) => {
+    answered++;
+    res.end(!resolving || resolveRequest(req, resolver).loopbackEquivalent ? "local" : "not local");
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve(server.address() as AddressInfo));
+  });
+}
+
 const [cell = "", ...trusted] = process.argv.slice(2);
 const [framework, variant] = cell.split("-");
-if ((framework !== "express" && framework !== "fastify") || (variant !== "own" && variant !== "clientaddr") || trusted.length === 0) {
-  console.error(`usage: framework-server.ts express-own|express-clientaddr|fastify-own|fastify-clientaddr TRUSTED...`);
+const node = cell.startsWith("node-switch");
+const SLICE_MS = Number(cell.split(":")[1] ?? 50);
+if (!node && ((framework !== "express" && framework !== "fastify") || (variant !== "own" && variant !== "clientaddr") || trusted.length === 0)) {
+  console.error(`usage: framework-server.ts express-own|express-clientaddr|fastify-own|fastify-clientaddr TRUSTED... | node-switch[:SLICE_MS] [TRUSTED...]`);
   process.exit(2);
 }
-const address = framework === "express" ? await expressServer(variant === "clientaddr", trusted) : await fastifyServer(variant === "clientaddr", trusted);
+const address = node ? await nodeServer(trusted) : framework === "express" ? await expressServer(variant === "clientaddr", trusted) : await fastifyServer(variant === "clientaddr", trusted);
 if (process.send !== undefined) {
-  process.on("message", () => process.send!({ cpu: process.cpuUsage() }));
+  let slices = { own: { cpu: 0, requests: 0 }, clientaddr: { cpu: 0, requests: 0 } };
+  let timer: NodeJS.Timeout | undefined;
+  let mark = process.cpuUsage();
+  // Counts the CPU time and requests since the last switch to the way in force.
+  const close = () => {
+    const now = process.cpuUsage();
+    const slice = slices[resolving ? "clientaddr" : "own"];
+    slice.cpu += now.user - mark.user + now.system - mark.system;
+    slice.requests += answered;
+    answered = 0;
+    mark = now;
+  };
+  process.on("message", (message) => {
+    if (message === "clientaddr" || message === "own") resolving = message === "clientaddr";
+    if (message === "alternate") {
+      slices = { own: { cpu: 0, requests: 0 }, clientaddr: { cpu: 0, requests: 0 } };
+      answered = 0;
+      mark = process.cpuUsage();
+      timer = setInterval(() => {
+        close();
+        resolving = !resolving;
+      }, SLICE_MS);
+    } else if (message === "report") {
+      clearInterval(timer);
+      close();
+      process.send!(slices);
+      return;
+    }
+    process.send!({ cpu: process.cpuUsage() });
+  });
   process.on("disconnect", () => process.exit(0));
 }
 process.stdout.write(`${JSON.stringify({ port: address.port })}\n`);

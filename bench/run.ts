@@ -2,9 +2,10 @@
 // bench/cell.ts, mitata with batching), then the median and spread of each cell and the ratios the issue asks
 // for, each the median of the rounds' ratios; then the framework
 // table (bench/frameworks.ts: Express and Fastify apps under autocannon, clientaddr's middleware against the
-// framework's own `ip`). Writes the tables to bench/results.md with the machine, the Node version and the date.
+// framework's own `ip`; and node:http's server CPU a request with and without resolveRequest, under
+// Chromium's WebSocket handshake headers). Writes the tables to bench/results.md with the machine, the Node version and the date.
 // `npm run bench -- FILTER` runs only the workloads whose name contains FILTER, and the framework table if
-// FILTER is part of "frameworks" or names the framework ("express", "fastify"), and prints them without
+// FILTER is part of "frameworks" or names the framework ("express", "fastify", "node"), and prints them without
 // writing bench/results.md.
 // Timings live here, never in tests.
 import { execFileSync } from "node:child_process";
@@ -28,7 +29,8 @@ function compileCost(): { ms: number; bytes: number } {
 const results = new Map<string, Partial<Record<Implementation, Cell>>>();
 for (const workload of WORKLOADS) {
   if (only !== undefined && !workload.name.includes(only)) continue;
-  results.set(workload.name, measureRounds(workload.name, Object.keys(workload.build()) as Implementation[], ROUNDS));
+  const implementations = workload.implementations ?? (Object.keys(await workload.build()) as Implementation[]);
+  results.set(workload.name, measureRounds(workload.name, implementations, ROUNDS));
 }
 
 const checks: Check[] = [];
@@ -39,14 +41,22 @@ const lines = [
 for (const workload of WORKLOADS) {
   const cells = results.get(workload.name);
   if (cells === undefined) continue;
-  const ours = cells.clientaddr!;
   const baseline = cells["proxy-addr"];
-  const speedup = baseline === undefined ? undefined : pairedRatio(baseline.runs, ours.runs);
-  lines.push(
-    `| ${workload.name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(ours)} | ${cellText(cells.floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
-  );
-  if (workload.target !== undefined && speedup !== undefined) {
-    checks.push({ what: `${workload.name}: speed-up over proxy-addr`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
+  // One line for each clientaddr cell: the library given plain values, and resolveRequest given IncomingMessage objects.
+  const ours: Array<[string, Cell]> = [[workload.name, cells.clientaddr!]];
+  if (cells.resolveRequest !== undefined) ours.push([`${workload.name}, resolveRequest(req, resolver) on node:http's IncomingMessage objects`, cells.resolveRequest]);
+  for (const [name, cell] of ours) {
+    const speedup = baseline === undefined ? undefined : pairedRatio(baseline.runs, cell.runs);
+    lines.push(
+      `| ${name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(cell)} | ${cellText(cells.floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
+    );
+    if (workload.target !== undefined && speedup !== undefined) {
+      checks.push({ what: `${name}: speed-up over proxy-addr`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
+    }
+    if (workload.floorLimit !== undefined && cells.floor !== undefined) {
+      const ratio = pairedRatio(cell.runs, cells.floor.runs);
+      checks.push({ what: `${name}: time vs the floor's`, value: `${ratio.toFixed(2)}x`, target: `≤ ${workload.floorLimit}x`, met: ratio <= workload.floorLimit });
+    }
   }
 }
 
@@ -74,7 +84,7 @@ const micro = only === undefined || results.size > 0;
 const report = ["# Benchmark results", "", `Machine: ${machine}.`, ""];
 if (micro) {
   report.push(
-    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only; the floor (bench/floor.ts) only walks IPv4 X-Forwarded-For.`,
+    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only. The floor (bench/floor.ts) is the least hand-written code that gives the library's answers on the row's requests: on the rows of one IPv4 request repeated it walks X-Forwarded-For and returns the address; on fresh traffic (IPv4) and Chromium's handshake it returns the address and loopbackEquivalent, making each decision of the trust model these requests need and nothing else (test/bench-floors.test.ts holds it to the library on every request of both rows). On Chromium's handshake, clientaddr is given each request's peer and Node-style headers object, its second line is clientaddr/node's resolveRequest(req, resolver) on the IncomingMessage objects a node:http server on 127.0.0.1 received for the same 4,096 requests (each on its own connection; the peer each stands for set on its real socket), and proxy-addr reads those same objects.`,
     "",
     ...lines,
     "",
