@@ -51,15 +51,21 @@ export function resolveClientAddress(options: ResolveClientAddressOptions): Clie
 class Resolution implements ClientAddress {
   readonly address: string | null;
   readonly loopbackEquivalent: boolean;
-  readonly basis: Basis;
+  readonly #verdict: Verdict;
   readonly #request: RequestState;
+  #basis: Basis | undefined;
   #explanation: Explanation | undefined;
 
   constructor(request: RequestState, verdict: Verdict) {
     this.address = request.client;
     this.loopbackEquivalent = verdict === "loopback" || verdict === "trusted-path";
-    this.basis = `${request.source}:${verdict}`;
+    this.#verdict = verdict;
     this.#request = request;
+  }
+
+  /** Joined when first read: a gateway that only asks "local?" makes no string. */
+  get basis(): Basis {
+    return (this.#basis ??= `${this.#request.source}:${this.#verdict}`);
   }
 
   get hops(): readonly Hop[] {

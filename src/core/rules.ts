@@ -22,12 +22,8 @@ const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO
 // The peer is either the last one again (one proxy in front, or a keep-alive connection) or new: only the
 // last is remembered, one for the socket peer and one for a declared source (behind a PROXY protocol
 // balancer both are asked on every request, and one shared last key would be the other's each time).
-const readPeer = (text: string): { address: Address; text: string } | null => {
-  const address = parseIp(text);
-  return address === null ? null : { address, text: canonicalText(address, text) };
-};
-const parsePeer = rememberLast(readPeer);
-const parseDeclared = rememberLast(readPeer);
+const parsePeer = rememberLast(parseIp);
+const parseDeclared = rememberLast(parseIp);
 // Host and Origin are pure functions of one string each, and a server sees the same few values over and
 // over: memoized by value (unless localHosts is given). One too long to name this machine is refused before
 // the memo sees it: never stored, never hashed.
@@ -50,8 +46,8 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
   // The peer: the socket's, or (rule 10) the source a trusted TCP load balancer declared, which takes its
   // place; the balancer is then the nearest hop, trusted because the listener's own list let it declare.
   const remote = request.remoteAddress;
-  const socketPeer = typeof remote === "string" ? parsePeer(remote) : null;
-  if (socketPeer === null) {
+  const socketAddress = typeof remote === "string" ? parsePeer(remote) : null;
+  if (socketAddress === null) {
     // Fail closed (rule 6): a peer that is missing or not an address is no client.
     if (why !== null) {
       why.invalidPeer(remote);
@@ -59,44 +55,48 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     }
     return "invalid-peer";
   }
-  let peer = socketPeer;
+  // Canonical text: the peer's own when it is already (most are), made otherwise.
+  const socketText = canonicalText(socketAddress, remote as string);
+  let peer = socketAddress;
+  let peerText = socketText;
   let peerSource: HopSource = "socket";
   const declared = request.declared;
   if (declared !== undefined) {
-    why?.hops.push({ address: socketPeer.text, trusted: true, source: "socket" });
+    why?.hops.push({ address: socketText, trusted: true, source: "socket" });
     request.source = peerSource = "proxy-protocol";
     const source = typeof declared === "string" ? parseDeclared(declared) : null;
     if (source === null) {
       if (why !== null) {
-        why.invalidDeclared(socketPeer.text, declared);
+        why.invalidDeclared(socketText, declared);
         checkLocality(request, null, false, false, why);
       }
       return "invalid-peer";
     }
     peer = source;
+    peerText = canonicalText(source, declared as string);
   }
-  const peerTrusted = trust.trustsPeer(peer.address);
-  why?.hops.push({ address: peer.text, trusted: peerTrusted, source: peerSource });
+  const peerTrusted = trust.trustsPeer(peer);
+  why?.hops.push({ address: peerText, trusted: peerTrusted, source: peerSource });
 
   // Rule 1: an untrusted peer is the client. One that is not loopback is then not local, whatever its
   // headers say (rule 5a): such a request is answered without reading them.
-  if (!peerTrusted && !isLoopback(peer.address) && why === null) {
-    request.client = peer.text;
+  if (!peerTrusted && !isLoopback(peer) && why === null) {
+    request.client = peerText;
     return "remote-client";
   }
   if (why !== null) request.readHeaders();
 
   // Rules 2 and 3: a trusted peer's believed header is walked right to left, one entry at a time; the first
   // untrusted entry is the client, and if every entry is trusted, the leftmost is.
-  let client = peer.address;
-  let text = peer.text;
+  let client = peer;
+  let text = peerText;
   let allTrusted = peerTrusted;
   const value = peerTrusted ? request.believedHeader() : undefined;
   if (value !== undefined) {
     request.source = believed;
     if (value === null) {
       // Fail closed (rule 6): a header that is not text names nobody we can believe.
-      if (why !== null) walkFailed(request, peer.address, why, () => why.walkNotText(request, peer.text));
+      if (why !== null) walkFailed(request, peer, why, () => why.walkNotText(request, peerText));
       return "invalid-entry";
     }
     const cursor = new EntryCursor(believed, value);
@@ -106,18 +106,18 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     while (cursor.next()) {
       // Rule 8: bounded cost. At most maxHops entries are examined.
       if (request.examined === maxHops) {
-        if (why !== null) walkFailed(request, peer.address, why, () => why.hopLimit(request));
+        if (why !== null) walkFailed(request, peer, why, () => why.hopLimit(request));
         return "hop-limit";
       }
       request.examined++;
       // Rules 4 and 6: strict addresses; a malformed entry or one that is not an address ends the walk, not local.
       if (cursor.malformed !== null) {
-        if (why !== null) walkFailed(request, peer.address, why, () => why.malformedEntry(request, cursor.raw, cursor.malformed!));
+        if (why !== null) walkFailed(request, peer, why, () => why.malformedEntry(request, cursor.raw, cursor.malformed!));
         return "malformed-header";
       }
       const address = cursor.address;
       if (address === null) {
-        if (why !== null) walkFailed(request, peer.address, why, () => why.notAnAddress(request, cursor.written()));
+        if (why !== null) walkFailed(request, peer, why, () => why.notAnAddress(request, cursor.written()));
         return "invalid-entry";
       }
       const trusted = trust.trusts(address);
@@ -147,9 +147,9 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
   if (!clientLocal) {
     verdict = "remote-client";
     if (why === null) return verdict;
-    why.clientNotLocal(request, peer.address, peer.text, socketPeer.text);
+    why.clientNotLocal(request, peer, peerText, socketText);
   }
-  const failed = checkLocality(request, peer.address, peerTrusted, clientLocal, why);
+  const failed = checkLocality(request, peer, peerTrusted, clientLocal, why);
   return verdict ?? failed ?? (loopback ? "loopback" : "trusted-path");
 }
 
