@@ -93,7 +93,7 @@ export interface FloorAnswer {
 }
 
 /**
- * The proxy headers of the README's rule 5b, by their lower-case names (src/core/proxy-headers.ts; the test
+ * The proxy headers of the trust model's rule 5b (docs/trust-model.md), by their lower-case names (src/core/proxy-headers.ts; the test
  * holds the two lists together), and any other X-Forwarded-* name.
  */
 const PROXY_HEADERS = new Set([
@@ -109,7 +109,7 @@ export const FLOOR_PROXY_HEADERS: ReadonlySet<string> = PROXY_HEADERS;
  * The client and whether it counts as local, for the requests of the fresh-traffic (IPv4) row and of
  * Chromium's WebSocket handshake row (bench/requests.ts), written into `out` (no object made per request).
  *
- * It makes, from the request's own values, each decision the README's trust model makes on these requests,
+ * It makes, from the request's own values, each decision the trust model (docs/trust-model.md) makes on these requests,
  * and stops at the first that settles the answer, as the rules do; and it does nothing the rows' requests do
  * not need. Their peers and X-Forwarded-For are dotted-quad IPv4, X-Forwarded-For is one entry, every Host
  * is a name or an IPv4 literal with a port, every Origin is http:// and such a host, no connection is TLS,

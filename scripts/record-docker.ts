@@ -15,7 +15,7 @@
 // browser or script), in the LAN namespace (another machine on the host's LAN: 192.168.77.2, fd77::2), or in a
 // second container on the gateway's network.
 //
-// The expected answers are derived by hand from the rules in src/core/resolve.ts and the README, never by
+// The expected answers are derived by hand from the rules in src/core/rules.ts and docs/trust-model.md, never by
 // calling the library; each recorded request is checked against what its scenario assumes (peer, Host, Origin,
 // no forwarding header) before anything is written, so an engine that does not do what a scenario claims fails
 // the run instead of writing a fixture. The e2e suite (test/e2e/docker-engine.e2e.test.ts) imports DockerLab

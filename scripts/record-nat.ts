@@ -10,7 +10,7 @@
 // The gateway is examples/gateway/server.ts in the container namespace on [::]:18789 (dual stack, so IPv4
 // peers show as ::ffff:172.18.0.1) in capture mode; the clients are `ws` clients in the host namespace.
 //
-// The expected answers are derived by hand from the rules in src/core/resolve.ts and the README (never by calling
+// The expected answers are derived by hand from the rules in src/core/rules.ts and docs/trust-model.md (never by calling
 // the library): the fixtures exist to check the library. Each recorded request is also checked against what
 // the scenario assumes (peer, Host, Origin, no forwarding header), so a topology that does not do what it
 // claims fails the run instead of writing a fixture.

@@ -17,7 +17,7 @@
 //                                      rootlessport, the container sees its own address
 // pasta (`--network pasta`) needs Podman 4.4; the run tries it rootless and prints the exact error.
 //
-// The expected answers are derived by hand from the rules in src/core/resolve.ts and the README (never by calling
+// The expected answers are derived by hand from the rules in src/core/rules.ts and docs/trust-model.md (never by calling
 // the library): the fixtures exist to check the library. Each recorded request is also checked against what the
 // scenario assumes (peer, local address, Host, no Origin, no forwarding header), so a setup that does not do what it
 // claims fails the run instead of writing a fixture. A mode that cannot run here writes nothing: its error is

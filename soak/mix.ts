@@ -1,7 +1,7 @@
 // The request mix of `npm run soak`: every kind of WebSocket handshake the load generator sends, how it
 // reaches the server on loopback (the address the connection is made from, a PROXY protocol header before the
 // request), and the verdict expected for it. The verdict is derived from the request's intent (who is really
-// on the other end, and what it presents for pairing) by the trust model's rules as the README states them,
+// on the other end, and what it presents for pairing) by the trust model's rules as docs/trust-model.md states them,
 // never by asking the library; test/soak.test.ts checks that the library agrees with every intent.
 //
 // Every 127/8 address is loopback, so the servers are set up to make other clients visible: a reverse proxy on

@@ -294,7 +294,7 @@ describe("attacks on locality", () => {
   });
 
   // Docker's NAT hands host-published connections over from the bridge gateway; trusting the whole bridge
-  // /16 lets every container on it pass for local (the README's limit). The resolver cannot tell, so the
+  // /16 lets every container on it pass for local (docs/trust-model.md's limit). The resolver cannot tell, so the
   // test pins what it does: another container is local only when its address is trusted.
   it("another container on the bridge is not local when only the gateway is trusted", () => {
     const result = judge({ remoteAddress: "172.18.0.3", headers: { host: "localhost:18789" }, trustedProxies: ["172.18.0.1"] });

@@ -1,4 +1,4 @@
-// The example gateway (the README's code), run for real: a Node http server with `ws` on loopback and real
+// The example gateway (docs/api.md's code), run for real: a Node http server with `ws` on loopback and real
 // WebSocket clients.
 import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
@@ -48,7 +48,7 @@ function connect(options: WebSocket.ClientOptions = {}, query = "", to = port): 
   });
 }
 
-describe("the README's upgrade handler", () => {
+describe("the example's upgrade handler", () => {
   it("lets a local script in without a token", async () => {
     expect(await connect()).toEqual({ opened: { connected: true, local: true, address: "127.0.0.1", basis: "socket:loopback" } });
   });
@@ -96,8 +96,8 @@ describe("the README's upgrade handler", () => {
     expect(await page.text()).toContain('id="status"');
   });
 
-  it("is the code the README shows", async () => {
-    const [readme, example] = await Promise.all([readFile("README.md", "utf8"), readFile("examples/gateway/gateway.ts", "utf8")]);
+  it("is the code docs/api.md shows", async () => {
+    const [readme, example] = await Promise.all([readFile("docs/api.md", "utf8"), readFile("examples/gateway/gateway.ts", "utf8")]);
     expect(readme).toContain(example.trim());
   });
 });

@@ -6,6 +6,7 @@ import {
   ClientAddressConfigError,
   compileTrustedProxies,
   createResolver,
+  parseTrustedProxies,
   resolveClientAddress,
 } from "../src/core/index.js";
 
@@ -646,3 +647,30 @@ describe("diagnostics say what to change", () => {
   });
 });
 
+
+describe("where other libraries differ, as docs/trust-model.md states", () => {
+  it("a repeated X-Real-IP line gives no client: which line the proxy wrote cannot be told", () => {
+    const result = resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header: "x-real-ip", headers: ["Host", "localhost", "X-Real-IP", "127.0.0.1", "X-Real-IP", "127.0.0.1"] });
+    expect(result).toMatchObject({ address: null, loopbackEquivalent: false, basis: "x-real-ip:invalid-entry" });
+  });
+
+  it("a blank trustedProxies entry throws in an array, and is dropped from text", () => {
+    expect(() => compileTrustedProxies(["127.0.0.1", ""])).toThrow(ClientAddressConfigError);
+    expect(parseTrustedProxies("127.0.0.1, ,").ranges).toEqual(["127.0.0.1/32"]);
+  });
+
+  it("an empty or blank X-Forwarded-For from an untrusted peer is a proxy signal; from a trusted one it names nobody", () => {
+    for (const value of ["", "  ", ","]) {
+      expect(resolve("127.0.0.1", { host: "localhost", "x-forwarded-for": value }).basis, JSON.stringify(value)).toBe("socket:unread-forwarding-header");
+      expect(resolve("127.0.0.1", { host: "localhost", "x-forwarded-for": value }, ["loopback"]).basis, JSON.stringify(value)).toBe("socket:loopback");
+    }
+  });
+
+  it("0.0.0.0 and :: are ordinary, non-loopback addresses", () => {
+    for (const peer of ["0.0.0.0", "::", "::ffff:0.0.0.0"]) expect(resolve(peer, { host: "localhost" })).toMatchObject({ loopbackEquivalent: false, basis: "socket:remote-client" });
+  });
+
+  it("a quoted-pair in a Forwarded value is unescaped", () => {
+    expect(resolve("127.0.0.1", { host: "localhost", forwarded: 'for="\\1\\2\\7.0.0.1"' }, ["loopback"], { header: "forwarded" })).toMatchObject({ address: "127.0.0.1", basis: "forwarded:loopback" });
+  });
+});

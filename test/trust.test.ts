@@ -318,3 +318,15 @@ describe("trusted proxies: construction", () => {
     expect(compileTrustedProxies([])).toBeInstanceOf(TrustedProxies);
   });
 });
+
+describe("a compiled list shows what it trusts", () => {
+  it("toJSON and console.log give the entries, the ranges and the warnings, not an empty shell", async () => {
+    const { inspect } = await import("node:util");
+    const list = compileTrustedProxies(["172.18.0.1", "loopback", "10.0.0.1/8"]);
+    const shown = { entries: ["172.18.0.1", "loopback", "10.0.0.1/8"], ranges: ["172.18.0.1/32", "127.0.0.0/8", "::1/128", "10.0.0.0/8"], diagnostics: list.diagnostics };
+    expect(list.diagnostics.map((d) => d.code)).toEqual(["host-bits-set"]);
+    expect(JSON.parse(JSON.stringify(list))).toEqual(JSON.parse(JSON.stringify(shown)));
+    expect(inspect(list, { depth: 4 })).toContain("172.18.0.1/32");
+    expect(inspect(list, { depth: 4 })).toContain("host-bits-set");
+  });
+});

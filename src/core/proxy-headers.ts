@@ -1,5 +1,5 @@
 // Every header a reverse proxy, CDN or tunnel adds to name or describe the client, one row each, naming who
-// writes it (each checked against the writer's documentation or source; the README's table cites them). Locality condition b reads this table and nothing else: from a peer that is not a trusted proxy
+// writes it (each checked against the writer's documentation or source; docs/trust-model.md's table cites them). Locality condition b reads this table and nothing else: from a peer that is not a trusted proxy
 // any of these means a proxy forwards for someone else; from a trusted proxy an address header other than the
 // believed one is a hop the walk cannot see. Browsers and ordinary HTTP clients send none of them.
 

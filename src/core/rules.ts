@@ -1,4 +1,4 @@
-// The trust model (README, "Trust model") as code, rule by rule and in its words. One function, `decide`,
+// The trust model (docs/trust-model.md) as code, rule by rule and in its words. One function, `decide`,
 // holds every rule. The fast path runs it without an explanation and stops at the first condition that
 // fails; the hops, the four checks and the diagnostics come from running the same function again with an
 // explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,

@@ -71,6 +71,16 @@ export class TrustedProxies {
     return this.#ranges;
   }
 
+  /** The list as given and the ranges it trusts, with its warnings: what a gateway logs at start-up. */
+  toJSON(): { entries: readonly string[]; ranges: readonly string[]; diagnostics: readonly TrustDiagnostic[] } {
+    return { entries: this.#list, ranges: this.ranges, diagnostics: this.diagnostics };
+  }
+
+  /** `console.log(list)` shows what it trusts (its fields are private), not an empty shell. */
+  [Symbol.for("nodejs.util.inspect.custom")](): ReturnType<TrustedProxies["toJSON"]> {
+    return this.toJSON();
+  }
+
   /**
    * @internal Whether the socket peer is trusted. The same as `trusts`, remembering the last peer: a server
    * behind a proxy sees the same peer on every request, and the resolver's memo hands over the same parsed

@@ -291,6 +291,6 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
   });
 });
 
-// The screenshots the README shows are these two, copied by hand once they look right:
+// The screenshots docs/testing.md shows are these two, copied by hand once they look right:
 //   cp test-output/e2e/docker-engine-untrusted.png docs/dashboard-untrusted.png
 //   cp test-output/e2e/docker-engine-trusted.png docs/dashboard-trusted.png

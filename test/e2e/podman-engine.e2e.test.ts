@@ -66,7 +66,7 @@ describe.skipIf(!support.ok)("Podman, rootful and rootless, in a network namespa
   }
 
   it("runs both modes here", () => {
-    // The exact errors, if not: they belong in the README's notes.
+    // The exact errors, if not: they belong in docs/topologies.md's notes.
     expect(Object.fromEntries(lab!.unavailable)).toEqual({});
     expect(lab!.engine("rootful").versions).toMatchObject({ networkBackend: "netavark", rootless: false });
     expect(lab!.engine("rootless").versions).toMatchObject({ rootless: true });
