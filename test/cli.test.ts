@@ -2,17 +2,29 @@ import { execFile } from "node:child_process";
 import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
-import { USAGE, run } from "../src/cli/cli.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { COMMAND_HELP, type Deps, USAGE, run } from "../src/cli/cli.js";
+import type { DoctorReport, Facts } from "../src/cli/doctor/index.js";
 import { resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
+/** A Docker container on a bridge: 172.18.0.2/16, its default gateway 172.18.0.1. */
+const CONTAINER: Facts = {
+  container: { detected: true, evidence: ["/.dockerenv exists (Docker)"] },
+  interfaces: [{ name: "eth0", addresses: [{ family: 4, address: "172.18.0.2", cidr: "172.18.0.2/16" }] }],
+  gateways: [{ family: 4, address: "172.18.0.1", interface: "eth0", metric: 0 }],
+};
+
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return cliWith({ readFacts: async () => CONTAINER }, ...argv);
+}
+
+async function cliWith(deps: Deps, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(argv, { out: (text) => out.push(text), err: (text) => err.push(text) });
+  const code = await run(argv, { out: (text) => out.push(text), err: (text) => err.push(text) }, deps);
   return { code, out: out.join("\n"), err: err.join("\n") };
 }
 
@@ -170,6 +182,16 @@ describe("explain", () => {
     expect(out).toContain("[invalid-peer]");
   });
 
+  it.each(["localhost", "[::1]", "127.1", "172.18.0.1:40000", ""])("--peer %j, not an IP address, is a usage error naming it", async (peer) => {
+    const { code, out, err } = await cli("explain", "--peer", peer, "-H", "Host: localhost");
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err.split("\n")).toEqual([
+      `clientaddr: --peer ${JSON.stringify(peer)} is not an IP address: give one such as 127.0.0.1 or ::1, or omit --peer for a socket without a peer`,
+      'Try "clientaddr explain --help" for the usage.',
+    ]);
+  });
+
   it("prints the request, the whole result and the trust list's warnings as JSON", async () => {
     const args = ["--peer", "::ffff:127.0.0.1", "--trusted", "127.0.0.1, 10.0.0.1/8", "-H", "Host: localhost:80", "--max-hops", "5"];
     const { code, out } = await cli("explain", ...args, "--json");
@@ -291,26 +313,68 @@ describe("explain", () => {
   });
 });
 
+/** The example command lines of a help text, split into words ("quoted words" kept whole); comments left out. */
+function examples(help: string): string[][] {
+  const section = help.split("\n\nExamples:\n")[1]!.split("\n\n")[0]!;
+  return section
+    .split("\n")
+    .filter((line) => line.startsWith("  clientaddr "))
+    .map((line) => [...line.matchAll(/"([^"]*)"|(\S+)/g)].map((match) => match[1] ?? match[2]!));
+}
+
+const COMMANDS = ["replay", "explain", "doctor"] as const;
+
 describe("usage", () => {
-  it.each([[["--help"]], [["help"]], [["explain", "--help"]], [["replay", "--help"]], [["doctor", "--help"]]])("%j prints the usage on stdout, exit 0", async (argv) => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it.each([[["--help"]], [["help"]]])("%j prints the overview on stdout: each command in one line, and how to get its help", async (argv) => {
     const { code, out, err } = await cli(...argv);
     expect(code).toBe(0);
     expect(err).toBe("");
-    expect(out).toMatch(/^Usage:\n +clientaddr replay/);
-    expect(out).toContain("clientaddr explain");
-    expect(out).toContain("clientaddr doctor [--config FILE] [--json]");
+    expect(out).toBe(USAGE);
+    const commands = out.split("\nCommands:\n")[1]!.split("\n\n")[0]!.split("\n");
+    expect(commands.map((line) => line.match(/^ {2}(\w+) {3,}\S/)?.[1])).toEqual([...COMMANDS]);
+    expect(out).toContain('Run "clientaddr COMMAND --help" for a command\'s usage, options and examples.');
   });
 
-  it("is the usage the README shows", async () => {
-    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
-    expect(readme).toContain(`\`\`\`text\n${USAGE}\n\`\`\``);
+  it.each(COMMANDS)("%s --help prints that command's usage, options and two or three examples of it", async (command) => {
+    const { code, out, err } = await cli(command, "--help");
+    expect(code).toBe(0);
+    expect(err).toBe("");
+    expect(out).toBe(COMMAND_HELP[command]);
+    expect(out).toMatch(new RegExp(`^Usage:\n {2}clientaddr ${command} `));
+    expect(out).toMatch(/\n\nOptions:\n {2}--/);
+    const lines = examples(out);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(3);
+    for (const line of lines) expect(line[1]).toBe(command);
+    for (const other of COMMANDS.filter((name) => name !== command)) expect(out).not.toContain(`clientaddr ${other}`);
+  });
+
+  it.each(COMMANDS)("every example in %s --help is a command line the CLI takes", async (command) => {
+    vi.stubEnv("TRUSTED_PROXIES", "172.18.0.1");
+    for (const [, ...argv] of examples(COMMAND_HELP[command])) {
+      const { code, err } = await cli(...argv);
+      // An example may name the user's own files, which are not here; nothing else may fail.
+      if (code !== 0) expect(err, argv.join(" ")).toMatch(/^clientaddr: (cannot read config \S+: ENOENT|\S+: cannot be read \(ENOENT)/);
+    }
+  });
+
+  it("docs/cli.md shows every help text, exactly as the CLI prints it", async () => {
+    const doc = await readFile(path.join(ROOT, "docs", "cli.md"), "utf8");
+    const shown = [...doc.matchAll(/```text\n(Usage:\n[\s\S]*?)\n```/g)].map((match) => match[1]);
+    const printed: string[] = [];
+    for (const argv of [["--help"], ...COMMANDS.map((command) => [command, "--help"])]) printed.push((await cli(...argv)).out);
+    expect(shown).toEqual(printed);
   });
 
   it("bare clientaddr does nothing: the usage on stderr, exit 2", async () => {
     const { code, out, err } = await cli();
     expect(code).toBe(2);
     expect(out).toBe("");
-    expect(err).toMatch(/^Usage:\n +clientaddr replay/);
+    expect(err).toBe(USAGE);
   });
 
   it("--version prints the package version", async () => {
@@ -347,7 +411,29 @@ describe("usage", () => {
   });
 
   it.each([
-    [["explain", "--nope", "--json"], { error: "usage", message: expect.stringMatching(/--nope/) }],
+    [["explain", "--nope"], "unknown option --nope"],
+    [["explain", "-x"], "unknown option -x"],
+    [["--frobnicate"], "unknown option --frobnicate"],
+    [["doctor", "--peer", "1.2.3.4"], "unknown option --peer"],
+    [["explain", "--peer"], "option --peer needs a value"],
+    [["explain", "-H"], "option -H needs a value"],
+    [["explain", "--max-hops", "-1"], 'option --max-hops needs a value, and "-1" after it looks like an option (write --max-hops=-1 if it is the value)'],
+    [["explain", "--peer", "--secure"], 'option --peer needs a value, and "--secure" after it looks like an option (write --peer=--secure if it is the value)'],
+    [["explain", "--secure=yes"], 'option --secure takes no value, got "yes"'],
+    [["replay", "--help=please"], 'option --help takes no value, got "please"'],
+    [["explain", "stray"], 'unexpected argument "stray": this command takes options only'],
+    [["--version", "extra"], 'unexpected argument "extra": this command takes options only'],
+  ])("%j: the argument parser's refusal is said in the CLI's words, in one line and the hint", async (argv, message) => {
+    const { code, out, err } = await cli(...argv);
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    const command = (COMMANDS as readonly string[]).includes(argv[0]!) ? `${argv[0]} ` : "";
+    expect(err.split("\n")).toEqual([`clientaddr: ${message}`, `Try "clientaddr ${command}--help" for the usage.`]);
+  });
+
+  it.each([
+    [["explain", "--json", "--peer", "localhost"], { error: "usage", message: expect.stringMatching(/^--peer "localhost" is not an IP address/) }],
+    [["explain", "--nope", "--json"], { error: "usage", message: "unknown option --nope" }],
     [["explain", "--peer", "--json"], { error: "usage", message: expect.stringMatching(/--peer/) }],
     [["explain", "--json", "--local-origin", "null"], { error: "usage", message: expect.stringMatching(/^--local-origin: localOrigins\[0\]/) }],
     [
@@ -360,6 +446,69 @@ describe("usage", () => {
     expect(code).toBe(2);
     expect(err).toBe("");
     expect(JSON.parse(out)).toEqual(expected);
+  });
+});
+
+describe("doctor's list to check", () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+  const config = (out: string) => (JSON.parse(out) as DoctorReport).config;
+
+  it("--trusted LIST is checked as a config file's list is: split at commas and spaces, repeatable, a bad entry an error", async () => {
+    const file = await write("gateway.json", { gateway: { trustedProxies: ["172.18.0.0/16", "10.0.0.300", "172.18.0.1"] } });
+    const fromFile = await cli("doctor", "--config", file, "--json");
+    expect(fromFile.code).toBe(1);
+    const { findings } = config(fromFile.out)!;
+    expect(findings.map(({ code }) => code)).toEqual(["invalid-entry", "private-range"]);
+    const given = await cli("doctor", "--trusted", "172.18.0.0/16, 10.0.0.300", "--trusted", "172.18.0.1", "--json");
+    expect(given.code).toBe(1);
+    expect(config(given.out)).toEqual({ trusted: ["172.18.0.0/16", "10.0.0.300", "172.18.0.1"], findings });
+    const human = await cli("doctor", "--trusted", "172.18.0.1");
+    expect(human.code).toBe(0);
+    expect(human.out).toMatch(/^Config check \(--trusted\)\n +no problems found$/m);
+  });
+
+  it("--trusted-env NAME checks the list in that variable, which is read only when named", async () => {
+    vi.stubEnv("TRUSTED_PROXIES", "172.18.0.0/16 172.18.0.1");
+    expect(config((await cli("doctor", "--json")).out)).toBeNull();
+    const file = await write("list.json", ["172.18.0.0/16", "172.18.0.1"]);
+    const { findings } = config((await cli("doctor", "--config", file, "--json")).out)!;
+    expect(findings.map(({ code }) => code)).toEqual(["private-range"]);
+    const { code, out } = await cli("doctor", "--trusted-env", "TRUSTED_PROXIES", "--json");
+    expect(code).toBe(0);
+    expect(config(out)).toEqual({ env: "TRUSTED_PROXIES", trusted: ["172.18.0.0/16", "172.18.0.1"], findings });
+    const human = await cli("doctor", "--trusted-env", "TRUSTED_PROXIES");
+    expect(human.out).toMatch(/^Config check \(environment variable TRUSTED_PROXIES\)\n +warning +\[private-range\] trustedProxies\[0\]/m);
+  });
+
+  it("--trusted-env of a variable set and empty checks an empty list: the gateway is not trusted, exit 1", async () => {
+    vi.stubEnv("TRUSTED_PROXIES", "");
+    const { code, out } = await cli("doctor", "--trusted-env", "TRUSTED_PROXIES", "--json");
+    expect(code).toBe(1);
+    expect(config(out)).toEqual({ env: "TRUSTED_PROXIES", trusted: [], findings: [expect.objectContaining({ code: "gateway-not-trusted", severity: "error" })] });
+  });
+
+  it("--trusted-env of an unset variable exits 2 naming it, before reading the machine", async () => {
+    const name = "CLIENTADDR_TEST_UNSET_VARIABLE";
+    expect(process.env[name]).toBeUndefined();
+    const readFacts = async (): Promise<Facts> => expect.fail("the machine was read");
+    const message = `--trusted-env ${name}: the environment variable ${name} is not set`;
+    expect(await cliWith({ readFacts }, "doctor", "--trusted-env", name)).toEqual({ code: 2, out: "", err: `clientaddr: ${message}` });
+    const json = await cliWith({ readFacts }, "doctor", "--trusted-env", name, "--json");
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.out)).toEqual({ error: "environment", message });
+  });
+
+  it.each([
+    [["--config", "gateway.json", "--trusted", "172.18.0.1"], "--config and --trusted"],
+    [["--trusted", "172.18.0.1", "--trusted-env", "TRUSTED_PROXIES"], "--trusted and --trusted-env"],
+    [["--trusted-env", "TRUSTED_PROXIES", "--config", "gateway.json", "--trusted", ""], "--config and --trusted and --trusted-env"],
+  ])("%j: more than one list is a usage error", async (argv, named) => {
+    const { code, out, err } = await cli("doctor", ...argv);
+    expect(code).toBe(2);
+    expect(out).toBe("");
+    expect(err.split("\n")).toEqual([`clientaddr: give one list to check, not ${named}`, 'Try "clientaddr doctor --help" for the usage.']);
   });
 });
 

@@ -876,7 +876,7 @@ describe("clientaddr doctor", () => {
   it("says when nothing is wrong and when no config was given", async () => {
     const file = await scratch.write("ok.json", ["172.18.0.1"]);
     expect((await doctor(CONTAINER, "--config", file)).out).toMatch(/^Config check \(.*\)\n +no problems found$/m);
-    expect((await doctor(CONTAINER)).out).toMatch(/^Config check\n +\(no --config FILE given\)$/m);
+    expect((await doctor(CONTAINER)).out).toMatch(/^Config check\n +\(no list given: --config FILE, --trusted LIST or --trusted-env NAME\)$/m);
   });
 
   it("exits 2 for a config file that is missing or not JSON, naming it, before reading the machine", async () => {

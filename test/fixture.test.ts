@@ -1,10 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, symlink } from "node:fs/promises";
+import { mkdir, readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, replayFixture } from "../src/cli/fixture.js";
-import { resolveClientAddress } from "../src/core/index.js";
+import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, parseFixture, replayFixture } from "../src/cli/fixture.js";
+import { FORWARDING_HEADERS, resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 /** A valid fixture: a Docker bridge gateway trusted as the one hop in front of the server. */
@@ -66,6 +67,13 @@ describe("loadFixtures", () => {
     const beside = await write("a-b.json", dockerCase({ name: "beside" }));
     const loaded = await loadFixtures([scratch.dir]);
     expect(loaded.map((entry) => entry.file)).toEqual([beside, inside]);
+  });
+
+  it("leaves a folder's *.schema.json files out: they describe fixtures, they are not ones", async () => {
+    const fixture = await write("a.json", dockerCase());
+    await write("fixture.schema.json", { $schema: "https://json-schema.org/draft/2020-12/schema" });
+    await write("deeper/own.schema.json", { type: "object" });
+    expect((await loadFixtures([scratch.dir])).map((entry) => entry.file)).toEqual([fixture]);
   });
 
   it("keeps argument order across files and folders", async () => {
@@ -300,5 +308,146 @@ describe("BUNDLED_FIXTURES", () => {
   it("is the package's fixtures folder", () => {
     const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
     expect(BUNDLED_FIXTURES).toBe(path.join(root, "fixtures"));
+  });
+});
+
+describe("the fixture format's JSON Schema (fixtures/fixture.schema.json)", async () => {
+  const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+  const schema = JSON.parse(await readFile(path.join(BUNDLED_FIXTURES, "fixture.schema.json"), "utf8")) as SchemaNode;
+  // Compiling checks the schema against the draft 2020-12 meta-schema; strict, but for a `required` inside `then`.
+  const validate = new Ajv2020({ strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
+
+  interface SchemaNode {
+    readonly properties?: Readonly<Record<string, SchemaNode>>;
+    readonly enum?: readonly unknown[];
+  }
+
+  /** What the schema cannot say (see fixture.ts), told apart by the field and the problem the loader names. */
+  const BEYOND_THE_SCHEMA: ReadonlyArray<readonly [RegExp, RegExp]> = [
+    [/^request\.rawHeaders$/, /its length is odd/],
+    [/^options\.trustedProxies\[\d+\]$/, /is invalid/],
+    [/^options$/, /refused by the resolver: local(Hosts|Origins)\[\d+\]/],
+  ];
+
+  function loaderVerdict(data: unknown): "accepts" | "refuses" | "refuses beyond the schema" {
+    try {
+      parseFixture(data, "case.json");
+      return "accepts";
+    } catch (error) {
+      if (!(error instanceof FixtureError)) throw error;
+      const { field = "", message } = error;
+      return BEYOND_THE_SCHEMA.some(([at, problem]) => at.test(field) && problem.test(message)) ? "refuses beyond the schema" : "refuses";
+    }
+  }
+
+  /** The schema and the loader agree: what one accepts the other does, but for the checks beyond the schema. */
+  function expectSameVerdict(data: unknown, label: string): void {
+    const verdict = loaderVerdict(data);
+    if (validate(data)) expect(verdict, `${label}: the schema accepts it`).not.toBe("refuses");
+    else expect(verdict, `${label}: the schema refuses it (${JSON.stringify(validate.errors?.[0])})`).toBe("refuses");
+  }
+
+  /** Every optional field present. */
+  const handWritten = dockerCase({
+    provenance: { kind: "hand-written", source: "test suite", why: "a test" },
+    request: { ...(dockerCase().request as object), declaredSource: "203.0.113.7", secure: true },
+    options: { trustedProxies: ["172.18.0.1", "loopback"], header: "forwarded", maxHops: 3, localHosts: ["myhost"], localOrigins: ["http://localhost:5173"] },
+  });
+  /** The nullable fields null. */
+  const recorded = dockerCase({
+    request: { ...(dockerCase().request as object), peer: null, local: null, declaredSource: null },
+    expected: { address: null, loopbackEquivalent: false, basis: "proxy-protocol:invalid-peer" },
+  });
+
+  type Key = string | number;
+  function pathsIn(value: unknown, at: readonly Key[] = []): Key[][] {
+    if (typeof value !== "object" || value === null) return [];
+    return Object.entries(value).flatMap(([key, child]) => {
+      const here = [...at, Array.isArray(value) ? Number(key) : key];
+      return [here, ...pathsIn(child, here)];
+    });
+  }
+  function changed(base: unknown, at: readonly Key[], change: (parent: Record<Key, unknown>, key: Key) => void): unknown {
+    const copy = structuredClone(base);
+    const parent = at.slice(0, -1).reduce<unknown>((node, key) => (node as Record<Key, unknown>)[key], copy) as Record<Key, unknown>;
+    change(parent, at.at(-1)!);
+    return copy;
+  }
+  /** A value of every JSON type, and the edges of the format's numbers and strings. */
+  const VALUES: readonly unknown[] = [null, true, false, 0, 7, -1, 1.5, 65535, 65536, "", " \t", "x", "recorded", "hand-written", "forwarded", "127.0.0.1", [], ["x"], ["Host", "x"], [1], {}, { address: "::1", port: 1 }];
+
+  it("is draft 2020-12, and its header enum is the library's forwarding headers", () => {
+    expect((schema as { $schema?: string }).$schema).toBe("https://json-schema.org/draft/2020-12/schema");
+    expect(schema.properties!.options!.properties!.header!.enum).toEqual([...FORWARDING_HEADERS]);
+  });
+
+  it("accepts every bundled fixture, as the loader does", async () => {
+    const bundled = await loadFixtures([BUNDLED_FIXTURES]);
+    expect(bundled.length).toBeGreaterThan(0);
+    for (const { file } of bundled) {
+      const data: unknown = JSON.parse(await readFile(file, "utf8"));
+      expect(validate(data), `${file}: ${JSON.stringify(validate.errors)}`).toBe(true);
+    }
+  });
+
+  it("agrees with the loader on every field removed, given another value, or joined by an unknown one", () => {
+    let cases = 0;
+    const verdicts = new Set<boolean>();
+    for (const base of [handWritten, recorded]) {
+      expectSameVerdict(base, "the base case");
+      expect(loaderVerdict(base)).toBe("accepts");
+      for (const at of pathsIn(base)) {
+        const variants = [changed(base, at, (parent, key) => (Array.isArray(parent) ? parent.splice(Number(key), 1) : delete parent[key]))];
+        for (const value of VALUES) variants.push(changed(base, at, (parent, key) => (parent[key] = structuredClone(value))));
+        for (const variant of variants) {
+          expectSameVerdict(variant, `${at.join(".")} in ${JSON.stringify(variant)}`);
+          verdicts.add(validate(variant));
+          cases++;
+        }
+      }
+      for (const at of [[], ...pathsIn(base)]) {
+        const target = at.reduce<unknown>((node, key) => (node as Record<Key, unknown>)[key], base);
+        if (typeof target !== "object" || target === null || Array.isArray(target)) continue;
+        const variant = at.length === 0 ? { ...(base as object), extra: 1 } : changed(base, at, (parent, key) => (parent[key] = { ...(parent[key] as object), extra: 1 }));
+        expect(validate(variant), `extra field at ${at.join(".") || "the top level"}`).toBe(false);
+        expectSameVerdict(variant, `extra field at ${at.join(".")}`);
+        cases++;
+      }
+    }
+    expect(verdicts).toEqual(new Set([true, false]));
+    expect(cases).toBeGreaterThan(1000);
+  });
+
+  it.each([
+    ["a recorded case that says why", dockerCase({ provenance: { kind: "recorded", source: "me", why: "no reason" } })],
+    ["a hand-written case that does not", dockerCase({ provenance: { kind: "hand-written", source: "me" } })],
+    ["a provenance kind of neither", dockerCase({ provenance: { kind: "guessed", source: "me", why: "a guess" } })],
+    ["a name of white space only", dockerCase({ name: "\n " })],
+    ["a port that is not an integer", dockerCase({ request: { ...(dockerCase().request as object), local: { address: "::1", port: 80.5 } } })],
+  ])("both refuse %s", (_, data) => {
+    expect(validate(data)).toBe(false);
+    expect(loaderVerdict(data)).toBe("refuses");
+  });
+
+  it.each([
+    ["rawHeaders of odd length", dockerCase({ request: { ...(dockerCase().request as object), rawHeaders: ["Host"] } })],
+    ["a trustedProxies entry that does not compile", dockerCase({ options: { trustedProxies: ["10.0.0.300"] } })],
+    ["a localHosts entry the resolver refuses", dockerCase({ options: { trustedProxies: [], localHosts: [""] } })],
+    ["a localOrigins entry the resolver refuses", dockerCase({ options: { trustedProxies: [], localOrigins: ["localhost:5173"] } })],
+  ])("only the loader refuses %s, a check the schema cannot express", (_, data) => {
+    expect(validate(data)).toBe(true);
+    expect(loaderVerdict(data)).toBe("refuses beyond the schema");
+  });
+
+  it("is described field by field in docs/testing.md, whose example fixture both accept and which replays OK", async () => {
+    const doc = await readFile(path.join(ROOT, "docs", "testing.md"), "utf8");
+    const section = doc.split("\n## The fixture format\n")[1]!.split("\n## ")[0]!;
+    const fields = (node: SchemaNode, prefix = ""): string[] =>
+      Object.entries(node.properties ?? {}).flatMap(([name, child]) => (child.properties ? fields(child, `${prefix}${name}.`) : [`${prefix}${name}`]));
+    const documented = [...section.matchAll(/^\| `([\w.]+)` \|/gm)].map((match) => match[1]);
+    expect(documented).toEqual(fields(schema));
+    const example: unknown = JSON.parse(section.match(/```json\n([\s\S]*?)\n```/)![1]!);
+    expect(validate(example)).toBe(true);
+    expect(replayFixture(parseFixture(example, "docs/testing.md")).mismatches).toEqual([]);
   });
 });

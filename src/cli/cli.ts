@@ -1,10 +1,11 @@
 // The `clientaddr` command: replay fixtures, explain one request's decision to a person, or check how a
 // gateway here should be configured. `run` returns the exit code and writes only through `io`, and takes the
-// machine's facts from `deps`, so tests call it directly with any topology.
+// machine's facts from `deps`, so tests call it directly with any topology. It reads the environment only for
+// `doctor --trusted-env NAME`, and then only the variable named.
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
-import { type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor/index.js";
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { type CheckedSource, type DoctorReport, type Facts, checkConfig, diagnose, formatReport, readFacts } from "./doctor/index.js";
 import { BUNDLED_FIXTURES, FixtureError, loadFixtures, replayFixture } from "./fixture.js";
 import {
   type ClientAddress,
@@ -14,6 +15,7 @@ import {
   FORWARDING_HEADERS,
   type ForwardingHeader,
   type LocalityChecks,
+  canonicalAddress,
   parseLocalHosts,
   parseLocalOrigins,
   parseTrustedProxies,
@@ -32,28 +34,61 @@ export interface Deps {
   readFacts(): Promise<Facts>;
 }
 
+const COMMANDS = ["replay", "explain", "doctor"] as const;
+type Command = (typeof COMMANDS)[number];
+
+/** `clientaddr --help`: the commands, one line each. */
 export const USAGE = `Usage:
+  clientaddr COMMAND [OPTION]... [ARGUMENT]...
+  clientaddr --help | --version
+
+Commands:
+  replay    replays request fixtures and checks each answer (default: the bundled ones)
+  explain   resolves one request and shows the whole decision, hop by hop
+  doctor    shows which trustedProxies a gateway run here needs, and checks a given list
+
+Run "clientaddr COMMAND --help" for a command's usage, options and examples.
+
+Exit status: 0 success, 1 a replayed case did not match or doctor's check found an
+error, 2 a usage error or an input that cannot be used.`;
+
+/** `clientaddr COMMAND --help`: the command's usage, options and examples. */
+export const COMMAND_HELP: Readonly<Record<Command, string>> = {
+  replay: `Usage:
   clientaddr replay [FILE|FOLDER]...
+
+Replays request fixtures through the resolver and checks each answer: a block per
+case (the peer, the believed header, the answer, OK or MISMATCH), then "N passed,
+M failed". Without arguments it replays the fixtures bundled with clientaddr; a
+folder is searched for *.json recursively (*.schema.json files excepted). Every
+file is checked against the fixture format before any is replayed: the package's
+fixtures/fixture.schema.json (JSON Schema) describes it.
+
+Options:
+  --help                   show this help
+
+Examples:
+  clientaddr replay
+  clientaddr replay my-fixtures/
+  clientaddr replay my-fixtures/docker-bridge.json more-fixtures/
+
+Exit status: 0 every case matched, 1 a case did not match, 2 a usage error, or a
+path or file that cannot be read or is not a valid fixture.`,
+
+  explain: `Usage:
   clientaddr explain [--peer ADDR] [--secure] [--trusted LIST] [-H "Name: value"]...
                      [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
                      [--local-host NAME]... [--local-origin ORIGIN]... [--json]
-  clientaddr doctor [--config FILE] [--json]
-  clientaddr --help | --version
 
-replay    Replays request fixtures (default: the fixtures bundled with clientaddr;
-          folders are searched for *.json recursively) and checks each answer.
-explain   Resolves one request and shows the whole decision: the answer, each hop,
-          the four locality conditions and the diagnostics.
-doctor    Run where the gateway runs (inside its container): shows the container
-          evidence, the interfaces and default gateways, the trustedProxies entry
-          to use (the gateway's single address) and how to publish the port;
-          with --config, checks the file's trustedProxies against this machine.
+Resolves one request and shows the whole decision: the answer, each hop, the four
+locality conditions and the diagnostics.
 
-explain options:
-  --peer ADDR              the socket's remote address; omit it for a socket without one
+Options:
+  --peer ADDR              the socket's remote address, an IP address (127.0.0.1, ::1);
+                           omit it for a socket without one
   --secure                 the connection was TLS (an https server's; default: plain http)
   --trusted LIST           trusted proxies, comma or space separated: addresses, CIDRs,
-                           loopback, linklocal, uniquelocal (default: none)
+                           loopback, linklocal, uniquelocal (default: none); repeatable
   -H, --request-header "Name: value"
                            a request header line; repeat it, the order is kept
   --header NAME            the forwarding header to believe (default: ${DEFAULT_FORWARDING_HEADER})
@@ -63,18 +98,49 @@ explain options:
                            local, exactly as browsers send it (http://localhost:5173);
                            repeatable
   --json                   print the request and the whole result as JSON
+  --help                   show this help
 
-doctor options:
-  --config FILE            a gateway config: { "gateway": { "trustedProxies": [...] } },
+Examples:
+  # A Docker bridge gateway, untrusted: not local, and the diagnostic names it
+  clientaddr explain --peer 172.18.0.1 -H "Host: 127.0.0.1:18789"
+  # The same gateway trusted: local
+  clientaddr explain --peer 172.18.0.1 --trusted 172.18.0.1 -H "Host: 127.0.0.1:18789"
+  # A remote client behind a proxy on this machine, as JSON
+  clientaddr explain --peer 127.0.0.1 --trusted loopback -H "X-Forwarded-For: 203.0.113.7" --json
+
+Exit status: 0 whatever the verdict, 2 a usage error or a bad --trusted list. With
+--json such an error is JSON on stdout: { "error": "usage" | "trusted-proxies", "message": "..." }.`,
+
+  doctor: `Usage:
+  clientaddr doctor [--config FILE | --trusted LIST | --trusted-env NAME] [--json]
+
+Run where the gateway runs (inside its container): shows the container evidence,
+the interfaces and default gateways, the trustedProxies entry to use (the gateway's
+single address) and how to publish the port. Given a trusted proxies list, checks
+it against this machine.
+
+Options:
+  --config FILE            check the list in a gateway config file:
+                           { "gateway": { "trustedProxies": [...] } },
                            { "trustedProxies": [...] } or a JSON array
+  --trusted LIST           check this list, comma or space separated (as explain's --trusted)
+  --trusted-env NAME       check the list in the environment variable NAME, comma or space
+                           separated (TRUSTED_PROXIES for the example gateway)
   --json                   print the facts, the recommendation and the findings as JSON
+  --help                   show this help
+At most one of --config, --trusted and --trusted-env.
 
-Exit status: 0 success (explain: whatever the verdict), 1 a replayed case did not
-match or doctor's config check found an error, 2 a usage error (bare clientaddr
-included), an unreadable or invalid fixture or config file, or a bad trusted list.
-With --json, explain and doctor report such an error as JSON on stdout:
-{ "error": "usage" | "trusted-proxies" | "config-file" | ..., "message": "..." }.`;
+Examples:
+  # Inside the gateway's container: what to trust, and the list it was started with
+  clientaddr doctor --trusted-env TRUSTED_PROXIES
+  clientaddr doctor --config gateway.json
+  clientaddr doctor --trusted 172.18.0.1 --json
 
+Exit status: 0 no error found, 1 the check found an error in the list, 2 a usage
+error, a config file that cannot be read or is not JSON, or an unset --trusted-env
+variable. With --json such an error is JSON on stdout:
+{ "error": "usage" | "config-file" | "environment", "message": "..." }.`,
+};
 
 /** A problem with the command line: reported in one line, with a hint where to read the usage. */
 class UsageError extends Error {}
@@ -82,9 +148,12 @@ class UsageError extends Error {}
 /** A `--config` file that cannot be read or is not JSON. */
 class ConfigFileError extends Error {}
 
+/** A `--trusted-env` variable that is not set. */
+class EnvironmentError extends Error {}
+
 /** What went wrong, for a person (one line) or, under `--json`, for a program. */
 interface Failure {
-  readonly error: "usage" | "trusted-proxies" | "fixture" | "config-file" | "unexpected";
+  readonly error: "usage" | "trusted-proxies" | "fixture" | "config-file" | "environment" | "unexpected";
   readonly message: string;
   /** The bad trustedProxies entry and its index, when that is the failure. */
   readonly entry?: unknown;
@@ -97,15 +166,15 @@ export async function run(argv: readonly string[], io: Io, deps: Deps = { readFa
     if (command === "replay") return await replay(rest, io);
     if (command === "explain") return explain(rest, io);
     if (command === "doctor") return await doctor(rest, io, deps);
-    if (command === "help") return help(io);
+    if (command === "help") return help(io, USAGE);
     // Bare `clientaddr` is a usage error (it does nothing), so the usage goes where errors go.
     if (command === undefined) {
       io.err(USAGE);
       return 2;
     }
     if (command.startsWith("-")) {
-      const { values } = parseArgs({ args: [...argv], strict: true, options: { help: { type: "boolean" }, version: { type: "boolean" } } });
-      return values.version && !values.help ? await version(io) : help(io);
+      const { values } = parseCommand({ args: [...argv], strict: true, options: { help: { type: "boolean" }, version: { type: "boolean" } } });
+      return values.version && !values.help ? await version(io) : help(io, USAGE);
     }
     throw new UsageError(`unknown command "${command}"`);
   } catch (error) {
@@ -114,8 +183,8 @@ export async function run(argv: readonly string[], io: Io, deps: Deps = { readFa
     if (rest.includes("--json") && (command === "explain" || command === "doctor")) {
       io.out(JSON.stringify(failure, null, 2));
     } else {
-      const known = command === "replay" || command === "explain" || command === "doctor";
-      const hint = failure.error === "usage" ? `\nTry "clientaddr ${known ? `${command} ` : ""}--help" for the usage.` : "";
+      const known = COMMANDS.find((name) => name === command);
+      const hint = failure.error === "usage" ? `\nTry "clientaddr ${known === undefined ? "" : `${known} `}--help" for the usage.` : "";
       io.err(`clientaddr: ${failure.message}${hint}`);
     }
     return 2;
@@ -123,19 +192,57 @@ export async function run(argv: readonly string[], io: Io, deps: Deps = { readFa
 }
 
 function describeFailure(error: unknown): Failure {
-  // parseArgs reports bad arguments as errors with an ERR_PARSE_ARGS_* code.
-  const code = (error as { code?: unknown } | null)?.code;
   // Node's message can run to several lines; the error stays on one.
   const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " ");
-  if (error instanceof UsageError || (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_"))) return { error: "usage", message };
+  if (error instanceof UsageError || isParseArgsError(error)) return { error: "usage", message };
   if (error instanceof ClientAddressConfigError) return { error: "trusted-proxies", message, entry: error.entry, index: error.index };
   if (error instanceof FixtureError) return { error: "fixture", message };
   if (error instanceof ConfigFileError) return { error: "config-file", message };
+  if (error instanceof EnvironmentError) return { error: "environment", message };
   return { error: "unexpected", message: `unexpected error: ${message}` };
 }
 
-function help(io: Io): number {
-  io.out(USAGE);
+/** parseArgs reports bad arguments as errors with an ERR_PARSE_ARGS_* code. */
+function isParseArgsError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && code.startsWith("ERR_PARSE_ARGS_");
+}
+
+/**
+ * parseArgs (strict), with its refusal of an argument as a usage error in this command's words: Node's own
+ * messages quote its API ("argument is ambiguous", "positional arguments") and can run over several lines.
+ */
+function parseCommand<T extends ParseArgsConfig & { strict: true }>(config: T): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (error) {
+    const problem = isParseArgsError(error) ? argumentProblem(config) : undefined;
+    // A refusal this does not know (a later Node's) keeps Node's words; it is still a usage error.
+    throw problem === undefined ? error : new UsageError(problem);
+  }
+}
+
+/** The first argument strict parseArgs refuses, read from its tokens (which do not depend on strictness). */
+function argumentProblem({ args = [], options = {}, allowPositionals = false }: ParseArgsConfig): string | undefined {
+  const { tokens } = parseArgs({ args, options, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === "positional" && !allowPositionals) return `unexpected argument ${JSON.stringify(token.value)}: this command takes options only`;
+    if (token.kind !== "option") continue;
+    const { rawName, value, inlineValue } = token;
+    const type = Object.hasOwn(options, token.name) ? options[token.name]!.type : undefined;
+    if (type === undefined) return `unknown option ${rawName}`;
+    if (type === "boolean" && value !== undefined) return `option ${rawName} takes no value, got ${JSON.stringify(value)}`;
+    if (type === "string" && value === undefined) return `option ${rawName} needs a value`;
+    // What follows a string option is its value, unless it looks like another option: then it was most likely left out.
+    if (type === "string" && !inlineValue && value !== undefined && value.length > 1 && value.startsWith("-")) {
+      return `option ${rawName} needs a value, and ${JSON.stringify(value)} after it looks like an option (write ${rawName}=${value} if it is the value)`;
+    }
+  }
+  return undefined;
+}
+
+function help(io: Io, text: string): number {
+  io.out(text);
   return 0;
 }
 
@@ -146,8 +253,8 @@ async function version(io: Io): Promise<number> {
 }
 
 async function replay(args: string[], io: Io): Promise<number> {
-  const { values, positionals } = parseArgs({ args, strict: true, allowPositionals: true, options: { help: { type: "boolean" } } });
-  if (values.help) return help(io);
+  const { values, positionals } = parseCommand({ args, strict: true, allowPositionals: true, options: { help: { type: "boolean" } } });
+  if (values.help) return help(io, COMMAND_HELP.replay);
   // Load (and so validate) every file before replaying any: a bad file is exit 2, not a partial run.
   const cases = await loadFixtures(positionals.length > 0 ? positionals : [BUNDLED_FIXTURES]);
   let failed = 0;
@@ -172,7 +279,7 @@ async function replay(args: string[], io: Io): Promise<number> {
 }
 
 function explain(args: string[], io: Io): number {
-  const { values } = parseArgs({
+  const { values } = parseCommand({
     args,
     strict: true,
     options: {
@@ -188,8 +295,13 @@ function explain(args: string[], io: Io): number {
       help: { type: "boolean" },
     },
   });
-  if (values.help) return help(io);
+  if (values.help) return help(io, COMMAND_HELP.explain);
 
+  // Strictly an address, as the resolver reads one: a host name would only be answered "not local".
+  const peer = values.peer;
+  if (peer !== undefined && canonicalAddress(peer) === null) {
+    throw new UsageError(`--peer ${JSON.stringify(peer)} is not an IP address: give one such as 127.0.0.1 or ::1, or omit --peer for a socket without a peer`);
+  }
   const rawHeaders = (values["request-header"] ?? []).flatMap(headerLine);
   // Repeated --trusted lists add up rather than the last one silently winning.
   const trustedProxies = (values.trusted ?? []).flatMap(splitList);
@@ -209,15 +321,15 @@ function explain(args: string[], io: Io): number {
   const trust = parseTrustedProxies(trustedProxies.join(","), "--trusted");
 
   const secure = values.secure === true;
-  const result = resolveClientAddress({ remoteAddress: values.peer, secure, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
-  const request = { peer: values.peer ?? null, secure, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
+  const result = resolveClientAddress({ remoteAddress: peer, secure, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
+  const request = { peer: peer ?? null, secure, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
   const trustDiagnostics = trust.diagnostics;
   if (values.json) {
     io.out(JSON.stringify({ request, result, trustDiagnostics }, null, 2));
     return 0;
   }
 
-  const lines = ["Request", `  peer        ${values.peer ?? "(none: the socket has no remote address)"}`, `  scheme      ${secure ? "https (--secure)" : "http"}`];
+  const lines = ["Request", `  peer        ${peer ?? "(none: the socket has no remote address)"}`, `  scheme      ${secure ? "https (--secure)" : "http"}`];
   lines.push(`  trusted     ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}`);
   lines.push(`  believes    ${header ?? DEFAULT_FORWARDING_HEADER}${header === undefined ? " (default)" : ""}`);
   if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
@@ -251,22 +363,47 @@ function explain(args: string[], io: Io): number {
 }
 
 async function doctor(args: string[], io: Io, deps: Deps): Promise<number> {
-  const { values } = parseArgs({
+  const { values } = parseCommand({
     args,
     strict: true,
-    options: { config: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean" } },
+    options: {
+      config: { type: "string" },
+      trusted: { type: "string", multiple: true },
+      "trusted-env": { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean" },
+    },
   });
-  if (values.help) return help(io);
-  // The file first: an unreadable or invalid one is exit 2, before anything is reported.
-  const file = values.config;
-  const config = file === undefined ? undefined : await readConfig(file);
+  if (values.help) return help(io, COMMAND_HELP.doctor);
+  const sources = (["config", "trusted", "trusted-env"] as const).filter((name) => values[name] !== undefined);
+  if (sources.length > 1) throw new UsageError(`give one list to check, not ${sources.map((name) => `--${name}`).join(" and ")}`);
+  // The list first: an unreadable file or an unset variable is exit 2, before anything is reported.
+  const checked = await listToCheck(values.config, values.trusted, values["trusted-env"]);
   const facts = await deps.readFacts();
   const report: DoctorReport = {
     ...diagnose(facts),
-    config: file === undefined ? null : { file, findings: checkConfig(config, facts) },
+    config: checked === null ? null : { ...checked.source, findings: checkConfig(checked.config, facts) },
   };
   io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.config?.findings.some((finding) => finding.severity === "error") ? 1 : 0;
+}
+
+/**
+ * What doctor is to check, from the one of --config, --trusted and --trusted-env given (null for none): a
+ * config as checkConfig takes it, and where it came from. A list in text is split as explain's --trusted is.
+ */
+async function listToCheck(file: string | undefined, trusted: string[] | undefined, variable: string | undefined): Promise<{ source: CheckedSource; config: unknown } | null> {
+  if (file !== undefined) return { source: { file }, config: await readConfig(file) };
+  if (trusted !== undefined) {
+    const list = trusted.flatMap(splitList);
+    return { source: { trusted: list }, config: list };
+  }
+  if (variable === undefined) return null;
+  const text = process.env[variable];
+  // Set and empty is an empty list, as the example gateway reads it; unset is a mistake worth stopping for.
+  if (text === undefined) throw new EnvironmentError(`--trusted-env ${variable}: the environment variable ${variable} is not set`);
+  const list = splitList(text);
+  return { source: { env: variable, trusted: list }, config: list };
 }
 
 async function readConfig(file: string): Promise<unknown> {

@@ -1,5 +1,10 @@
 // Request fixtures: a request as a server saw it (recorded where possible) and the answer the resolver
 // must give. This is the only place the package touches files; the resolver itself stays pure.
+//
+// The format is fixtures/fixture.schema.json (JSON Schema 2020-12, shipped for users' own fixtures). The checks
+// here accept exactly what it accepts, with a message naming the field, plus three it cannot express: rawHeaders
+// of even length, trustedProxies entries the library compiles, and localHosts and localOrigins entries the
+// resolver takes. test/fixture.test.ts holds the two to the same verdicts with a JSON Schema validator.
 import type { Dirent, Stats } from "node:fs";
 import { readFile, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
@@ -83,8 +88,8 @@ export class FixtureError extends Error {
 }
 
 /**
- * Loads fixtures from files and folders (every `*.json` below a folder, sorted by path), in argument
- * order. Throws {@link FixtureError} naming the file, and the field, of the first bad one.
+ * Loads fixtures from files and folders (every `*.json` below a folder but `*.schema.json`, sorted by path),
+ * in argument order. Throws {@link FixtureError} naming the file, and the field, of the first bad one.
  */
 export async function loadFixtures(paths: readonly string[]): Promise<LoadedFixture[]> {
   const loaded: LoadedFixture[] = [];
@@ -134,9 +139,10 @@ async function filesOf(given: string): Promise<string[]> {
 }
 
 /**
- * Every `*.json` below `folder`. Symbolic links are followed, to files and to folders alike, since a fixture
- * silently left out would look like a pass: a link that leads nowhere is an error naming it, and so is a link
- * back to a folder being walked (`ancestors` holds their real paths), which would otherwise never end.
+ * Every `*.json` below `folder` but a schema (`*.schema.json`, as the bundled folder's own). Symbolic links are
+ * followed, to files and to folders alike, since a fixture silently left out would look like a pass: a link that
+ * leads nowhere is an error naming it, and so is a link back to a folder being walked (`ancestors` holds their
+ * real paths), which would otherwise never end.
  */
 async function jsonFilesUnder(folder: string, ancestors: readonly string[]): Promise<string[]> {
   let entries: Dirent[];
@@ -160,7 +166,7 @@ async function jsonFilesUnder(folder: string, ancestors: readonly string[]): Pro
       const real = await realpath(full);
       if (ancestors.includes(real)) throw new FixtureError(full, undefined, `leads back to ${real}, a folder it is in: a cycle of symbolic links`);
       found.push(...(await jsonFilesUnder(full, [...ancestors, real])));
-    } else if (entry.name.endsWith(".json")) {
+    } else if (entry.name.endsWith(".json") && !entry.name.endsWith(".schema.json")) {
       if (!target.isFile()) throw new FixtureError(full, undefined, "is not a regular file");
       found.push(full);
     }
@@ -181,6 +187,11 @@ async function loadFile(file: string): Promise<Fixture> {
   } catch (error) {
     throw new FixtureError(file, undefined, `is not valid JSON (${(error as Error).message})`);
   }
+  return parseFixture(data, file);
+}
+
+/** A fixture file's parsed JSON checked and typed; throws {@link FixtureError} naming `file` and the bad field. */
+export function parseFixture(data: unknown, file: string): Fixture {
   try {
     return toFixture(data);
   } catch (error) {

@@ -9,5 +9,5 @@ export type { Facts } from "./facts.js";
 export { detectContainer, parseIpv6Route, parseNetDev, parseRoute, readFacts } from "./facts.js";
 export type { Finding } from "./findings.js";
 export { MAX_INVALID_LISTED, checkConfig, diagnose } from "./findings.js";
-export type { DoctorReport } from "./report.js";
+export type { CheckedSource, DoctorReport } from "./report.js";
 export { formatReport } from "./report.js";

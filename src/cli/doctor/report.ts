@@ -13,17 +13,25 @@
 //                                                                // or without container evidence; under Podman's
 //                                                                // rootlessport the container's own IPv4 address
 //     "warnings": [{ "code": "publish-on-loopback", "severity": "warning", "message": "..." }],
-//     "config": null                                            // without --config; with it:
+//     "config": null                                            // without a list to check; with --config FILE:
 //               | { "file": "gateway.json", "findings": [{ "code": "private-range", "severity": "warning",
 //                                                          "message": "...", "entry": "172.18.0.0/16", "index": 0 }] }
+//               | { "trusted": ["172.18.0.0/16"], "findings": [...] }                       // --trusted LIST
+//               | { "env": "TRUSTED_PROXIES", "trusted": ["172.18.0.0/16"], "findings": [...] } // --trusted-env NAME
 //   }
 //
 // Severities are "error" | "warning" | "info"; `entry` and `index` are present on findings about one entry.
 // Addresses are canonical (dotted IPv4, RFC 5952 IPv6), so "172.18.0.1" can be compared as a string.
 import type { Diagnosis, Finding } from "./findings.js";
 
+/** Where the checked list came from: a config file, --trusted, or the environment variable --trusted-env names. */
+export type CheckedSource =
+  | { readonly file: string }
+  | { readonly trusted: readonly string[] }
+  | { readonly env: string; readonly trusted: readonly string[] };
+
 export interface DoctorReport extends Diagnosis {
-  readonly config: { readonly file: string; readonly findings: readonly Finding[] } | null;
+  readonly config: (CheckedSource & { readonly findings: readonly Finding[] }) | null;
 }
 
 export function formatReport(report: DoctorReport): string {
@@ -61,11 +69,16 @@ export function formatReport(report: DoctorReport): string {
 
   lines.push("", "Warnings", ...findingLines(report.warnings));
 
-  lines.push("", `Config check${report.config ? ` (${report.config.file})` : ""}`);
-  if (report.config === null) lines.push("  (no --config FILE given)");
+  lines.push("", `Config check${report.config ? ` (${sourceName(report.config)})` : ""}`);
+  if (report.config === null) lines.push("  (no list given: --config FILE, --trusted LIST or --trusted-env NAME)");
   else if (report.config.findings.length === 0) lines.push("  no problems found");
   else lines.push(...findingLines(report.config.findings));
   return lines.join("\n");
+}
+
+function sourceName(source: CheckedSource): string {
+  if ("file" in source) return source.file;
+  return "env" in source ? `environment variable ${source.env}` : "--trusted";
 }
 
 function findingLines(findings: readonly Finding[]): string[] {
