@@ -54,18 +54,18 @@ describe("the issue's table", () => {
 });
 
 describe("the answer object", () => {
-  it("shows all six fields to JSON.stringify and console.log, hops and diagnostics included", () => {
+  it("shows every field to JSON.stringify and console.log, hops and diagnostics included", () => {
     const result = resolve("172.18.0.1", { host: "localhost" });
     const json = JSON.parse(JSON.stringify(result));
-    expect(Object.keys(json)).toEqual(["address", "loopbackEquivalent", "basis", "hops", "checks", "diagnostics"]);
+    expect(Object.keys(json)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "origin", "hops", "checks", "diagnostics"]);
     expect(json.hops).toEqual([{ address: "172.18.0.1", trusted: false, source: "socket" }]);
     expect(inspect(result)).toContain("client-not-loopback");
     expect(inspect(result)).toContain("hops");
   });
 
-  // The three decided fields are own properties; the three explained ones are worked out on first read, so a
-  // spread or structuredClone copies the three, and toJSON() is the plain object of all six (documented).
-  it("gives all six fields as a plain object through toJSON(), which spread and structuredClone then keep", () => {
+  // The decided fields are own properties; the rest are worked out on first read, so a spread or
+  // structuredClone copies the two, and toJSON() is the plain object of every field (documented).
+  it("gives every field as a plain object through toJSON(), which spread and structuredClone then keep", () => {
     const result = resolve("172.18.0.1", { host: "localhost" });
     // The decided fields are its own; the basis and the explanation are worked out when read.
     expect(Object.keys(result)).toEqual(["address", "loopbackEquivalent"]);
@@ -73,7 +73,7 @@ describe("the answer object", () => {
     expect(result.basis).toBe("socket:remote-client");
     const plain = result.toJSON();
     expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
-    expect(Object.keys(plain)).toEqual(["address", "loopbackEquivalent", "basis", "hops", "checks", "diagnostics"]);
+    expect(Object.keys(plain)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "origin", "hops", "checks", "diagnostics"]);
     expect(structuredClone(plain)).toEqual(JSON.parse(JSON.stringify(result)));
     expect({ ...plain }).toEqual(plain);
   });

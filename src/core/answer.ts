@@ -35,6 +35,39 @@ export type Verdict =
 /** `<where the address came from>:<verdict>`, e.g. `socket:loopback`, `x-forwarded-for:remote-client`. */
 export type Basis = `${HopSource}:${Verdict}`;
 
+/**
+ * How the client was identified, whatever its locality: the peer itself on this machine (`direct-local`), a
+ * trusted peer with nothing behind it, the Docker bridge gateway of the founding bug (`nat-local`), the peer
+ * itself elsewhere (`direct-remote`), named by trusted proxies or a trusted balancer (`proxied`), or not at
+ * all, because there is forwarding evidence that cannot be believed (`unattributable`).
+ */
+export type Attribution = "direct-local" | "nat-local" | "direct-remote" | "proxied" | "unattributable";
+
+/**
+ * Why a request is unattributable, a stable code for a refusal's body and a log: a proxy signal from a peer
+ * nobody declared (`undeclared-proxy`), an address header a trusted proxy passed on beside the believed one
+ * (`unbelieved-header`), a believed header that cannot be read (`malformed-chain`: malformed, an entry that
+ * is not an address, more than maxHops entries), or no peer address (`unknown-peer`).
+ */
+export type UnattributableReason = "undeclared-proxy" | "unbelieved-header" | "malformed-chain" | "unknown-peer";
+
+/**
+ * The page a request came from against the gateway's own origin: for the check a gateway makes of a remote
+ * client's WebSocket (cross-site WebSocket hijacking), which needs the browser's request, not the proxy's.
+ */
+export interface OriginCheck {
+  /** The Origin the browser sent, as sent; null when there is none (a script, a same-origin GET) or `null`. */
+  readonly sent: string | null;
+  /**
+   * The gateway's own origin as the request shows it (the scheme, host and port of the request the browser
+   * made, read through trusted proxies), in the form browsers send; one of `publicOrigins` when they are given;
+   * null when it cannot be told.
+   */
+  readonly own: string | null;
+  /** Whether `sent` is the gateway's own origin (one of `publicOrigins`, when they are given). */
+  readonly same: boolean;
+}
+
 /** The four locality conditions of the trust model, each with its verdict for this request. */
 export interface LocalityChecks {
   /** a. The client is loopback, or every address on the path (the client included) is trusted. */
@@ -93,12 +126,12 @@ export interface Diagnostic {
 }
 
 /**
- * The answer. `address`, `loopbackEquivalent` and `basis` are decided when it is made; `hops`, `checks` and
- * `diagnostics` are worked out the first time one of them is read (the same rules, run with an explanation)
- * and kept. `JSON.stringify` and `console.log` show all six.
+ * The answer. `address`, `loopbackEquivalent`, `basis` and the attribution are decided when it is made;
+ * `hops`, `checks` and `diagnostics` are worked out the first time one of them is read (the same rules, run
+ * with an explanation) and kept. `JSON.stringify` and `console.log` show every field.
  */
 export interface ClientAddress extends ClientAddressData {
-  /** The six fields as a plain object (what `JSON.stringify` writes). */
+  /** Every field as a plain object (what `JSON.stringify` writes). */
   toJSON(): ClientAddressData;
 }
 
@@ -107,6 +140,11 @@ export interface ClientAddressData {
   readonly address: string | null;
   readonly loopbackEquivalent: boolean;
   readonly basis: Basis;
+  readonly attribution: Attribution;
+  /** Why the request is unattributable; null when it is not. */
+  readonly attributionReason: UnattributableReason | null;
+  /** The page the request came from against the gateway's own origin (worked out when first read). */
+  readonly origin: OriginCheck;
   readonly hops: readonly Hop[];
   readonly checks: LocalityChecks;
   readonly diagnostics: readonly Diagnostic[];

@@ -2,10 +2,14 @@
 // its own, the readers of lists written as text (environment variables, flags), and the links a PROXY
 // protocol listener records a declared source and a declared TLS through.
 export { createResolver, resolveClientAddress } from "./resolver.js";
-export type { ResolveClientAddressOptions, Resolver } from "./resolver.js";
+export type { Refusal, ResolveClientAddressOptions, Resolver } from "./resolver.js";
+export { type RefusalLog, type RefusalLogOptions, createRefusalLog } from "./refusal-log.js";
+export { type RateLimitKeyOptions, rateLimitKey } from "./rate-limit-key.js";
+export { isCrossSite } from "./cross-site.js";
 export type { RequestFacts } from "./request.js";
 export type { ResolverOptions } from "./options.js";
 export type {
+  Attribution,
   Basis,
   ClientAddress,
   ClientAddressData,
@@ -15,6 +19,8 @@ export type {
   Hop,
   HopSource,
   LocalityChecks,
+  OriginCheck,
+  UnattributableReason,
   Verdict,
 } from "./answer.js";
 export { ClientAddressConfigError } from "./config-error.js";

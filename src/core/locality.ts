@@ -180,19 +180,19 @@ export function checkLocalHosts(list: readonly unknown[]): readonly string[] {
 }
 
 /**
- * Validates `localOrigins` once: each an http(s) origin, scheme://host[:port] and nothing more (a lone
+ * Validates `localOrigins` (or `publicOrigins`) once: each an http(s) origin, scheme://host[:port] and nothing more (a lone
  * trailing `/` allowed), kept in the form browsers send it, so that comparing is one set lookup. That form is
  * the WHATWG URL standard's serialization of an origin, which Node's own URL implements, so it is used here:
  * lower case, IPv6 compressed (`[0:0:0:0:0:0:0:1]` is sent as `[::1]`), IPv4 written in full, international
  * names in punycode, the default port dropped. `null` is refused: every sandboxed or file page sends it.
  */
-export function compileLocalOrigins(list: readonly unknown[]): ReadonlySet<string> {
-  if (!Array.isArray(list)) throw new ClientAddressConfigError(`localOrigins must be an array of origins, got ${typeof list}`, "localOrigins", list);
+export function compileLocalOrigins(list: readonly unknown[], option: "localOrigins" | "publicOrigins" = "localOrigins"): ReadonlySet<string> {
+  if (!Array.isArray(list)) throw new ClientAddressConfigError(`${option} must be an array of origins, got ${typeof list}`, option, list);
   return new Set(
     list.map((entry: unknown, index) => {
       const origin = typeof entry === "string" ? browserOrigin(entry) : null;
       if (origin === null) {
-        throw new ClientAddressConfigError(`localOrigins[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`, "localOrigins", entry, index);
+        throw new ClientAddressConfigError(`${option}[${index}] must be an http or https origin such as "http://localhost:5173" (scheme, host, optional port; no path), got ${JSON.stringify(entry)}`, option, entry, index);
       }
       return origin;
     }),

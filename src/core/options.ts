@@ -20,6 +20,18 @@ export interface ResolverOptions {
    * `http://localhost:5173`), kept in the form browsers send them.
    */
   readonly localOrigins?: readonly string[] | undefined;
+  /**
+   * The gateway's own public origins (`https://gw.example.com`), kept in the form browsers send them. With
+   * them, an answer's `origin.same` is whether the page's Origin is one of them, not whether it matches the
+   * request's own Host and scheme (which a DNS-rebinding page chooses, and a proxy may rewrite).
+   */
+  readonly publicOrigins?: readonly string[] | undefined;
+  /**
+   * What `resolver.refusal(answer)` does with an unattributable request (forwarding evidence that cannot be
+   * believed): `warn` (the default) answers it as remote, as always, for the gateway to log; `reject` refuses
+   * it, HTTP 403 with the reason, before the app's handler (the adapters do this themselves).
+   */
+  readonly unattributable?: "warn" | "reject" | undefined;
 }
 
 /** The options as the rules read them. */
@@ -29,6 +41,8 @@ export interface CompiledOptions {
   readonly maxHops: number;
   readonly localHosts: readonly string[];
   readonly localOrigins: ReadonlySet<string>;
+  readonly publicOrigins: ReadonlySet<string>;
+  readonly rejectUnattributable: boolean;
 }
 
 export const DEFAULT_FORWARDING_HEADER: ForwardingHeader = "x-forwarded-for";
@@ -40,12 +54,15 @@ const NO_ORIGINS: ReadonlySet<string> = new Set();
 /** Validates and compiles every option, or throws a {@link ClientAddressConfigError} naming the first bad one. */
 export function compileOptions(options: ResolverOptions): CompiledOptions {
   if (typeof options !== "object" || options === null) throw new ClientAddressConfigError(`options must be an object, got ${options === null ? "null" : typeof options}`, "options", options);
-  const { trustedProxies, header = DEFAULT_FORWARDING_HEADER, maxHops = DEFAULT_MAX_HOPS, localHosts, localOrigins } = options;
+  const { trustedProxies, header = DEFAULT_FORWARDING_HEADER, maxHops = DEFAULT_MAX_HOPS, localHosts, localOrigins, publicOrigins, unattributable = "warn" } = options;
   if (!(FORWARDING_HEADERS as readonly unknown[]).includes(header)) {
     throw new ClientAddressConfigError(`header must be one of ${FORWARDING_HEADERS.join(", ")}, got ${JSON.stringify(header)}`, "header", header);
   }
   if (!Number.isInteger(maxHops) || maxHops < 0) {
     throw new ClientAddressConfigError(`maxHops must be a non-negative integer, got ${JSON.stringify(maxHops)}`, "maxHops", maxHops);
+  }
+  if (unattributable !== "warn" && unattributable !== "reject") {
+    throw new ClientAddressConfigError(`unattributable must be "warn" or "reject", got ${JSON.stringify(unattributable)}`, "unattributable", unattributable);
   }
   return {
     trust: trustedProxies === undefined ? NO_TRUST : trustedProxies instanceof TrustedProxies ? trustedProxies : compileTrustedProxies(trustedProxies),
@@ -54,5 +71,7 @@ export function compileOptions(options: ResolverOptions): CompiledOptions {
     // Copies: the caller may change its arrays afterwards, and the resolver must not follow.
     localHosts: localHosts === undefined ? NO_HOSTS : checkLocalHosts(localHosts),
     localOrigins: localOrigins === undefined ? NO_ORIGINS : compileLocalOrigins(localOrigins),
+    publicOrigins: publicOrigins === undefined ? NO_ORIGINS : compileLocalOrigins(publicOrigins, "publicOrigins"),
+    rejectUnattributable: unattributable === "reject",
   };
 }

@@ -61,6 +61,9 @@ export class RequestState implements HeaderValues {
   /** The client's canonical text (null when unknown), and where it came from. */
   client: string | null = null;
   source: HopSource = "socket";
+  /** Whether the peer (the declared source, when a balancer declared one) is trusted, and loopback. */
+  peerTrusted = false;
+  peerLoopback = false;
   /** The host= and proto= of the believed Forwarded element that named the client. */
   elementHost: string | undefined = undefined;
   elementProto: string | undefined = undefined;
@@ -69,7 +72,11 @@ export class RequestState implements HeaderValues {
   /** The request the browser made, as this request shows it: its Host, its scheme, and what is wrong with it. */
   askedHost: HeaderValue = undefined;
   askedSecure = false;
+  /** A port a trusted proxy gave for it (X-Forwarded-Port), or NO_PORT (-1). */
+  askedPort = -1;
   askedProblem: AskedProblem | null = null;
+  /** The host= of the Forwarded elements the walk read, to check; null when there are none to check. */
+  forwardedHosts: readonly string[] | null = null;
 
   constructor(facts: RequestFacts, options: CompiledOptions) {
     this.remoteAddress = facts.remoteAddress;

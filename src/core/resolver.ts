@@ -1,13 +1,25 @@
 // A resolver: the options compiled once (options.ts), then one call per request that applies the rules
 // (rules.ts) to its facts and hands back the answer, explained only when someone reads the explanation.
-import type { Basis, ClientAddress, ClientAddressData, Diagnostic, Hop, LocalityChecks, Verdict } from "./answer.js";
+import type { Attribution, Basis, ClientAddress, ClientAddressData, Diagnostic, Hop, LocalityChecks, OriginCheck, UnattributableReason, Verdict } from "./answer.js";
+import { attributionOf } from "./attribution.js";
 import { Explanation } from "./explain.js";
 import { type CompiledOptions, type ResolverOptions, compileOptions } from "./options.js";
 import { type RequestFacts, RequestState } from "./request.js";
-import { decide } from "./rules.js";
+import { browserOrigin, NO_PORT } from "./locality.js";
+import { decide, describeAsked, unattributableReason } from "./rules.js";
 
 /** The one-call form's input: one request's facts and the options to judge it by. */
 export type ResolveClientAddressOptions = RequestFacts & ResolverOptions;
+
+/** What a gateway answers a request it refuses before its handler runs: HTTP 403, with the reason. */
+export interface Refusal {
+  readonly status: 403;
+  readonly reason: UnattributableReason;
+  /** The response header that carries the reason, for scripts and the proxy's log. */
+  readonly header: "x-clientaddr-refusal";
+  /** The body, for the client: the reason only (the guidance, in the answer's diagnostics, is the operator's). */
+  readonly body: string;
+}
 
 /** Options compiled once; `resolve` judges one request. Made by {@link createResolver}. */
 export interface Resolver {
@@ -16,6 +28,14 @@ export interface Resolver {
    * entry gives `address: null` or a not-local answer, with a diagnostic.
    */
   resolve(facts: RequestFacts): ClientAddress;
+  /**
+   * Whether the gateway refuses this answer's request before its handler runs: a 403 for an unattributable
+   * request when the resolver was made with `unattributable: "reject"`, else null (with `"warn"`, the default,
+   * the request goes on, answered as remote, for the gateway to log). Decided without a server.
+   */
+  refusal(answer: ClientAddress): Refusal | null;
+  /** What it does with an unattributable request (the `unattributable` option): adapters ask it once. */
+  readonly unattributable: "warn" | "reject";
 }
 
 class CompiledResolver implements Resolver {
@@ -25,9 +45,18 @@ class CompiledResolver implements Resolver {
     this.#options = options;
   }
 
+  get unattributable(): "warn" | "reject" {
+    return this.#options.rejectUnattributable ? "reject" : "warn";
+  }
+
   resolve(facts: RequestFacts): ClientAddress {
     const request = new RequestState(facts, this.#options);
     return new Resolution(request, decide(request, null));
+  }
+
+  refusal(answer: ClientAddress): Refusal | null {
+    const reason = this.#options.rejectUnattributable ? answer.attributionReason : null;
+    return reason === null ? null : { status: 403, reason, header: "x-clientaddr-refusal", body: `${JSON.stringify({ error: "unattributable", reason })}\n` };
   }
 }
 
@@ -54,6 +83,8 @@ class Resolution implements ClientAddress {
   readonly #verdict: Verdict;
   readonly #request: RequestState;
   #basis: Basis | undefined;
+  #origin: OriginCheck | undefined;
+  #reason: UnattributableReason | null | undefined;
   #explanation: Explanation | undefined;
 
   constructor(request: RequestState, verdict: Verdict) {
@@ -66,6 +97,20 @@ class Resolution implements ClientAddress {
   /** Joined when first read: a gateway that only asks "local?" makes no string. */
   get basis(): Basis {
     return (this.#basis ??= `${this.#request.source}:${this.#verdict}`);
+  }
+
+  get attribution(): Attribution {
+    const request = this.#request;
+    return attributionOf(this.attributionReason, request.source, request.peerTrusted, request.peerLoopback);
+  }
+
+  get attributionReason(): UnattributableReason | null {
+    if (this.#reason === undefined) this.#reason = unattributableReason(this.#request, this.#verdict);
+    return this.#reason;
+  }
+
+  get origin(): OriginCheck {
+    return (this.#origin ??= originCheck(this.#request));
   }
 
   get hops(): readonly Hop[] {
@@ -81,8 +126,8 @@ class Resolution implements ClientAddress {
   }
 
   toJSON(): ClientAddressData {
-    const { address, loopbackEquivalent, basis, hops, checks, diagnostics } = this;
-    return { address, loopbackEquivalent, basis, hops, checks, diagnostics };
+    const { address, loopbackEquivalent, basis, attribution, attributionReason, origin, hops, checks, diagnostics } = this;
+    return { address, loopbackEquivalent, basis, attribution, attributionReason, origin, hops, checks, diagnostics };
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): ClientAddressData {
@@ -97,4 +142,21 @@ class Resolution implements ClientAddress {
     }
     return this.#explanation;
   }
+}
+
+/**
+ * The page against the gateway's own origin: the request the browser made (describeAsked, through trusted
+ * proxies, as locality reads it) written as browsers write an origin.
+ */
+function originCheck(request: RequestState): OriginCheck {
+  request.readHeaders();
+  const sent = typeof request.origin === "string" && request.origin !== "null" ? request.origin : null;
+  let own: string | null = null;
+  if (describeAsked(request, request.peerTrusted) && typeof request.askedHost === "string") {
+    const port = request.askedPort !== NO_PORT && !/:\d+$/.test(request.askedHost) ? `:${request.askedPort}` : "";
+    own = browserOrigin(`${request.askedSecure ? "https" : "http"}://${request.askedHost}${port}`);
+  }
+  const configured = request.options.publicOrigins;
+  if (configured.size === 0) return { sent, own, same: sent !== null && sent === own };
+  return { sent, own: own !== null && configured.has(own) ? own : configured.values().next().value!, same: sent !== null && configured.has(sent) };
 }

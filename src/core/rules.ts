@@ -4,7 +4,7 @@
 // explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,
 // and there is no second copy of a rule to drift.
 import { type Address, canonicalText, decimalPort, isLoopback, parseIp } from "./address.js";
-import type { HopSource, Verdict } from "./answer.js";
+import type { HopSource, UnattributableReason, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
 import { BELIEVED_BIT, type Explanation } from "./explain.js";
 import type { HeaderValue } from "./headers.js";
@@ -42,6 +42,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
   request.source = "socket";
   request.elementHost = request.elementProto = undefined;
   request.examined = 0;
+  request.peerTrusted = request.peerLoopback = false;
 
   // The peer: the socket's, or (rule 10) the source a trusted TCP load balancer declared, which takes its
   // place; the balancer is then the nearest hop, trusted because the listener's own list let it declare.
@@ -75,12 +76,13 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     peer = source;
     peerText = canonicalText(source, declared as string);
   }
-  const peerTrusted = trust.trustsPeer(peer);
+  const peerTrusted = (request.peerTrusted = trust.trustsPeer(peer));
+  const peerLoopback = (request.peerLoopback = isLoopback(peer));
   why?.hops.push({ address: peerText, trusted: peerTrusted, source: peerSource });
 
   // Rule 1: an untrusted peer is the client. One that is not loopback is then not local, whatever its
   // headers say (rule 5a): such a request is answered without reading them.
-  if (!peerTrusted && !isLoopback(peer) && why === null) {
+  if (!peerTrusted && !peerLoopback && why === null) {
     request.client = peerText;
     return "remote-client";
   }
@@ -164,14 +166,12 @@ function walkFailed(request: RequestState, peer: Address, why: Explanation, expl
  * or undefined; without an explanation it stops there, with one it evaluates all three and records the four.
  */
 function checkLocality(request: RequestState, peer: Address | null, peerTrusted: boolean, client: boolean, why: Explanation | null): Verdict | undefined {
-  const { believed, localHosts, localOrigins } = request.options;
+  const { localHosts, localOrigins } = request.options;
   let failed: Verdict | undefined;
   request.readHeaders();
 
-  // b. forwarding: no proxy header the walk did not read. From a trusted proxy, an address header other than
-  // the believed one is a hop the walk cannot see; from anyone else, any proxy header means a proxy or tunnel
-  // on this host that nobody declared.
-  const unread = peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~BELIEVED_BIT[believed] : request.proxyHeaders;
+  // b. forwarding: no proxy header the walk did not read.
+  const unread = unreadProxyHeaders(request, peerTrusted);
   const forwarding = unread === 0;
   if (!forwarding) {
     failed = "unread-forwarding-header";
@@ -215,6 +215,28 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
   return failed;
 }
 
+/**
+ * The proxy headers the walk did not read (a bit each, PROXY_HEADERS' rows): from a trusted proxy, an address
+ * header other than the believed one, a hop the walk cannot see; from anyone else, any proxy header, a proxy
+ * or tunnel on this host that nobody declared.
+ */
+function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number {
+  return peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~BELIEVED_BIT[request.options.believed] : request.proxyHeaders;
+}
+
+/**
+ * Why a request cannot be attributed, or null: the verdicts that leave no client (no peer, a believed header
+ * that cannot be read), or forwarding evidence the walk did not read (condition b's rule, asked even where an
+ * earlier condition settled the verdict: a public peer's X-Forwarded-For is a proxy nobody declared).
+ */
+export function unattributableReason(request: RequestState, verdict: Verdict): UnattributableReason | null {
+  if (verdict === "invalid-peer") return "unknown-peer";
+  if (verdict === "malformed-header" || verdict === "invalid-entry" || verdict === "hop-limit") return "malformed-chain";
+  request.readHeaders();
+  if (unreadProxyHeaders(request, request.peerTrusted) === 0) return null;
+  return request.peerTrusted ? "unbelieved-header" : "undeclared-proxy";
+}
+
 /** hostPort's answer for a Host-bearing value, memoized unless localHosts is given. */
 function portOf(text: string, localHosts: readonly string[]): number {
   return localHosts.length > 0 ? hostPort(text, localHosts) : text.length > MAX_AUTHORITY ? NOT_THIS_MACHINE : memoHostPort(text);
@@ -231,73 +253,94 @@ function isTrustworthyName(host: HeaderValue): boolean {
 }
 
 /**
- * Reads the request the browser made and returns its port by hostPort's answers (NOT_THIS_MACHINE when it
- * does not name this machine or cannot be told), leaving its Host, scheme and any problem on the request.
+ * Whether the request the browser made names this machine: returns its port by hostPort's answers
+ * (NOT_THIS_MACHINE when it does not, or cannot be told), leaving what is wrong on the request.
  *
- * From a trusted proxy, what the proxy says of the browser's request comes first, in this order: the host=
- * and proto= of the believed Forwarded element that named the client (RFC 7239 section 5.3, 5.4), then the
- * first X-Forwarded-Host and X-Forwarded-Proto item (the outermost proxy's), then the request's own Host and
- * the connection's scheme; X-Forwarded-Port gives the port when the chosen host has none, and must agree
- * when it has one. Every Host-bearing value must name this machine whichever is chosen: Host itself (a
- * proxy that rewrites it, as Apache does by default, writes the upstream's address), every X-Forwarded-Host
- * item and every Forwarded host= the walk read. A forged one can only make the answer not local. From an
- * untrusted peer these headers have already failed condition b and are not read as the browser's.
+ * Every Host-bearing value must name this machine, whichever describes the browser's request (describeAsked):
+ * Host itself (a proxy that rewrites it, as Apache does by default, writes the upstream's address), every
+ * X-Forwarded-Host item and every Forwarded host= the walk read. A forged one can only make the answer not
+ * local. X-Forwarded-Port gives the port when the browser's host has none, and must agree when it has one.
  */
 function readAsked(request: RequestState, peerTrusted: boolean): number {
-  const { localHosts, believed, maxHops } = request.options;
+  const { localHosts } = request.options;
   const hostValue = request.host;
-  request.askedHost = hostValue;
-  request.askedSecure = request.secure;
-  request.askedProblem = null;
-  let port = typeof hostValue === "string" ? portOf(hostValue, localHosts) : NOT_THIS_MACHINE;
-  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0 || port === NOT_THIS_MACHINE) return port;
-  let chosen = false;
-  if (believed === "forwarded" && typeof request.forwarded === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
-    for (const value of forwardedHosts(request.forwarded, request.examined)) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(request, "Forwarded host=", value);
-    if (request.elementHost !== undefined) {
-      request.askedHost = request.elementHost;
-      port = portOf(request.elementHost, localHosts);
-      chosen = true;
-    }
-    if (request.elementProto !== undefined) {
-      const secure = schemeIsSecure(request.elementProto);
-      if (secure === null) return unclear(request, "Forwarded proto=", request.elementProto, "not http or https");
-      request.askedSecure = secure;
-    }
+  const hostPortNumber = typeof hostValue === "string" ? portOf(hostValue, localHosts) : NOT_THIS_MACHINE;
+  if (!describeAsked(request, peerTrusted) || hostPortNumber === NOT_THIS_MACHINE) return NOT_THIS_MACHINE;
+  // Nothing but Host describes it: Host's answer is the request's.
+  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0) return hostPortNumber;
+  if (request.forwardedHosts !== null) {
+    for (const value of request.forwardedHosts) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(request, "Forwarded host=", value);
   }
   const forwardedHost = request.xForwardedHost;
-  if (forwardedHost !== undefined) {
-    if (forwardedHost === null) return unclear(request, "X-Forwarded-Host", "", "not text");
-    // Bounded as the walk is: no more items than maxHops, each no longer than an authority that can match.
-    if (forwardedHost.length > maxHops * (MAX_AUTHORITY + 2)) return unclear(request, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${maxHops}) names can be`);
-    const first = firstItem(forwardedHost);
-    if (first === "") return unclear(request, "X-Forwarded-Host", forwardedHost, "empty");
+  if (typeof forwardedHost === "string") {
     for (let end = forwardedHost.length, at = end; at >= -1; at--) {
       if (at !== -1 && forwardedHost.charCodeAt(at) !== 0x2c /* , */) continue;
       const item = trimmed(forwardedHost, at + 1, end);
       end = at;
       if (item !== "" && portOf(item, localHosts) === NOT_THIS_MACHINE) return foreign(request, "X-Forwarded-Host", item);
     }
-    if (!chosen) {
-      request.askedHost = first;
-      port = portOf(first, localHosts);
+  }
+  let port = portOf(request.askedHost as string, localHosts);
+  const said = request.askedPort;
+  if (said !== NO_PORT) {
+    if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", String(said), `another port than the ${port} the browser's Host names`);
+    port = said;
+  }
+  return port;
+}
+
+/**
+ * The request the browser made, as this request shows it: from a trusted proxy, what the proxy says of it
+ * comes first, in this order: the host= and proto= of the believed Forwarded element that named the client
+ * (RFC 7239 sections 5.3, 5.4), then the first X-Forwarded-Host and X-Forwarded-Proto item (the outermost
+ * proxy's), then the request's own Host and the connection's scheme; the first X-Forwarded-Port item is a
+ * port the proxy gives. Leaves the host, the scheme, that port and the Forwarded hosts to check on the
+ * request; false, with the problem, when what a trusted proxy says cannot be read. From an untrusted peer
+ * these headers have already failed condition b and are not read as the browser's.
+ */
+export function describeAsked(request: RequestState, peerTrusted: boolean): boolean {
+  const { believed, maxHops } = request.options;
+  request.askedHost = request.host;
+  request.askedSecure = request.secure;
+  request.askedPort = NO_PORT;
+  request.askedProblem = null;
+  request.forwardedHosts = null;
+  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0) return true;
+  let chosen = false;
+  if (believed === "forwarded" && typeof request.forwarded === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
+    request.forwardedHosts = forwardedHosts(request.forwarded, request.examined);
+    if (request.elementHost !== undefined) {
+      request.askedHost = request.elementHost;
+      chosen = true;
     }
+    if (request.elementProto !== undefined) {
+      const secure = schemeIsSecure(request.elementProto);
+      if (secure === null) return unclear(request, "Forwarded proto=", request.elementProto, "not http or https") !== NOT_THIS_MACHINE;
+      request.askedSecure = secure;
+    }
+  }
+  const forwardedHost = request.xForwardedHost;
+  if (forwardedHost !== undefined) {
+    if (forwardedHost === null) return unclear(request, "X-Forwarded-Host", "", "not text") !== NOT_THIS_MACHINE;
+    // Bounded as the walk is: no more items than maxHops, each no longer than an authority that can match.
+    if (forwardedHost.length > maxHops * (MAX_AUTHORITY + 2)) return unclear(request, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${maxHops}) names can be`) !== NOT_THIS_MACHINE;
+    const first = firstItem(forwardedHost);
+    if (first === "") return unclear(request, "X-Forwarded-Host", forwardedHost, "empty") !== NOT_THIS_MACHINE;
+    if (!chosen) request.askedHost = first;
   }
   const forwardedProto = request.xForwardedProto;
   if (forwardedProto !== undefined && request.elementProto === undefined) {
     const secure = forwardedProto === null ? null : schemeIsSecure(firstItem(forwardedProto));
-    if (secure === null) return unclear(request, "X-Forwarded-Proto", String(forwardedProto), "not http or https");
+    if (secure === null) return unclear(request, "X-Forwarded-Proto", String(forwardedProto), "not http or https") !== NOT_THIS_MACHINE;
     request.askedSecure = secure;
   }
   const forwardedPort = request.xForwardedPort;
   if (forwardedPort !== undefined) {
-    const text = forwardedPort === null ? "" : firstItem(forwardedPort);
-    const said = decimalPort(text);
-    if (said === -1) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port");
-    if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", text, `another port than the ${port} the browser's Host names`);
-    port = said;
+    const said = decimalPort(forwardedPort === null ? "" : firstItem(forwardedPort));
+    if (said === -1) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port") !== NOT_THIS_MACHINE;
+    request.askedPort = said;
   }
-  return port;
+  return true;
 }
 
 function foreign(request: RequestState, header: "X-Forwarded-Host" | "Forwarded host=", value: string): number {

@@ -2,7 +2,7 @@
 // from the same list so that Express's own `req.ip` walks X-Forwarded-For past the same proxies.
 import type { RequestHandler } from "express";
 import type { ClientAddress } from "../../core/index.js";
-import { type ResolverOrOptions, resolveRequest, resolverOf } from "../node/index.js";
+import { type ResolverOrOptions, refuse, resolveRequest, resolverOf } from "../node/index.js";
 
 export type { ResolverOrOptions } from "../node/index.js";
 export { trustProxy } from "../node/index.js";
@@ -20,8 +20,11 @@ declare module "express-serve-static-core" {
  */
 export function clientAddress(resolver: ResolverOrOptions = {}): RequestHandler {
   const compiled = resolverOf(resolver);
-  return (req, _res, next) => {
-    req.clientAddress = resolveRequest(req, compiled);
-    next();
+  return (req, res, next) => {
+    const answer = (req.clientAddress = resolveRequest(req, compiled));
+    // With unattributable: "reject", such a request is answered 403 here, before the app's handlers.
+    const refusal = compiled.refusal(answer);
+    if (refusal === null) next();
+    else refuse(res, refusal);
   };
 }

@@ -32,6 +32,14 @@ const plugin: FastifyPluginAsync<ResolverOrOptions> = async (app, options) => {
       return (request[RESOLVED] ??= resolveRequest(request.raw, compiled));
     },
   });
+  // With unattributable: "reject", every request is resolved in a hook and such a one answered 403 there,
+  // before any handler (a WebSocket route's upgrade included); with "warn", nothing is added.
+  if (compiled.unattributable === "reject") {
+    app.addHook("onRequest", async (request, reply) => {
+      const refusal = compiled.refusal(request.clientAddress);
+      if (refusal !== null) await reply.code(refusal.status).header(refusal.header, refusal.reason).type("application/json").send(refusal.body);
+    });
+  }
 };
 
 /**

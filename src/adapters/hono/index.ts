@@ -23,7 +23,11 @@ export function clientAddress(resolver: ResolverOrOptions = {}): MiddlewareHandl
         'clientaddr/hono needs @hono/node-server\'s c.env.incoming (the Node request, for its socket\'s peer); this request has none: serve the app with @hono/node-server, or call resolveClientAddress with the peer address your runtime gives',
       );
     }
-    c.set("clientAddress", resolveRequest(incoming, compiled));
+    const answer = resolveRequest(incoming, compiled);
+    c.set("clientAddress", answer);
+    // With unattributable: "reject", such a request is answered 403 here, before the app's handlers.
+    const refusal = compiled.refusal(answer);
+    if (refusal !== null) return c.body(refusal.body, refusal.status, { "content-type": "application/json", [refusal.header]: refusal.reason });
     await next();
   };
 }

@@ -1,7 +1,9 @@
 // clientaddr for Node's own servers: an http or https request, or the request of an `upgrade` event.
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import {
   type ClientAddress,
+  type Refusal,
   type Resolver,
   type ResolverOptions,
   TrustedProxies,
@@ -35,6 +37,21 @@ export function resolveRequest(req: IncomingMessage, resolver: ResolverOrOptions
  */
 export function resolverOf(resolver: ResolverOrOptions): Resolver {
   return typeof (resolver as Partial<Resolver>).resolve === "function" ? (resolver as Resolver) : createResolver(resolver as ResolverOptions);
+}
+
+/**
+ * Answers a request the resolver refuses (`resolver.refusal(answer)`): the 403 with the reason in the body and
+ * the `x-clientaddr-refusal` header. Given the socket of an `upgrade` event, it writes the response on the
+ * socket and closes it.
+ */
+export function refuse(target: ServerResponse | Duplex, refusal: Refusal): void {
+  const headers = { "content-type": "application/json", "content-length": String(Buffer.byteLength(refusal.body)), [refusal.header]: refusal.reason, connection: "close" };
+  if ("writeHead" in target) {
+    target.writeHead(refusal.status, headers).end(refusal.body);
+    return;
+  }
+  const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  target.end(`HTTP/1.1 ${refusal.status} Forbidden\r\n${head}\r\n${refusal.body}`);
 }
 
 /**
