@@ -178,7 +178,7 @@ describe("the rate-limit key: one client, one bucket", () => {
 });
 
 describe("origin: the page against the gateway's own origin, for a remote client's WebSocket", () => {
-  const through = (headers: Record<string, string>, options: ResolverOptions = {}) =>
+  const through = (headers: Record<string, string | string[]>, options: ResolverOptions = {}) =>
     createResolver({ trustedProxies: ["loopback"], ...options }).resolve({ remoteAddress: "127.0.0.1", headers: { "x-forwarded-for": "203.0.113.7", ...headers } });
 
   // coder/code-server#6161 ("host 'x:443' does not match origin 'x'") and cc-remote#40 (X-Forwarded-Proto
@@ -198,10 +198,24 @@ describe("origin: the page against the gateway's own origin, for a remote client
   it("a page on another site, or the other scheme, is cross-site; a client without Origin is not", () => {
     expect(isCrossSite(through({ host: "gw.example.com", "x-forwarded-proto": "https", origin: "https://evil.example" }))).toBe(true);
     expect(isCrossSite(through({ host: "gw.example.com", "x-forwarded-proto": "https", origin: "http://gw.example.com" }))).toBe(true);
-    expect(isCrossSite(through({ host: "gw.example.com", origin: "null" }))).toBe(false);
     const script = through({ host: "gw.example.com" });
     expect(script.origin).toEqual({ sent: null, own: "http://gw.example.com", same: false });
     expect(isCrossSite(script)).toBe(false);
+  });
+
+  // A sandboxed frame (<iframe sandbox="allow-scripts">) on any site opens a WebSocket with Origin: null
+  // (RFC 6454 section 7.3): an opaque origin is never the gateway's own.
+  it("an opaque origin, two Origin lines or an Origin that is not text is cross-site, not a script", () => {
+    const sandboxed = through({ host: "gw.example.com", origin: "null" });
+    expect(sandboxed.origin).toEqual({ sent: "null", own: "http://gw.example.com", same: false });
+    expect(isCrossSite(sandboxed)).toBe(true);
+    expect(isCrossSite(through({ host: "gw.example.com", origin: "null" }, { publicOrigins: ["http://gw.example.com"] }))).toBe(true);
+    const twice = through({ host: "gw.example.com", origin: ["http://gw.example.com", "https://evil.example"] });
+    expect(twice.origin.sent).toBe("http://gw.example.com, https://evil.example");
+    expect(isCrossSite(twice)).toBe(true);
+    const unreadable = through({ host: "gw.example.com", origin: 7 as unknown as string });
+    expect(unreadable.origin).toEqual({ sent: "", own: "http://gw.example.com", same: false });
+    expect(isCrossSite(unreadable)).toBe(true);
   });
 
   it("publicOrigins decide when given: a DNS-rebinding page that names its own Host is not the gateway", () => {

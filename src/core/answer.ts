@@ -56,7 +56,10 @@ export type UnattributableReason = "undeclared-proxy" | "unbelieved-header" | "m
  * client's WebSocket (cross-site WebSocket hijacking), which needs the browser's request, not the proxy's.
  */
 export interface OriginCheck {
-  /** The Origin the browser sent, as sent; null when there is none (a script, a same-origin GET) or `null`. */
+  /**
+   * The Origin the browser sent, as sent (repeated lines joined, `"null"` for an opaque origin, `""` for a
+   * value that is not text); null when there is none (a script, a same-origin GET).
+   */
   readonly sent: string | null;
   /**
    * The gateway's own origin as the request shows it (the scheme, host and port of the request the browser

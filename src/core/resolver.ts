@@ -150,7 +150,9 @@ class Resolution implements ClientAddress {
  */
 function originCheck(request: RequestState): OriginCheck {
   request.readHeaders();
-  const sent = typeof request.origin === "string" && request.origin !== "null" ? request.origin : null;
+  // An opaque origin ("null": a sandboxed frame, a file: page) and a value that is not text are pages too,
+  // and never the gateway's own: kept as sent ("" for the latter), so that they are cross-site.
+  const sent = request.origin === undefined ? null : (request.origin ?? "");
   let own: string | null = null;
   if (describeAsked(request, request.peerTrusted) && typeof request.askedHost === "string") {
     const port = request.askedPort !== NO_PORT && !/:\d+$/.test(request.askedHost) ? `:${request.askedPort}` : "";
