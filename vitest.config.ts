@@ -4,7 +4,11 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     // Examples import the package by name, as a user would; tests run them against the source.
-    alias: { clientaddr: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+    alias: [
+      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+      { find: /^clientaddr\/(node|express|fastify|hono)$/, replacement: fileURLToPath(new URL("./src/adapters/$1/index.ts", import.meta.url)) },
+      { find: /^clientaddr\/proxy-protocol$/, replacement: fileURLToPath(new URL("./src/proxy-protocol/index.ts", import.meta.url)) },
+    ],
   },
   test: {
     include: ["test/**/*.test.ts"],

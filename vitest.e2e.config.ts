@@ -5,7 +5,11 @@ import { defineConfig } from "vitest/config";
 // start servers and namespaces), with generous per-test limits; each test bounds its own waits.
 export default defineConfig({
   resolve: {
-    alias: { clientaddr: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+    alias: [
+      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+      { find: /^clientaddr\/(node|express|fastify|hono)$/, replacement: fileURLToPath(new URL("./src/adapters/$1/index.ts", import.meta.url)) },
+      { find: /^clientaddr\/proxy-protocol$/, replacement: fileURLToPath(new URL("./src/proxy-protocol/index.ts", import.meta.url)) },
+    ],
   },
   test: {
     include: ["test/e2e/**/*.e2e.test.ts"],

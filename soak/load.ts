@@ -2,7 +2,7 @@
 // structured-clone serialization). For each job it receives it opens raw TCP connections on loopback, from the
 // address the request's kind names, keeping `concurrency` in flight: it writes the PROXY header (if any) and
 // the upgrade request, reads the 101 answer and the first WebSocket frame (a text frame saying
-// {connected: true} is an admission, a close frame 1008 a refusal), sends a close frame of its own and waits
+// {connected: true} is an admission, a close frame 1008 or a 403 answer a refusal), sends a close frame of its own and waits
 // for the server to close the connection, so that the TIME_WAIT sockets are the server's and the client's
 // ports are free for the next connection. Faults, slow clients and stalled clients run beside the handshakes;
 // a job ends when every connection it opened has ended by itself (the stalled ones when the server ends them,
@@ -58,7 +58,8 @@ export function readAnswer(data: Buffer): string | undefined {
   const end = data.indexOf(HEADER_END);
   if (end === -1) return data.length > 65_536 ? "garbage" : undefined;
   const status = /^HTTP\/1\.1 (\d{3})/.exec(data.toString("latin1", 0, Math.min(end, 32)))?.[1];
-  if (status !== "101") return status === undefined ? "garbage" : `http ${status}`;
+  // A 403 is a refusal before the upgrade (clientaddr's unattributable: "reject").
+  if (status !== "101") return status === undefined ? "garbage" : status === "403" ? "refused" : `http ${status}`;
   let at = end + 4;
   if (data.length < at + 2) return undefined;
   const opcode = data[at]! & 0x0f;

@@ -28,11 +28,20 @@ export interface Intent {
   readonly local: boolean;
   /** What the client presents: the token and a paired device, or less. */
   readonly credentials: "none" | "paired" | "wrong-token" | "unpaired-device";
+  /**
+   * Whether a page on another origin than the gateway's opened the WebSocket, as its Origin says (a browser
+   * sends Origin on every WebSocket handshake, RFC 6455 section 4.1); an opaque origin (null) is one.
+   */
+  readonly crossSite: boolean;
 }
 
-/** The gateway's admission rule, applied to intent: local clients without pairing, others with it. */
+/**
+ * The gateway's admission rule, applied to intent: local clients without pairing, others with it and not from
+ * a page elsewhere (cross-site WebSocket hijacking). Its limit on wrong tokens refuses only clients that made
+ * them (the mix's wrong tokens come from addresses no paired client uses), so it changes no verdict here.
+ */
 export function expectedVerdict(intent: Intent): Verdict {
-  return intent.local || intent.credentials === "paired" ? "admit" : "refuse";
+  return intent.local || (intent.credentials === "paired" && !intent.crossSite) ? "admit" : "refuse";
 }
 
 /** One connection: where it is made from, what a balancer sends first, and the HTTP request. */
@@ -93,10 +102,12 @@ export function upgrade(hosts: readonly string[], lines: readonly string[] = [],
 const remote4 = (n: number) => `203.0.113.${1 + (n % 254)}`;
 const other4 = (n: number) => `198.51.100.${1 + (n % 254)}`;
 const remote6 = (n: number) => `2001:db8::${(1 + (n % 0xfffe)).toString(16)}`;
+/** Another /64 than remote6's: a client that guesses is limited by its /64, and paired clients are not in it. */
+const guesser6 = (n: number) => `2001:db8:bad::${(1 + (n % 0xfffe)).toString(16)}`;
 const sourcePort = (n: number) => 1024 + (n % 64_000);
 const paired = `?token=${TOKEN}&device=${PAIRED_DEVICE}`;
-const local = (why: string) => ({ intent: { local: true, credentials: "none" }, why }) as const;
-const remote = (credentials: Intent["credentials"], why: string) => ({ intent: { local: false, credentials }, why }) as const;
+const local = (why: string) => ({ intent: { local: true, credentials: "none", crossSite: false }, why }) as const;
+const remote = (credentials: Intent["credentials"], why: string, crossSite = false) => ({ intent: { local: false, credentials, crossSite }, why }) as const;
 /** A page on this host's dashboard, as Chromium opens its WebSocket. */
 const dashboard = (origin: string) => [`Origin: ${origin}`, ...CHROME];
 
@@ -140,8 +151,8 @@ export const HANDSHAKES: readonly HandshakeKind[] = [
   {
     name: "remote-paired-via-reverse-proxy",
     weight: 8,
-    ...remote("paired", "the declared proxy names an internet client; it has the token and a paired device"),
-    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${remote4(n)}`, ...dashboard("https://gateway.example")], paired) }),
+    ...remote("paired", "the declared proxy (TLS in front) names an internet client on the gateway's own page; it has the token and a paired device"),
+    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${remote4(n)}`, "X-Forwarded-Proto: https", ...dashboard("https://gateway.example")], paired) }),
   },
   {
     name: "remote-paired-via-balancer-v2",
@@ -156,14 +167,14 @@ export const HANDSHAKES: readonly HandshakeKind[] = [
   {
     name: "cross-site-paired",
     weight: 2,
-    ...remote("paired", "a page elsewhere is never local, but this one holds the token and a paired device"),
+    ...remote("paired", "a page elsewhere holding the token and a paired device: never local, and refused as cross-site (hijacking)", true),
     connection: (port) => ({ from: BROWSER, head: upgrade([`127.0.0.1:${port}`], dashboard("https://evil.example"), paired) }),
   },
   {
     name: "remote-via-reverse-proxy",
     weight: 6,
     ...remote("none", "the declared proxy names an internet client, which presents nothing"),
-    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${remote4(n)}`, ...dashboard("https://gateway.example")]) }),
+    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${remote4(n)}`, "X-Forwarded-Proto: https", ...dashboard("https://gateway.example")]) }),
   },
   {
     name: "remote-via-balancer-v1",
@@ -184,8 +195,8 @@ export const HANDSHAKES: readonly HandshakeKind[] = [
   {
     name: "remote-unpaired-device",
     weight: 3,
-    ...remote("unpaired-device", "an internet client with the token and a device that was never paired"),
-    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${remote6(n)}`], `?token=${TOKEN}&device=stranger`) }),
+    ...remote("unpaired-device", "an internet client with the token and a device that was never paired (soon limited: one /64 guessing)"),
+    connection: (_port, n) => ({ from: REVERSE_PROXY, head: upgrade(["gateway.example"], [`X-Forwarded-For: ${guesser6(n)}`], `?token=${TOKEN}&device=stranger`) }),
   },
   {
     name: "forged-xff-behind-balancer",
@@ -230,7 +241,7 @@ export const HANDSHAKES: readonly HandshakeKind[] = [
   {
     name: "cross-site-origin",
     weight: 5,
-    ...remote("none", "rule 5d: a page elsewhere opens a WebSocket to 127.0.0.1 (cross-site WebSocket hijacking)"),
+    ...remote("none", "rule 5d: a page elsewhere opens a WebSocket to 127.0.0.1 (cross-site WebSocket hijacking)", true),
     connection: (port) => ({ from: BROWSER, head: upgrade([`127.0.0.1:${port}`], dashboard("https://evil.example")) }),
   },
   {
@@ -248,13 +259,13 @@ export const HANDSHAKES: readonly HandshakeKind[] = [
   {
     name: "other-local-port-origin",
     weight: 2,
-    ...remote("none", "rule 5d: a page on another port of this host (a dev server) is another origin"),
+    ...remote("none", "rule 5d: a page on another port of this host (a dev server) is another origin", true),
     connection: (port) => ({ from: BROWSER, head: upgrade([`localhost:${port}`], dashboard(`http://localhost:${port === 5173 ? 5174 : 5173}`)) }),
   },
   {
     name: "null-origin",
     weight: 1,
-    ...remote("none", "rule 5d: Origin null (a sandboxed or file page) never counts"),
+    ...remote("none", "rule 5d: Origin null (a sandboxed or file page) never counts", true),
     connection: (port) => ({ from: BROWSER, head: upgrade([`127.0.0.1:${port}`], dashboard("null")) }),
   },
   {

@@ -6,15 +6,18 @@
 // with its figures. It exits when the channel closes, so a driver that dies leaves no server behind.
 //
 // gateway: the example gateway (examples/gateway/gateway.ts), its resolver's trust list recompiled every
-// SWAP_MS and swapped between TRUST_LISTS while traffic flows. fastify: a Fastify 5 app with clientaddr's
-// plugin and an @fastify/websocket route applying the gateway's admission rule; the plugin compiles its list
-// when registered (the adapter's documented contract: to change it, make a new plugin), so no swap there.
+// SWAP_MS and swapped between TRUST_LISTS while traffic flows; unattributable requests answered as remote
+// (warn), refusals logged through its refusal log, wrong tokens limited per rateLimitKey. fastify: a Fastify 5
+// app with clientaddr's plugin (unattributable: "reject", so those are answered 403 before the route) and an
+// @fastify/websocket route applying the gateway's admission rule (local, or paired and not cross-site); the
+// plugin compiles its list when registered (the adapter's documented contract: to change it, make a new
+// plugin), so no swap there.
 import type { Server } from "node:http";
 import { Session } from "node:inspector/promises";
 import type { AddressInfo } from "node:net";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { createResolver } from "clientaddr";
+import { createResolver, isCrossSite } from "clientaddr";
 import { type ProxyProtocolErrorCode, acceptProxyProtocol } from "clientaddr/proxy-protocol";
 import { bearer, createGateway, sameSecret } from "../examples/gateway/gateway.js";
 import { BALANCER, PAIRED_DEVICE, STALL_TIMEOUT_MS, TOKEN, TRUST_LISTS } from "./mix.js";
@@ -44,7 +47,7 @@ export interface ServerFigures {
   profile: { samples: number; clientaddr: number; byFolder: Record<string, number> };
   /** Trust lists recompiled and swapped in while traffic flowed (the whole run). */
   swaps: number;
-  /** Handshakes the server refused (the whole run); the gateway writes its log line for each, through `log`. */
+  /** Handshakes the server refused (the whole run): closed with 1008, or answered 403 before the upgrade. */
   refusals: number;
   /** Balancer connections the PROXY protocol listener closed, by reason (the whole run). */
   balancerErrors: Partial<Record<ProxyProtocolErrorCode, number>>;
@@ -67,7 +70,7 @@ async function gatewayServer(): Promise<Server> {
   }, SWAP_MS).unref();
   return createGateway(
     { gateway: { trustedProxies: [...TRUST_LISTS[0]!], auth: { mode: "token", token: TOKEN, pairedDevices: [PAIRED_DEVICE] } } },
-    { log: () => void refusals++, resolver: () => resolver },
+    { log: () => undefined, onHandshake: (handshake) => void (handshake.admitted || refusals++), resolver: () => resolver },
   );
 }
 
@@ -77,13 +80,15 @@ async function fastifyServer(): Promise<Server> {
   const { clientAddress } = await import("clientaddr/fastify");
   const app = Fastify();
   await app.register(websocket);
-  await app.register(clientAddress, { trustedProxies: TRUST_LISTS[0]! });
+  // Unlike the gateway (warn: answered as remote), a request that cannot be attributed is answered 403 here.
+  await app.register(clientAddress, { trustedProxies: TRUST_LISTS[0]!, unattributable: "reject" });
+  app.addHook("onResponse", async (_request, reply) => void (reply.statusCode === 403 && refusals++));
   app.get("/ws", { websocket: true }, (socket, request) => {
     const client = request.clientAddress;
     const query = request.query as { token?: string; device?: string };
     // The gateway's own token readers: the same rule on both servers.
     const token = query.token ?? bearer(request.headers.authorization);
-    if (client.loopbackEquivalent || (sameSecret(token, TOKEN) && query.device === PAIRED_DEVICE)) {
+    if (client.loopbackEquivalent || (sameSecret(token, TOKEN) && query.device === PAIRED_DEVICE && !isCrossSite(client))) {
       socket.send(JSON.stringify({ connected: true, local: client.loopbackEquivalent, address: client.address, basis: client.basis }));
     } else {
       refusals++;

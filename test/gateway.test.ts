@@ -5,9 +5,12 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createResolver } from "clientaddr";
-import { createGateway } from "../examples/gateway/gateway.js";
+import { type GatewayConfig, createGateway } from "../examples/gateway/gateway.js";
 
-type Outcome = { opened: { connected: boolean; local: boolean; address: string; basis: string } } | { closed: { code: number; reason: string } };
+type Outcome =
+  | { opened: { connected: boolean; local: boolean; address: string; basis: string } }
+  | { closed: { code: number; reason: string } }
+  | { refused: { status: number | undefined; reason: string | string[] | undefined } };
 
 const logged: string[] = [];
 const server = createGateway(
@@ -41,6 +44,11 @@ function connect(options: WebSocket.ClientOptions = {}, query = "", to = port): 
       clearTimeout(timer);
       resolve({ closed: { code, reason: String(reason) } });
     });
+    ws.once("unexpected-response", (_request, response) => {
+      clearTimeout(timer);
+      resolve({ refused: { status: response.statusCode, reason: response.headers["x-clientaddr-refusal"] } });
+      response.destroy();
+    });
     ws.once("error", (error) => {
       clearTimeout(timer);
       reject(error);
@@ -69,11 +77,19 @@ describe("the example's upgrade handler", () => {
     expect(await connect({ headers: { "X-Forwarded-For": "127.0.0.1" } })).toEqual({ closed: { code: 1008, reason: "pairing required" } });
   });
 
-  it("lets a non-local client in with the token and a paired device, as not local", async () => {
-    const outcome = await connect({ origin: "https://evil.example" }, "?token=s3cret&device=phone-1");
-    expect(outcome).toMatchObject({ opened: { connected: true, local: false } });
-    const bearer = await connect({ origin: "https://evil.example", headers: { Authorization: "Bearer s3cret" } }, "?device=phone-1");
-    expect(bearer).toMatchObject({ opened: { connected: true, local: false } });
+  it("lets a non-local client in with the token and a paired device, from the gateway's own page or none", async () => {
+    // Host and Origin name the gateway's public name: not this machine, so not local; but its own page.
+    const own = { origin: `http://gw.example:${port}`, headers: { Host: `gw.example:${port}` } };
+    expect(await connect(own, "?token=s3cret&device=phone-1")).toMatchObject({ opened: { connected: true, local: false } });
+    // A command-line client sends no Origin: not a page, and not local (its Host names no machine of ours).
+    const cli = { headers: { Host: `gw.example:${port}`, Authorization: "Bearer s3cret" } };
+    expect(await connect(cli, "?device=phone-1")).toMatchObject({ opened: { connected: true, local: false } });
+  });
+
+  it("refuses a page elsewhere that holds a paired device's token (cross-site WebSocket hijacking), an opaque origin too", async () => {
+    const crossSite = { closed: { code: 1008, reason: "cross-site page" } };
+    expect(await connect({ origin: "https://evil.example" }, "?token=s3cret&device=phone-1")).toEqual(crossSite);
+    expect(await connect({ origin: "null", headers: { Host: `gw.example:${port}` } }, "?token=s3cret&device=phone-1")).toEqual(crossSite);
   });
 
   it("refuses the token without a paired device, and a paired device without the token", async () => {
@@ -81,13 +97,6 @@ describe("the example's upgrade handler", () => {
     expect(await connect({ origin: "https://evil.example" }, "?token=s3cret")).toEqual(refused);
     expect(await connect({ origin: "https://evil.example" }, "?token=s3cret&device=phone-2")).toEqual(refused);
     expect(await connect({ origin: "https://evil.example" }, "?token=wrong!&device=phone-1")).toEqual(refused);
-  });
-
-  it("logs one line per refusal with the basis and the diagnostics", async () => {
-    logged.length = 0;
-    await connect({ origin: "https://evil.example" });
-    expect(logged).toHaveLength(1);
-    expect(logged[0]).toMatch(/^gateway: refused 127\.0\.0\.1 \(socket:origin-not-local\): \[origin-not-local\] Origin "https:\/\/evil\.example"/);
   });
 
   it("serves the dashboard page", async () => {
@@ -99,6 +108,50 @@ describe("the example's upgrade handler", () => {
   it("is the code docs/api.md shows", async () => {
     const [readme, example] = await Promise.all([readFile("docs/api.md", "utf8"), readFile("examples/gateway/gateway.ts", "utf8")]);
     expect(readme).toContain(example.trim());
+  });
+});
+
+/** A gateway of its own for a test that counts what it logs or remembers. */
+async function gateway(config: Partial<GatewayConfig["gateway"]>, log: (line: string) => void = () => undefined) {
+  const own = createGateway({ gateway: { trustedProxies: [], auth: { mode: "token", token: "s3cret", pairedDevices: ["phone-1"] }, ...config } }, { log });
+  await new Promise<void>((resolve) => own.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (own.address() as AddressInfo).port,
+    async [Symbol.asyncDispose]() {
+      own.closeAllConnections();
+      await new Promise((resolve) => own.close(resolve));
+    },
+  };
+}
+
+describe("the example's refusals, log and limits", () => {
+  it("logs one line per peer and port, naming the attribution, the basis and the fix, not one per refusal", async () => {
+    const lines: string[] = [];
+    await using own = await gateway({}, (line) => lines.push(line));
+    for (let i = 0; i < 3; i++) await connect({ origin: "https://evil.example" }, "", own.port);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^clientaddr: refused 127\\.0\\.0\\.1 on port ${own.port}: direct-local, socket:origin-not-local: Origin "https://evil\\.example"`));
+  });
+
+  it("with unattributable: reject, answers an undeclared proxy's handshake 403 with the reason; with warn, as remote", async () => {
+    const forwarded = { headers: { "X-Forwarded-For": "203.0.113.7" } };
+    {
+      await using rejecting = await gateway({ unattributable: "reject" });
+      expect(await connect(forwarded, "?token=s3cret&device=phone-1", rejecting.port)).toEqual({ refused: { status: 403, reason: "undeclared-proxy" } });
+      expect(await connect({}, "", rejecting.port)).toMatchObject({ opened: { local: true } });
+    }
+    await using warning = await gateway({});
+    expect(await connect(forwarded, "", warning.port)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
+  });
+
+  it("refuses a client after ten wrong tokens in a minute, even with the right one; a local client is not held up", async () => {
+    await using own = await gateway({});
+    const remote = { headers: { Host: `gw.example:${own.port}` } };
+    for (let i = 0; i < 10; i++) expect(await connect(remote, `?token=guess-${i}&device=phone-1`, own.port)).toEqual({ closed: { code: 1008, reason: "pairing required" } });
+    expect(await connect(remote, "?token=s3cret&device=phone-1", own.port)).toEqual({ closed: { code: 1008, reason: "too many attempts" } });
+    // Until the minute ends, whatever it presents; a local client is admitted before any of this is asked.
+    expect(await connect(remote, "?device=phone-1", own.port)).toEqual({ closed: { code: 1008, reason: "too many attempts" } });
+    expect(await connect({}, "", own.port)).toMatchObject({ opened: { local: true } });
   });
 });
 

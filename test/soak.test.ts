@@ -3,7 +3,7 @@
 // the failure checks and the last line's shape.
 import net from "node:net";
 import { describe, expect, it } from "vitest";
-import { resolveClientAddress } from "../src/core/index.js";
+import { isCrossSite, resolveClientAddress } from "../src/core/index.js";
 import { parseProxyHeader } from "../src/proxy-protocol/index.js";
 import { readAnswer, run as runJob } from "../soak/load.js";
 import { FAULTS, HANDSHAKES, type Intent, type MixItem, STALLED, TRUST_LISTS, expectedVerdict, mixer } from "../soak/mix.js";
@@ -24,17 +24,18 @@ function rawHeaders(head: string): string[] {
 describe("the soak's request mix", () => {
   it("admits whoever is local or paired, and refuses everyone else", () => {
     const cases: Array<[Intent, string]> = [
-      [{ local: true, credentials: "none" }, "admit"],
-      [{ local: true, credentials: "wrong-token" }, "admit"],
-      [{ local: false, credentials: "paired" }, "admit"],
-      [{ local: false, credentials: "none" }, "refuse"],
-      [{ local: false, credentials: "wrong-token" }, "refuse"],
-      [{ local: false, credentials: "unpaired-device" }, "refuse"],
+      [{ local: true, credentials: "none", crossSite: false }, "admit"],
+      [{ local: true, credentials: "wrong-token", crossSite: false }, "admit"],
+      [{ local: false, credentials: "paired", crossSite: false }, "admit"],
+      [{ local: false, credentials: "paired", crossSite: true }, "refuse"],
+      [{ local: false, credentials: "none", crossSite: false }, "refuse"],
+      [{ local: false, credentials: "wrong-token", crossSite: false }, "refuse"],
+      [{ local: false, credentials: "unpaired-device", crossSite: false }, "refuse"],
     ];
     for (const [intent, verdict] of cases) expect(expectedVerdict(intent), JSON.stringify(intent)).toBe(verdict);
   });
 
-  it("says local exactly where the library does, under either trust list the gateway swaps between", () => {
+  it("says local and cross-site exactly where the library does, under either trust list the gateway swaps between", () => {
     for (const kind of HANDSHAKES) {
       for (const n of [0, 7, 300]) {
         const connection = kind.connection(PORT, n);
@@ -48,6 +49,7 @@ describe("the soak's request mix", () => {
         for (const list of TRUST_LISTS) {
           const answer = resolveClientAddress({ remoteAddress: connection.from, declaredSource, headers: rawHeaders(connection.head), trustedProxies: [...list] });
           expect(answer.loopbackEquivalent, `${kind.name} #${n} under ${JSON.stringify(list)}: ${answer.basis}`).toBe(kind.intent.local);
+          expect(isCrossSite(answer), `${kind.name} #${n}: ${JSON.stringify(answer.origin)}`).toBe(kind.intent.crossSite);
         }
       }
     }
@@ -111,6 +113,8 @@ describe("the generator's reading of an answer", () => {
     expect(readAnswer(Buffer.from(upgraded.slice(0, 20)))).toBeUndefined();
     expect(readAnswer(Buffer.concat([Buffer.from(upgraded), text.subarray(0, 5)]))).toBeUndefined();
     expect(readAnswer(Buffer.from("HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n"))).toBe("http 431");
+    // clientaddr's unattributable: "reject" answers before the upgrade: a refusal as much as a close 1008.
+    expect(readAnswer(Buffer.from("HTTP/1.1 403 Forbidden\r\nx-clientaddr-refusal: undeclared-proxy\r\n\r\n"))).toBe("refused");
   });
 });
 

@@ -127,8 +127,8 @@ describe.skipIf(!support.ok)("the real Docker Engine (Debian's docker.io 20.10) 
       expect(captured.request.peer?.address).toBe("::ffff:172.18.0.1"); // docker-proxy, from the bridge gateway
       expect(captured.request.local).toEqual({ address: "::ffff:172.18.0.2", port: PORT });
       expect(captured.result).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:remote-client" });
-      const log = await gateway.logged("gateway: refused 172.18.0.1");
-      expect(log).toContain("gateway: refused 172.18.0.1 (socket:remote-client)");
+      const log = await gateway.logged("clientaddr: refused 172.18.0.1");
+      expect(log).toContain(`clientaddr: refused 172.18.0.1 on port ${PORT}: direct-remote, socket:remote-client: `);
       expect(log).toContain('add "172.18.0.1" to trustedProxies');
     });
 

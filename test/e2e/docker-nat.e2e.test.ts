@@ -89,8 +89,8 @@ describe.skipIf(!support.ok)("Docker-shaped NAT in network namespaces", () => {
       expect(captured.request.peer?.address).toBe("::ffff:172.18.0.1"); // the relay's address, not 127.0.0.1
       expect(captured.request.local).toEqual({ address: "::ffff:172.18.0.2", port: CONTAINER_PORT });
       expect(captured.result).toMatchObject({ address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:remote-client" });
-      const log = await logged(gateway.output, "gateway: refused 172.18.0.1");
-      expect(log).toContain("gateway: refused 172.18.0.1 (socket:remote-client)");
+      const log = await logged(gateway.output, "clientaddr: refused 172.18.0.1");
+      expect(log).toContain(`clientaddr: refused 172.18.0.1 on port ${CONTAINER_PORT}: direct-remote, socket:remote-client: `);
       expect(log).toContain('add "172.18.0.1" to trustedProxies');
     });
 
