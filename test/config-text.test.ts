@@ -26,7 +26,7 @@ describe("lists written as text", () => {
     expect(error).toBeInstanceOf(ClientAddressConfigError);
     expect(error).toMatchObject({ entry: "10.0.0.0/33", index: 1 });
     expect((error as Error).message).toMatch(/^TRUSTED_PROXIES: trustedProxies\[1\] "10\.0\.0\.0\/33" has an invalid prefix length/);
-    expect(() => parseTrustedProxies("nope")).toThrow(/^trustedProxies: trustedProxies\[0\] "nope" is not an IP address/);
+    expect(() => parseTrustedProxies("nope!")).toThrow(/^trustedProxies: trustedProxies\[0\] "nope!" is not an IP address/);
   });
 
   it("reads localHosts and localOrigins the same way, each error naming its source", () => {

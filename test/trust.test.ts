@@ -1,8 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import { parseIp } from "../src/core/address.js";
 import { ClientAddressConfigError } from "../src/core/config-error.js";
-import { TrustedProxies, compileTrustedProxies } from "../src/core/trust.js";
-import { resolveClientAddress } from "../src/core/index.js";
+import { TrustedProxies, compileTrustedProxies, trustedProxyName } from "../src/core/trust.js";
+import { createResolver, resolveClientAddress } from "../src/core/index.js";
 
 const trusts = (list: string[], address: string) => compileTrustedProxies(list).trusts(parseIp(address)!);
 
@@ -305,8 +305,32 @@ describe("trusted proxies: boundaries", () => {
     }
     expect(() => compileTrustedProxies(["2001:db8::/200"])).toThrow(/invalid prefix length: expected 0-128 for IPv6/);
     expect(() => compileTrustedProxies(["2001:db8::/ffff::"])).toThrow(/netmask/);
-    expect(() => compileTrustedProxies(["bogus"])).toThrow(/is not an IP address, a CIDR or a preset \(loopback, linklocal, uniquelocal\)/);
+    expect(() => compileTrustedProxies(["bogus!"])).toThrow(/is not an IP address, a CIDR or a preset \(loopback, linklocal, uniquelocal\)/);
     expect(() => compileTrustedProxies(["10.0.0.1%eth0"])).toThrow(/is not an IP address/);
+  });
+});
+
+describe("trusted proxies: DNS names", () => {
+  // Docker users name proxies by service or container name (nextcloud/docker, jellyfin); a container's address
+  // changes when it is re-created, so a name is looked up by startResolver, never taken here.
+  it("refuses a name with an error that names startResolver", () => {
+    expect(() => compileTrustedProxies(["127.0.0.1", "proxy"])).toThrow('trustedProxies[1] "proxy" is a DNS name, not an IP address, a CIDR or a preset (loopback, linklocal, uniquelocal): a name (a Compose service, a container) is looked up with `await startResolver(options)`');
+    expect(() => createResolver({ trustedProxies: ["nginx-proxy-manager_app_1"] })).toThrow(/startResolver/);
+  });
+
+  it("tells names from addresses, CIDRs, presets and junk", () => {
+    for (const [entry, name] of [
+      ["proxy", "proxy"],
+      ["Traefik.Local.", "traefik.local"],
+      [" nginx-proxy-manager_app_1 ", "nginx-proxy-manager_app_1"],
+      ["caddy.example.com", "caddy.example.com"],
+      ["a".repeat(63), "a".repeat(63)],
+    ] as const) {
+      expect(trustedProxyName(entry), entry).toBe(name);
+    }
+    for (const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "127.1", "0177.0.0.1", "1.2.3.4.5", "loopback", "uniquelocal", "", " ", "-proxy", "proxy-", "a..b", "a".repeat(64), `${"a.".repeat(127)}a`, "bogus!", "proxy:80", "proxy/24", "[::1]"]) {
+      expect(trustedProxyName(entry), entry).toBeNull();
+    }
   });
 });
 

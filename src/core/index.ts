@@ -24,7 +24,7 @@ export type {
   Verdict,
 } from "./answer.js";
 export { ClientAddressConfigError } from "./config-error.js";
-export { TrustedProxies, compileTrustedProxies } from "./trust.js";
+export { TrustedProxies, compileTrustedProxies, trustedProxyName } from "./trust.js";
 export { DECLARED_SECURE, DECLARED_SOURCE, addressBytes, canonicalAddress, connectionSecure, declaredSource, formatAddressBytes } from "./declared.js";
 export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";

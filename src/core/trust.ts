@@ -208,6 +208,25 @@ function isNext(end: readonly number[], start: readonly number[]): boolean {
   return carry === 0;
 }
 
+// A DNS name as Docker's and Podman's resolvers answer them (RFC 1123 host names, plus the underscores of
+// container names such as nginx-proxy-manager_app_1): labels of letters, digits, hyphens and underscores, no
+// label longer than 63 or starting or ending with a hyphen, at most 253 in all, and a last label that is not
+// all digits (so that 127.1 stays a malformed address, never a name).
+const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/**
+ * The DNS name a `trustedProxies` entry stands for (lower case, without a final dot), or null when it is an
+ * address, a CIDR, a preset or not a name at all. startResolver looks these up; every other entry point
+ * refuses them.
+ */
+export function trustedProxyName(entry: string): string | null {
+  const name = entry.trim().toLowerCase().replace(/\.$/, "");
+  if (name.length === 0 || name.length > 253 || PRESETS.has(name)) return null;
+  const labels = name.split(".");
+  if (!labels.every((label) => LABEL.test(label)) || /^\d+$/.test(labels[labels.length - 1]!)) return null;
+  return name;
+}
+
 /** The CIDRs one entry stands for: a preset's ranges, or the entry itself. */
 function expand(entry: string): readonly string[] {
   const text = entry.trim();
@@ -232,7 +251,11 @@ function parseCidr(cidr: string, entry: string, index: number): ParsedRange {
   const written6 = cidr.lastIndexOf(":", end) !== -1;
   const address = cidr.lastIndexOf("%", end) !== -1 ? null : parseIp(cidr, 0, end);
   if (address === null) {
-    throw fail(`is not an IP address, a CIDR or a preset (${[...PRESETS.keys()].join(", ")}); addresses are strict dotted-quad IPv4 or IPv6 text without a zone`);
+    const presets = `(${[...PRESETS.keys()].join(", ")})`;
+    if (trustedProxyName(entry) !== null) {
+      throw fail(`is a DNS name, not an IP address, a CIDR or a preset ${presets}: a name (a Compose service, a container) is looked up with \`await startResolver(options)\`, at start-up and again on an interval; createResolver and compileTrustedProxies take addresses only`);
+    }
+    throw fail(`is not an IP address, a CIDR or a preset ${presets}; addresses are strict dotted-quad IPv4 or IPv6 text without a zone`);
   }
   const max = written6 ? 128 : 32;
   const prefix = slash === -1 ? max : prefixLength(cidr, slash + 1);
