@@ -99,7 +99,7 @@ export interface FloorAnswer {
 const PROXY_HEADERS = new Set([
   "x-forwarded-for", "forwarded", "x-real-ip", "x-original-forwarded-for", "x-client-ip", "x-cluster-client-ip",
   "cf-connecting-ip", "cf-connecting-ipv6", "true-client-ip", "fastly-client-ip", "fly-client-ip",
-  "x-envoy-external-address", "x-azure-clientip", "x-azure-socketip", "x-forwarded-proto", "x-forwarded-host",
+  "x-envoy-external-address", "cloudfront-viewer-address", "x-azure-clientip", "x-azure-socketip", "x-forwarded-proto", "x-forwarded-host",
   "x-forwarded-port", "x-forwarded-server", "x-forwarded-prefix", "via", "cdn-loop", "cf-ray", "cf-visitor",
   "fastly-ff", "tailscale-user-login", "tailscale-user-name", "tailscale-user-profile-pic", "tailscale-funnel-request",
 ]);

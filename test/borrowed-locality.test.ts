@@ -145,11 +145,14 @@ describe("c. every proxy signal counts", () => {
     expect(ADDRESS_BITS & 0b111).toBe(0b111); // the three walkable headers are address headers
   });
 
-  it("docs/trust-model.md's table lists the same headers, kinds and writers, in the same order", () => {
+  it("docs/trust-model.md's table lists the same headers, kinds, writers and believable shapes, in the same order", () => {
     const readme = readFileSync(new URL("../docs/trust-model.md", import.meta.url), "utf8");
     const section = readme.slice(readme.indexOf("### Proxy headers"), readme.indexOf("### Limits"));
     const rows = section.split("\n").filter((line) => /^\| [A-Z]/.test(line) && !line.startsWith("| header |")).map((line) => line.split(" | "));
-    expect(rows.map(([name, kind, writers]) => [name!.slice(2), kind, writers!.replaceAll("`", "")])).toEqual(PROXY_HEADERS.map((row) => [row.display, row.kind, row.writers]));
+    const shapes: Record<string, string> = { list: "a list", forwarded: "RFC 7239 elements", single: "one address", "address-port": "one address:port" };
+    expect(rows.map(([name, kind, writers, , believe]) => [name!.slice(2), kind, writers!.replaceAll("`", ""), believe!.replace(/ ?\|$/, "")])).toEqual(
+      PROXY_HEADERS.map((row) => [row.display, row.kind, row.writers, "believe" in row ? shapes[row.believe] : ""]),
+    );
   });
 
   // A name each row is sent under: its own, or for the prefix row one that only the prefix catches.

@@ -107,8 +107,9 @@ describe("entries", () => {
     expect(entries("forwarded", "for=192.0.2.1;__proto__=x")).toEqual([{ malformed: "an element with a parameter that cannot be kept", raw: "for=192.0.2.1;__proto__=x" }]);
   });
 
-  it("takes X-Real-IP whole: one entry, never split at commas", () => {
-    expect(entries("x-real-ip", " 203.0.113.7, 10.0.0.1 ")).toEqual([{ text: "203.0.113.7, 10.0.0.1" }]);
+  it("takes X-Real-IP whole: one entry, never split at commas, and a list malformed", () => {
+    expect(entries("x-real-ip", " 203.0.113.7 ")).toEqual([{ text: "203.0.113.7" }]);
+    expect(entries("x-real-ip", " 203.0.113.7, 10.0.0.1 ")).toEqual([{ malformed: "a list where the proxy sets one address (several addresses, or the header repeated)", raw: " 203.0.113.7, 10.0.0.1 " }]);
     expect(entries("x-real-ip", "1".repeat(129))).toEqual([{ malformed: "entry longer than 128 characters", raw: `…${"1".repeat(40)}` }]);
   });
 

@@ -1,17 +1,21 @@
 // The three header shapes, read once: Node's object, Node's raw list, WHATWG Headers.
 import { describe, expect, it } from "vitest";
 import { type HeaderValues, readHeaders } from "../src/core/headers.js";
-import { PROXY_HEADERS } from "../src/core/proxy-headers.js";
+import { type ForwardingHeader, PROXY_HEADERS, bitOf } from "../src/core/proxy-headers.js";
 
-const read = (input: unknown) => {
-  const headers: HeaderValues = { host: "stale", origin: "stale", secFetchSite: "stale", forwarded: "stale", xForwardedFor: "stale", xRealIp: "stale", xForwardedHost: "stale", xForwardedProto: "stale", xForwardedPort: "stale", proxyHeaders: -1 };
+const blank = (believed: ForwardingHeader, fill: string | undefined): HeaderValues => ({
+  host: fill, origin: fill, secFetchSite: fill, believedBit: bitOf(believed), believed: fill, xForwardedHost: fill, xForwardedProto: fill, xForwardedPort: fill, proxyHeaders: fill === undefined ? 0 : -1,
+});
+/** Host, Origin and the believed header's value (X-Forwarded-For unless said), read into stale values. */
+const read = (input: unknown, believed: ForwardingHeader = "x-forwarded-for") => {
+  const headers = blank(believed, "stale");
   readHeaders(input, headers);
-  return { host: headers.host, origin: headers.origin, forwarded: headers.forwarded, xff: headers.xForwardedFor, xRealIp: headers.xRealIp };
+  return { host: headers.host, origin: headers.origin, believed: headers.believed };
 };
 
 describe("request headers", () => {
   it("read Node's object, joining a list value with commas, and refusing lists that are empty or not text", () => {
-    expect(read({ host: "localhost", "x-forwarded-for": ["203.0.113.7", "10.0.0.3"] })).toMatchObject({ host: "localhost", xff: "203.0.113.7, 10.0.0.3" });
+    expect(read({ host: "localhost", "x-forwarded-for": ["203.0.113.7", "10.0.0.3"] })).toMatchObject({ host: "localhost", believed: "203.0.113.7, 10.0.0.3" });
     expect(read({ host: ["localhost"] }).host).toBe("localhost");
     expect(read({ host: [] }).host).toBeNull();
     expect(read({ host: ["localhost", 7] }).host).toBeNull();
@@ -21,28 +25,31 @@ describe("request headers", () => {
 
   it("read a raw list in one pass: names case-insensitively, repeated lines joined in order, non-text values fail closed", () => {
     const raw = ["HOST", "a", "Origin", "o", "X-Real-IP", "r", "Forwarded", "f", "x-forwarded-for", "1", "X-FORWARDED-FOR", "2", "Date", "d", "Hosts", "h"];
-    expect(read(raw)).toEqual({ host: "a", origin: "o", forwarded: "f", xff: "1, 2", xRealIp: "r" });
+    expect(read(raw)).toEqual({ host: "a", origin: "o", believed: "1, 2" });
+    expect(read(raw, "forwarded").believed).toBe("f");
+    expect(read(raw, "x-real-ip").believed).toBe("r");
+    expect(read(["CF-Connecting-IP", "203.0.113.7", "X-Forwarded-For", "1"], "cf-connecting-ip").believed).toBe("203.0.113.7");
     expect(read(["Host", 7, "Host", "b"]).host).toBeNull(); // once unreadable, the joined value stays unreadable
     expect(read(["Host", "a", "Host", 7]).host).toBeNull();
     expect(read([7, "localhost", "Host", "b"]).host).toBe("b"); // a name that is not text names nothing
     expect(read(["Host"]).host).toBeNull(); // a name without a value
-    expect(read(["Hos", "x", "Origins", "y", "Forwarde", "z", "X-Real-IP2", "w", "X-Forwarded-Fo", "v"])).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+    expect(read(["Hos", "x", "Origins", "y", "Forwarde", "z", "X-Real-IP2", "w", "X-Forwarded-Fo", "v"])).toEqual({ host: undefined, origin: undefined, believed: undefined });
   });
 
   it("read a WHATWG Headers (its get joins repeated values), and fail closed if get throws", () => {
     const headers = new Headers([["Host", "a"], ["X-Forwarded-For", "1"], ["X-Forwarded-For", "2"]]);
-    expect(read(headers)).toMatchObject({ host: "a", xff: "1, 2", origin: undefined });
+    expect(read(headers)).toMatchObject({ host: "a", believed: "1, 2", origin: undefined });
     expect(read({ get: () => { throw new Error("boom"); } }).host).toBeNull();
   });
 
   it("read nothing from anything else", () => {
-    for (const input of [undefined, null, "host: a", 7]) expect(read(input)).toEqual({ host: undefined, origin: undefined, forwarded: undefined, xff: undefined, xRealIp: undefined });
+    for (const input of [undefined, null, "host: a", 7]) expect(read(input)).toEqual({ host: undefined, origin: undefined, believed: undefined });
   });
 });
 
 describe("proxy headers and Fetch Metadata", () => {
   const bits = (input: unknown) => {
-    const headers: HeaderValues = { host: undefined, origin: undefined, secFetchSite: undefined, forwarded: undefined, xForwardedFor: undefined, xRealIp: undefined, xForwardedHost: undefined, xForwardedProto: undefined, xForwardedPort: undefined, proxyHeaders: 0 };
+    const headers = blank("x-forwarded-for", undefined);
     readHeaders(input, headers);
     return { site: headers.secFetchSite, names: PROXY_HEADERS.filter((_, i) => (headers.proxyHeaders & (1 << i)) !== 0).map((row) => row.name) };
   };

@@ -161,7 +161,7 @@ describe("rule 2: a trusted peer's header is walked right to left", () => {
     expect(result.basis).toBe("x-real-ip:remote-client");
   });
 
-  it("treats repeated X-Real-IP lines (joined with a comma) as no address", () => {
+  it("treats repeated X-Real-IP lines (joined with a comma) as malformed: no address", () => {
     const result = resolveClientAddress({
       remoteAddress: "127.0.0.1",
       headers: ["Host", "localhost", "X-Real-IP", "127.0.0.1", "X-Real-IP", "203.0.113.7"],
@@ -169,7 +169,7 @@ describe("rule 2: a trusted peer's header is walked right to left", () => {
       header: "x-real-ip",
     });
     expect(result.address).toBeNull();
-    expect(result.basis).toBe("x-real-ip:invalid-entry");
+    expect(result.basis).toBe("x-real-ip:malformed-header");
   });
 
   it("reads Forwarded with quoting, ports, case and several elements", () => {
@@ -509,16 +509,16 @@ describe("diagnostics say what to change", () => {
 
   it("untrusted-forwarding-header names the header and the peer to declare; for an unknown peer, just the header", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", "x-real-ip": "1.2.3.4" }), "untrusted-forwarding-header")).toBe(
-      'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik, ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "127.0.0.1" to trustedProxies so that its headers are read',
+      'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik (always, the peer it saw), ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "127.0.0.1" to trustedProxies so that its headers are read',
     );
     expect(message(resolve(undefined, { forwarded: "for=1.2.3.4" }), "untrusted-forwarding-header")).toBe(
-      "Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration) is present but the peer is unknown: not local",
+      "Forwarded (written by RFC 7239: HAProxy 2.8+ (option forwarded), nginx or Apache by configuration) is present but the peer is unknown: not local",
     );
   });
 
   it("unbelieved-forwarding-header says which header to believe", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", forwarded: "for=127.0.0.1" }, ["loopback"]), "unbelieved-forwarding-header")).toBe(
-      'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
+      'trusted proxy 127.0.0.1 passed on Forwarded (written by RFC 7239: HAProxy 2.8+ (option forwarded), nginx or Apache by configuration), but only X-Forwarded-For is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes Forwarded, set header: "forwarded"; otherwise make it drop Forwarded from client requests',
     );
   });
 
@@ -580,7 +580,7 @@ describe("diagnostics say what to change", () => {
 
   it("bad options say what was expected, each as one error type naming the option and the entry", () => {
     const cases: Array<[Partial<ResolveClientAddressOptions>, string, string, unknown, number]> = [
-      [{ header: "x-client-ip" as "x-real-ip" }, "header", 'header must be one of x-forwarded-for, forwarded, x-real-ip, got "x-client-ip"', "x-client-ip", -1],
+      [{ header: "x-client-ip" as "x-real-ip" }, "header", "header must be one of x-forwarded-for, forwarded, x-real-ip, cf-connecting-ip, true-client-ip, fastly-client-ip, fly-client-ip, x-envoy-external-address, cloudfront-viewer-address, got \"x-client-ip\"", "x-client-ip", -1],
       [{ maxHops: -1 }, "maxHops", "maxHops must be a non-negative integer, got -1", -1, -1],
       [{ maxHops: 1.5 }, "maxHops", "maxHops must be a non-negative integer, got 1.5", 1.5, -1],
       [{ localHosts: ["a", 7 as unknown as string] }, "localHosts", 'localHosts[1] must be a host name (e.g. "mybox" or "[fd18::2]"), got 7', 7, 1],
@@ -651,7 +651,7 @@ describe("diagnostics say what to change", () => {
 describe("where other libraries differ, as docs/trust-model.md states", () => {
   it("a repeated X-Real-IP line gives no client: which line the proxy wrote cannot be told", () => {
     const result = resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: ["loopback"], header: "x-real-ip", headers: ["Host", "localhost", "X-Real-IP", "127.0.0.1", "X-Real-IP", "127.0.0.1"] });
-    expect(result).toMatchObject({ address: null, loopbackEquivalent: false, basis: "x-real-ip:invalid-entry" });
+    expect(result).toMatchObject({ address: null, loopbackEquivalent: false, basis: "x-real-ip:malformed-header" });
   });
 
   it("a blank trustedProxies entry throws in an array, and is dropped from text", () => {

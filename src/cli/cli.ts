@@ -77,7 +77,7 @@ path or file that cannot be read or is not a valid fixture.`,
 
   explain: `Usage:
   clientaddr explain [--peer ADDR] [--secure] [--trusted LIST] [-H "Name: value"]...
-                     [--header ${FORWARDING_HEADERS.join("|")}] [--max-hops N]
+                     [--header NAME] [--max-hops N]
                      [--local-host NAME]... [--local-origin ORIGIN]... [--json]
 
 Resolves one request and shows the whole decision: the answer, each hop, the four
@@ -91,7 +91,8 @@ Options:
                            loopback, linklocal, uniquelocal (default: none); repeatable
   -H, --request-header "Name: value"
                            a request header line; repeat it, the order is kept
-  --header NAME            the forwarding header to believe (default: ${DEFAULT_FORWARDING_HEADER})
+  --header NAME            the forwarding header to believe (default: ${DEFAULT_FORWARDING_HEADER}):
+${wrapped(FORWARDING_HEADERS.join(", "), 27, 84)}
   --max-hops N             how many header entries to examine at most (default: ${DEFAULT_MAX_HOPS})
   --local-host NAME        another name of this machine in Host and Origin; repeatable
   --local-origin ORIGIN    an origin other than the gateway's own whose pages count as
@@ -463,4 +464,20 @@ function hopCount(value: string): number {
 function shortPath(file: string): string {
   const relative = path.relative(process.cwd(), file);
   return relative === "" || relative.startsWith("..") || path.isAbsolute(relative) ? file : relative;
+}
+
+/** A comma-separated list broken into lines no wider than `width`, each indented by `indent` spaces. */
+function wrapped(list: string, indent: number, width: number): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const item of list.split(" ")) {
+    if (line !== "" && indent + line.length + 1 + item.length > width) {
+      lines.push(line);
+      line = item;
+    } else {
+      line = line === "" ? item : `${line} ${item}`;
+    }
+  }
+  lines.push(line);
+  return lines.map((text) => `${" ".repeat(indent)}${text}`).join("\n");
 }

@@ -1,6 +1,6 @@
 // The answer's types: what a gateway reads of a resolved request. The decision (rules.ts) fills them; the
 // explanation (explain.ts) words them.
-import type { ForwardingHeader } from "./entries.js";
+import type { ForwardingHeader } from "./proxy-headers.js";
 
 /**
  * Where an address on the path came from: the socket's peer, the source a trusted TCP load balancer declared

@@ -3,10 +3,8 @@
 // bounded number of characters, so a request costs what `maxHops` allows however long the header is, and
 // whatever a client wrote left of the entry where the walk stops is never even parsed.
 import parseForwarded from "forwarded-parse";
-import { type Address, lastQuad, parseNode, quadBefore } from "./address.js";
-
-export type ForwardingHeader = "x-forwarded-for" | "forwarded" | "x-real-ip";
-export const FORWARDING_HEADERS: readonly ForwardingHeader[] = ["x-forwarded-for", "forwarded", "x-real-ip"];
+import { type Address, decimalPort, lastQuad, parseNode, quadBefore } from "./address.js";
+import { type BelievedShape, type ForwardingHeader, shapeOf } from "./proxy-headers.js";
 
 // The longest address text an entry can hold: bracketed IPv6 with an embedded IPv4, a zone id and a port
 // is under 70 characters; 128 leaves room for long interface names.
@@ -38,13 +36,13 @@ export class EntryCursor {
    */
   host: string | undefined = undefined;
   proto: string | undefined = undefined;
-  readonly #header: ForwardingHeader;
+  readonly #shape: BelievedShape;
   readonly #value: string;
   #next: number; // the end of the next entry; -1 when there is none
   #empty = 0; // empty list elements skipped so far
 
   constructor(header: ForwardingHeader, value: string) {
-    this.#header = header;
+    this.#shape = shapeOf(header);
     this.#value = value;
     this.text = value;
     this.#next = value.length;
@@ -52,14 +50,18 @@ export class EntryCursor {
 
   next(): boolean {
     const value = this.#value;
-    if (this.#header === "x-real-ip") {
-      // One address, set (not appended) by the proxy. Repeated lines were joined with ", " and so fail.
+    const shape = this.#shape;
+    if (shape === "single" || shape === "address-port") {
+      // One address, set (not appended) by the proxy: a list, or repeated lines (joined with ", "), is not
+      // what it writes, and no item of it can be told to be the proxy's.
       const end = this.#next;
       if (end < 0) return false;
       this.#next = -1;
-      return end <= MAX_ENTRY ? this.#entry(value, 0, end) : this.#tooLong(value, end, MAX_ENTRY);
+      if (end > MAX_ENTRY) return this.#tooLong(value, end, MAX_ENTRY);
+      if (value.includes(",")) return this.#fail("a list where the proxy sets one address (several addresses, or the header repeated)", value);
+      return shape === "single" ? this.#entry(value, 0, end) : this.#addressPort(value, end);
     }
-    const forwarded = this.#header === "forwarded";
+    const forwarded = shape === "forwarded";
     for (;;) {
       const end = this.#next;
       if (end < 0) return false;
@@ -121,6 +123,14 @@ export class EntryCursor {
     this.address = parseNode(text, start, end);
     this.malformed = null;
     return true;
+  }
+
+  /** `address:port`, the port after the last colon (CloudFront's IPv6 is unbracketed): the address is the entry. */
+  #addressPort(text: string, end: number): boolean {
+    while (end > 0 && isOws(text.charCodeAt(end - 1))) end--;
+    const colon = text.lastIndexOf(":", end - 1);
+    if (colon === -1 || decimalPort(text, colon + 1, end) === -1) return this.#fail("not an address followed by :port", text);
+    return this.#entry(text, 0, colon);
   }
 
   #tooLong(value: string, end: number, max: number): boolean {

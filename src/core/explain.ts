@@ -2,15 +2,12 @@
 // operator reads in a log. The rules (rules.ts) decide and call these when explaining; nothing here decides.
 import { type Address, formatAddress, isPrivateUse } from "./address.js";
 import type { Diagnostic, DiagnosticCode, Fix, Hop, LocalityChecks } from "./answer.js";
-import { FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
 import { type LocalOrigin, NO_PORT, browserOrigin, isLocalHostEntry } from "./locality.js";
-import { ADDRESS_BITS, PROXY_HEADERS, X_FORWARDED_FOR_BIT, FORWARDED_BIT, X_REAL_IP_BIT, displayName } from "./proxy-headers.js";
+import { ADDRESS_BITS, FORWARDING_HEADERS, type ForwardingHeader, PROXY_HEADERS, bitOf, displayName } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
 const NO_CHECKS: LocalityChecks = { client: false, forwarding: false, host: false, origin: false };
 const DISPLAY = Object.fromEntries(FORWARDING_HEADERS.map((name) => [name, displayName(name)])) as Readonly<Record<ForwardingHeader, string>>;
-/** A walkable header's bit in the request's set of present proxy headers. */
-export const BELIEVED_BIT: Readonly<Record<ForwardingHeader, number>> = { "x-forwarded-for": X_FORWARDED_FOR_BIT, forwarded: FORWARDED_BIT, "x-real-ip": X_REAL_IP_BIT };
 
 /** What an explained run of the rules collects. */
 export class Explanation {
@@ -94,7 +91,7 @@ export class Explanation {
     // Switching the believed header is advised only while the believed one is absent, and only to the first
     // walkable header present: once a header the proxy sends is believed, every other is one for it to drop,
     // so no advice is undone by the answer after it (nginx's X-Real-IP beside X-Forwarded-For is dropped).
-    const switchTo = (request.proxyHeaders & BELIEVED_BIT[believed]) === 0 ? FORWARDING_HEADERS.find((name) => (request.proxyHeaders & BELIEVED_BIT[name]) !== 0) : undefined;
+    const switchTo = (request.proxyHeaders & bitOf(believed)) === 0 ? FORWARDING_HEADERS.find((name) => (request.proxyHeaders & bitOf(name)) !== 0) : undefined;
     const drop = `make it drop ${row.display} from client requests${row.name === "x-real-ip" ? " (nginx: remove the proxy_set_header X-Real-IP line)" : ""}`;
     if (switchTo === row.name) {
       this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, but only ${DISPLAY[believed]} is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes ${row.display}, set header: "${row.name}"; otherwise ${drop}`, { set: "header", to: switchTo });

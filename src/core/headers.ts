@@ -1,19 +1,9 @@
 // Reads the headers the rules need from whichever shape a server hands over, with one answer: names compared
 // without regard to case, repeated lines joined with ", " in wire order (as Node and WHATWG `Headers` join
-// them). The rules need the values of Host, Origin, Sec-Fetch-Site, the three walkable forwarding headers and
-// the three that describe the request a browser made to a proxy (X-Forwarded-Host, -Proto, -Port), and only
-// the presence of every other proxy header (a bit each; any other X-Forwarded-* name sets the prefix row's).
-import {
-  FORWARDED_BIT,
-  PROXY_HEADERS,
-  X_FORWARDED_FOR_BIT,
-  X_FORWARDED_HOST_BIT,
-  X_FORWARDED_PORT_BIT,
-  X_FORWARDED_PREFIX,
-  X_FORWARDED_PREFIX_SLOT,
-  X_FORWARDED_PROTO_BIT,
-  X_REAL_IP_BIT,
-} from "./proxy-headers.js";
+// them). The rules need the values of Host, Origin, Sec-Fetch-Site, the believed forwarding header and the
+// three that describe the request a browser made to a proxy (X-Forwarded-Host, -Proto, -Port), and only the
+// presence of every other proxy header (a bit each; any other X-Forwarded-* name sets the prefix row's).
+import { PROXY_HEADERS, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PREFIX, X_FORWARDED_PREFIX_SLOT, X_FORWARDED_PROTO_BIT } from "./proxy-headers.js";
 
 /** Node's `req.headers`, a WHATWG `Headers`, or Node's flat `req.rawHeaders` array. */
 export type HeadersInput =
@@ -32,9 +22,9 @@ export interface HeaderValues {
   host: HeaderValue;
   origin: HeaderValue;
   secFetchSite: HeaderValue;
-  forwarded: HeaderValue;
-  xForwardedFor: HeaderValue;
-  xRealIp: HeaderValue;
+  /** The believed forwarding header's bit (which row's value goes to `believed`), and its value. */
+  readonly believedBit: number;
+  believed: HeaderValue;
   xForwardedHost: HeaderValue;
   xForwardedProto: HeaderValue;
   xForwardedPort: HeaderValue;
@@ -72,7 +62,7 @@ for (const [lower, slot] of NAMES) {
  * values itself, so taking a request in is one allocation.
  */
 export function readHeaders(input: unknown, into: HeaderValues): void {
-  into.host = into.origin = into.secFetchSite = into.forwarded = into.xForwardedFor = into.xRealIp = undefined;
+  into.host = into.origin = into.secFetchSite = into.believed = undefined;
   into.xForwardedHost = into.xForwardedProto = into.xForwardedPort = undefined;
   into.proxyHeaders = 0;
   if (Array.isArray(input)) {
@@ -148,11 +138,6 @@ export function readHeader(input: unknown, lower: string): HeaderValue {
   return value;
 }
 
-/** A walkable forwarding header's value. */
-export function forwardingValue(values: HeaderValues, name: "forwarded" | "x-forwarded-for" | "x-real-ip"): HeaderValue {
-  return name === "x-forwarded-for" ? values.xForwardedFor : name === "forwarded" ? values.forwarded : values.xRealIp;
-}
-
 /** Which slot the header `key` fills, ignoring case, or -1. */
 function slotOf(key: string): number {
   const length = key.length;
@@ -183,9 +168,7 @@ function add(into: HeaderValues, slot: number, value: string | null): void {
   }
   const bit = 1 << slot;
   into.proxyHeaders |= bit;
-  if (bit === X_FORWARDED_FOR_BIT) into.xForwardedFor = join(into.xForwardedFor, value);
-  else if (bit === FORWARDED_BIT) into.forwarded = join(into.forwarded, value);
-  else if (bit === X_REAL_IP_BIT) into.xRealIp = join(into.xRealIp, value);
+  if (bit === into.believedBit) into.believed = join(into.believed, value);
   else if (bit === X_FORWARDED_HOST_BIT) into.xForwardedHost = join(into.xForwardedHost, value);
   else if (bit === X_FORWARDED_PROTO_BIT) into.xForwardedProto = join(into.xForwardedProto, value);
   else if (bit === X_FORWARDED_PORT_BIT) into.xForwardedPort = join(into.xForwardedPort, value);

@@ -28,7 +28,7 @@ export { TrustedProxies, compileTrustedProxies, trustedProxyName } from "./trust
 export { DECLARED_SECURE, DECLARED_SOURCE, addressBytes, canonicalAddress, connectionSecure, declaredSource, formatAddressBytes } from "./declared.js";
 export { parseLocalHosts, parseLocalOrigins, parseTrustedProxies, splitList } from "./config-text.js";
 export type { TrustDiagnostic, TrustDiagnosticCode } from "./trust.js";
-export { FORWARDING_HEADERS } from "./entries.js";
-export type { ForwardingHeader } from "./entries.js";
+export { FORWARDING_HEADERS } from "./proxy-headers.js";
+export type { ForwardingHeader } from "./proxy-headers.js";
 export { DEFAULT_FORWARDING_HEADER, DEFAULT_MAX_HOPS } from "./options.js";
 export type { HeadersInput } from "./headers.js";

@@ -1,7 +1,7 @@
 // The resolver's configuration, validated and compiled once, when a resolver is made: a bad option fails at
 // start-up with one error type naming it, and a request pays for no option.
 import { ClientAddressConfigError } from "./config-error.js";
-import { FORWARDING_HEADERS, type ForwardingHeader } from "./entries.js";
+import { FORWARDING_HEADERS, type ForwardingHeader, bitOf } from "./proxy-headers.js";
 import { checkLocalHosts, compileLocalOrigins } from "./locality.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
@@ -38,6 +38,8 @@ export interface ResolverOptions {
 export interface CompiledOptions {
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
+  /** The believed header's bit in a request's set of present proxy headers. */
+  readonly believedBit: number;
   readonly maxHops: number;
   readonly localHosts: readonly string[];
   readonly localOrigins: ReadonlySet<string>;
@@ -67,6 +69,7 @@ export function compileOptions(options: ResolverOptions): CompiledOptions {
   return {
     trust: trustedProxies === undefined ? NO_TRUST : trustedProxies instanceof TrustedProxies ? trustedProxies : compileTrustedProxies(trustedProxies),
     believed: header,
+    believedBit: bitOf(header),
     maxHops,
     // Copies: the caller may change its arrays afterwards, and the resolver must not follow.
     localHosts: localHosts === undefined ? NO_HOSTS : checkLocalHosts(localHosts),

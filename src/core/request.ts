@@ -1,7 +1,7 @@
 // One request as the rules see it: the facts a server has of it (the peer, what a balancer declared, the
 // headers, the scheme), the compiled options, and what the decision found, which the explanation reads.
 import type { HopSource } from "./answer.js";
-import { type HeaderValue, type HeaderValues, type HeadersInput, forwardingValue, readHeader, readHeaders } from "./headers.js";
+import { type HeaderValue, type HeaderValues, type HeadersInput, readHeader, readHeaders } from "./headers.js";
 import type { CompiledOptions } from "./options.js";
 
 /** What a server knows of one request. */
@@ -45,9 +45,8 @@ export class RequestState implements HeaderValues {
   host: HeaderValue = undefined;
   origin: HeaderValue = undefined;
   secFetchSite: HeaderValue = undefined;
-  forwarded: HeaderValue = undefined;
-  xForwardedFor: HeaderValue = undefined;
-  xRealIp: HeaderValue = undefined;
+  readonly believedBit: number;
+  believed: HeaderValue = undefined;
   xForwardedHost: HeaderValue = undefined;
   xForwardedProto: HeaderValue = undefined;
   xForwardedPort: HeaderValue = undefined;
@@ -83,6 +82,7 @@ export class RequestState implements HeaderValues {
     this.declared = facts.declaredSource;
     this.secure = facts.secure === true;
     this.options = options;
+    this.believedBit = options.believedBit;
     this.#headers = facts.headers;
   }
 
@@ -105,7 +105,7 @@ export class RequestState implements HeaderValues {
    * fast run asks once; an explained run has read them all first).
    */
   believedHeader(): HeaderValue {
-    if (this.#headers === READ) return forwardingValue(this, this.options.believed);
+    if (this.#headers === READ) return this.believed;
     const value = readHeader(this.#headers, this.options.believed);
     this.#setBelieved(value);
     return value;
@@ -114,11 +114,7 @@ export class RequestState implements HeaderValues {
   #believed: HeaderValue | typeof UNREAD = UNREAD;
 
   #setBelieved(value: HeaderValue): void {
-    this.#believed = value;
-    const believed = this.options.believed;
-    if (believed === "x-forwarded-for") this.xForwardedFor = value;
-    else if (believed === "forwarded") this.forwarded = value;
-    else this.xRealIp = value;
+    this.#believed = this.believed = value;
   }
 }
 

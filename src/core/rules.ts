@@ -6,7 +6,7 @@
 import { type Address, canonicalText, decimalPort, isLoopback, parseIp } from "./address.js";
 import type { HopSource, UnattributableReason, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
-import { BELIEVED_BIT, type Explanation } from "./explain.js";
+import type { Explanation } from "./explain.js";
 import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
@@ -221,7 +221,7 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
  * or tunnel on this host that nobody declared.
  */
 function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number {
-  return peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~BELIEVED_BIT[request.options.believed] : request.proxyHeaders;
+  return peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~request.options.believedBit : request.proxyHeaders;
 }
 
 /**
@@ -307,8 +307,8 @@ export function describeAsked(request: RequestState, peerTrusted: boolean): bool
   request.forwardedHosts = null;
   if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0) return true;
   let chosen = false;
-  if (believed === "forwarded" && typeof request.forwarded === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
-    request.forwardedHosts = forwardedHosts(request.forwarded, request.examined);
+  if (believed === "forwarded" && typeof request.believed === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
+    request.forwardedHosts = forwardedHosts(request.believed, request.examined);
     if (request.elementHost !== undefined) {
       request.askedHost = request.elementHost;
       chosen = true;

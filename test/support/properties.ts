@@ -44,7 +44,7 @@ export const whole = (result: ClientAddress) => JSON.parse(JSON.stringify(result
 
 const BASIS = /^(socket|proxy-protocol|x-forwarded-for|forwarded|x-real-ip):(loopback|trusted-path|remote-client|unread-forwarding-header|host-not-local|origin-not-local|invalid-peer|invalid-entry|malformed-header|hop-limit)$/;
 // Every header a proxy or tunnel adds, the three the walk reads among them.
-const PROXY = new Set(PROXY_HEADERS.map((row) => row.name));
+const PROXY = new Set<string>(PROXY_HEADERS.map((row) => row.name));
 // The generators' local Host and Origin values with their ports (null: none written; an origin's standard
 // port is its scheme's default): anything else must never be local.
 const LOCAL_HOSTS = new Map<string, number | null>([["localhost", null], ["LOCALHOST:18789", 18789], ["127.0.0.1:18789", 18789], ["[::1]:18789", 18789], ["app.localhost", null]]);
@@ -237,7 +237,7 @@ export const LAWS: Record<string, Law<never>> = {
   "from a trusted proxy, an address header other than the believed one means not local": law(request, asIs, true, (input) => {
     const result = resolve(input);
     if (result.hops[0]?.trusted !== true) return;
-    const others = PROXY_HEADERS.filter((row) => row.kind === "address" && row.name !== input.header).map((row) => row.name);
+    const others: string[] = PROXY_HEADERS.filter((row) => row.kind === "address" && row.name !== input.header).map((row) => row.name);
     if (input.rawHeaders.some((name, i) => i % 2 === 0 && others.includes(name.toLowerCase()))) assert.equal(result.loopbackEquivalent, false);
   }),
 
