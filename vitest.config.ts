@@ -5,7 +5,7 @@ export default defineConfig({
   resolve: {
     // Examples import the package by name, as a user would; tests run them against the source.
     alias: [
-      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
       { find: /^clientaddr\/(node|express|fastify|hono)$/, replacement: fileURLToPath(new URL("./src/adapters/$1/index.ts", import.meta.url)) },
       { find: /^clientaddr\/proxy-protocol$/, replacement: fileURLToPath(new URL("./src/proxy-protocol/index.ts", import.meta.url)) },
     ],

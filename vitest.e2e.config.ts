@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/core/index.ts", import.meta.url)) },
+      { find: /^clientaddr$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
       { find: /^clientaddr\/(node|express|fastify|hono)$/, replacement: fileURLToPath(new URL("./src/adapters/$1/index.ts", import.meta.url)) },
       { find: /^clientaddr\/proxy-protocol$/, replacement: fileURLToPath(new URL("./src/proxy-protocol/index.ts", import.meta.url)) },
     ],

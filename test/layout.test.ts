@@ -1,7 +1,8 @@
-// The tree shows the architecture: the rules live in src/core and import nothing else of ours; the adapters,
-// the PROXY protocol listener and the command line import the rules, never the other way round (the command line
-// only through the package's entry points, as a user would); importing `clientaddr` loads no adapter and no
-// framework, so a user of the core installs none of them.
+// The tree shows the architecture: the rules live in src/core and import nothing else of ours; the DNS edge,
+// the adapters, the PROXY protocol listener and the command line import the rules, never the other way round
+// (the command line only through the package's entry points, as a user would); the root entry, src/index.ts,
+// is the rules and the DNS edge; importing `clientaddr` loads no adapter and no framework, so a user of the
+// core installs none of them.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,7 +16,7 @@ function specifiers(file: string): string[] {
   return [...text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)].map((match) => match[1]!);
 }
 
-/** The top folder under src/ (core, adapters, proxy-protocol, cli) that a file lives in. */
+/** The top folder under src/ (core, dns, adapters, proxy-protocol, cli) that a file lives in; "index.ts" for the root entry. */
 function layer(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0]!;
 }
@@ -37,8 +38,23 @@ function graph(): Array<{ file: string; ours: string[]; packages: string[] }> {
 }
 
 describe("layout", () => {
-  it("src holds four folders and nothing else: core, adapters, proxy-protocol, cli", () => {
-    expect(readdirSync(SRC).sort()).toEqual(["adapters", "cli", "core", "proxy-protocol"]);
+  it("src holds the root entry and five folders, nothing else: core, dns, adapters, proxy-protocol, cli", () => {
+    expect(readdirSync(SRC).sort()).toEqual(["adapters", "cli", "core", "dns", "index.ts", "proxy-protocol"]);
+  });
+
+  it("the root entry re-exports the rules' public entry and the DNS edge's, and nothing else", () => {
+    const [root] = graph().filter(({ file }) => layer(file) === "index.ts");
+    expect(root!.ours.map((target) => path.relative(SRC, target)).sort()).toEqual([path.join("core", "index.ts"), path.join("dns", "index.ts")]);
+    expect(root!.packages).toEqual([]);
+  });
+
+  it("the DNS edge imports the rules through their public entry and itself, and Node's own, nothing else", () => {
+    const dns = graph().filter(({ file }) => layer(file) === "dns");
+    expect(dns.length).toBeGreaterThan(1);
+    for (const { file, ours, packages } of dns) {
+      expect(ours.filter((target) => layer(target) !== "dns" && !(layer(target) === "core" && path.basename(target) === "index.ts")), file).toEqual([]);
+      expect(packages.filter((name) => !name.startsWith("node:")), file).toEqual([]);
+    }
   });
 
   it("the rules in src/core import nothing of ours outside src/core, and no package but forwarded-parse and Node's own", () => {
@@ -87,7 +103,7 @@ describe("layout", () => {
       path.join("adapters", "fastify", "index.ts"),
       path.join("adapters", "hono", "index.ts"),
       path.join("adapters", "node", "index.ts"),
-      path.join("core", "index.ts"),
+      "index.ts",
       path.join("proxy-protocol", "index.ts"),
     ]);
     const cli = graph().filter(({ file }) => layer(file) === "cli");

@@ -21,7 +21,7 @@ import {
   parseTrustedProxies,
   resolveClientAddress,
   splitList,
-} from "../core/index.js";
+} from "../index.js";
 
 /** Where the command writes; each call is one or more whole lines, without the final newline. */
 export interface Io {

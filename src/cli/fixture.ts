@@ -17,7 +17,7 @@ import {
   FORWARDING_HEADERS,
   compileTrustedProxies,
   resolveClientAddress,
-} from "../core/index.js";
+} from "../index.js";
 
 export interface FixtureEndpoint {
   readonly address: string;

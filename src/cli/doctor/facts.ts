@@ -3,7 +3,7 @@
 // hand in any topology.
 import { access, readFile } from "node:fs/promises";
 import { type NetworkInterfaceInfo, endianness, networkInterfaces } from "node:os";
-import { canonicalAddress } from "../../core/index.js";
+import { canonicalAddress } from "../../index.js";
 
 export interface ContainerFacts {
   readonly detected: boolean;

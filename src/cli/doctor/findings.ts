@@ -1,6 +1,6 @@
 // What doctor finds: `diagnose` says which addresses to trust here and what to watch out for; `checkConfig`
 // holds a gateway config's `trustedProxies` against this machine. Both are pure functions of the facts.
-import { ClientAddressConfigError, canonicalAddress, compileTrustedProxies } from "../../core/index.js";
+import { ClientAddressConfigError, canonicalAddress, compileTrustedProxies } from "../../index.js";
 import type { Facts } from "./facts.js";
 import { LINK_LOCAL, LOOPBACK, PRIVATE, type Range, firstPublic, overlaps, range, rangesOf, single, within } from "./ranges.js";
 import { type PublishedPath, networkOf, ownAddress, publishedPath } from "./topology.js";

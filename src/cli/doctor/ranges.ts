@@ -1,7 +1,7 @@
 // Range maths on the trust list's public face. Each range is compiled by compileTrustedProxies and asked with
 // `trustsText`, so that "contains" is the trust list's own test and cannot disagree with it.
 import { isIP } from "node:net";
-import { type TrustedProxies, addressBytes, compileTrustedProxies, formatAddressBytes } from "../../core/index.js";
+import { type TrustedProxies, addressBytes, compileTrustedProxies, formatAddressBytes } from "../../index.js";
 
 /** One CIDR range, compiled. */
 export interface Range {
