@@ -4,7 +4,7 @@ import { type HeaderValues, readHeaders } from "../src/core/headers.js";
 import { type ForwardingHeader, PROXY_HEADERS, bitOf } from "../src/core/proxy-headers.js";
 
 const blank = (believed: ForwardingHeader, fill: string | undefined): HeaderValues => ({
-  host: fill, origin: fill, secFetchSite: fill, believedBit: bitOf(believed), believed: fill, xForwardedHost: fill, xForwardedProto: fill, xForwardedPort: fill, proxyHeaders: fill === undefined ? 0 : -1,
+  host: fill, origin: fill, secFetchSite: fill, believedBit: bitOf(believed), believed: fill, keptBits: 0, kept: null, xForwardedHost: fill, xForwardedProto: fill, xForwardedPort: fill, proxyHeaders: fill === undefined ? 0 : -1,
 });
 /** Host, Origin and the believed header's value (X-Forwarded-For unless said), read into stale values. */
 const read = (input: unknown, believed: ForwardingHeader = "x-forwarded-for") => {

@@ -57,7 +57,7 @@ describe("the answer object", () => {
   it("shows every field to JSON.stringify and console.log, hops and diagnostics included", () => {
     const result = resolve("172.18.0.1", { host: "localhost" });
     const json = JSON.parse(JSON.stringify(result));
-    expect(Object.keys(json)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "origin", "hops", "checks", "diagnostics"]);
+    expect(Object.keys(json)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "preset", "claims", "origin", "hops", "checks", "diagnostics"]);
     expect(json.hops).toEqual([{ address: "172.18.0.1", trusted: false, source: "socket" }]);
     expect(inspect(result)).toContain("client-not-loopback");
     expect(inspect(result)).toContain("hops");
@@ -73,7 +73,7 @@ describe("the answer object", () => {
     expect(result.basis).toBe("socket:remote-client");
     const plain = result.toJSON();
     expect(Object.getPrototypeOf(plain)).toBe(Object.prototype);
-    expect(Object.keys(plain)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "origin", "hops", "checks", "diagnostics"]);
+    expect(Object.keys(plain)).toEqual(["address", "loopbackEquivalent", "basis", "attribution", "attributionReason", "preset", "claims", "origin", "hops", "checks", "diagnostics"]);
     expect(structuredClone(plain)).toEqual(JSON.parse(JSON.stringify(result)));
     expect({ ...plain }).toEqual(plain);
   });

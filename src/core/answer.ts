@@ -1,5 +1,7 @@
 // The answer's types: what a gateway reads of a resolved request. The decision (rules.ts) fills them; the
 // explanation (explain.ts) words them.
+import type { Claims } from "./claims.js";
+import type { PresetName } from "./presets.js";
 import type { ForwardingHeader } from "./proxy-headers.js";
 
 /**
@@ -146,6 +148,14 @@ export interface ClientAddressData {
   readonly attribution: Attribution;
   /** Why the request is unattributable; null when it is not. */
   readonly attributionReason: UnattributableReason | null;
+  /** The preset whose front named the client (attribution `proxied`); null otherwise, or without a preset. */
+  readonly preset: PresetName | null;
+  /**
+   * What the preset's front says of the user (Tailscale Serve's Tailscale-User-Login, -Name, -Profile-Pic), read
+   * from that trusted front only: claims, never checked here and never making a client local
+   * (`resolver.verifyClaims` checks them with the gateway's own hook). Null when there are none.
+   */
+  readonly claims: Claims | null;
   /** The page the request came from against the gateway's own origin (worked out when first read). */
   readonly origin: OriginCheck;
   readonly hops: readonly Hop[];

@@ -88,6 +88,12 @@ export class Explanation {
 
   #unbelieved(request: RequestState, row: (typeof PROXY_HEADERS)[number], header: string, peer: string): void {
     const believed = request.options.believed;
+    const preset = request.options.preset;
+    if (preset !== null && (request.alsoBits & bitOf(row.name)) !== 0) {
+      // The front writes it; nothing to drop. It disagrees, so something else wrote it or changed it.
+      this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, which ${preset.name} writes about the peer it saw, but its nearest entry does not name the address ${DISPLAY[believed]}'s nearest entry names (or ${DISPLAY[believed]} is absent): a hop the walk cannot see, so not local`);
+      return;
+    }
     // Switching the believed header is advised only while the believed one is absent, and only to the first
     // walkable header present: once a header the proxy sends is believed, every other is one for it to drop,
     // so no advice is undone by the answer after it (nginx's X-Real-IP beside X-Forwarded-For is dropped).

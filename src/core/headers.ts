@@ -25,6 +25,12 @@ export interface HeaderValues {
   /** The believed forwarding header's bit (which row's value goes to `believed`), and its value. */
   readonly believedBit: number;
   believed: HeaderValue;
+  /**
+   * The bits of the other headers whose values a preset needs (the address headers its front also writes,
+   * its claim headers), and their values by bit (made when one is present).
+   */
+  readonly keptBits: number;
+  kept: Map<number, HeaderValue> | null;
   xForwardedHost: HeaderValue;
   xForwardedProto: HeaderValue;
   xForwardedPort: HeaderValue;
@@ -63,6 +69,7 @@ for (const [lower, slot] of NAMES) {
  */
 export function readHeaders(input: unknown, into: HeaderValues): void {
   into.host = into.origin = into.secFetchSite = into.believed = undefined;
+  into.kept = null;
   into.xForwardedHost = into.xForwardedProto = into.xForwardedPort = undefined;
   into.proxyHeaders = 0;
   if (Array.isArray(input)) {
@@ -169,6 +176,7 @@ function add(into: HeaderValues, slot: number, value: string | null): void {
   const bit = 1 << slot;
   into.proxyHeaders |= bit;
   if (bit === into.believedBit) into.believed = join(into.believed, value);
+  else if ((bit & into.keptBits) !== 0) (into.kept ??= new Map()).set(bit, join(into.kept?.get(bit), value));
   else if (bit === X_FORWARDED_HOST_BIT) into.xForwardedHost = join(into.xForwardedHost, value);
   else if (bit === X_FORWARDED_PROTO_BIT) into.xForwardedProto = join(into.xForwardedProto, value);
   else if (bit === X_FORWARDED_PORT_BIT) into.xForwardedPort = join(into.xForwardedPort, value);

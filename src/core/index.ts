@@ -6,6 +6,8 @@ export type { Refusal, ResolveClientAddressOptions, Resolver } from "./resolver.
 export { type RefusalLog, type RefusalLogOptions, createRefusalLog } from "./refusal-log.js";
 export { type RateLimitKeyOptions, rateLimitKey } from "./rate-limit-key.js";
 export { isCrossSite } from "./cross-site.js";
+export { PRESETS, PRESET_NAMES, type PresetName, type PresetRow } from "./presets.js";
+export type { Claims, ClaimsVerifier } from "./claims.js";
 export type { RequestFacts } from "./request.js";
 export type { ResolverOptions } from "./options.js";
 export type {

@@ -70,6 +70,9 @@ export const PROXY_HEADERS = [
   { name: X_FORWARDED_PREFIX, display: "X-Forwarded-*", kind: "descriptive", writers: "oauth2-proxy (--pass-user-headers: X-Forwarded-User, -Email, -Groups, -Preferred-Username), authentik's proxy outpost (X-Forwarded-User, -Email, -Preferred-Username), nginx or Apache by configuration (X-Forwarded-Ssl, X-Forwarded-Scheme)" },
 ] as const satisfies readonly ProxyHeaderRow[];
 
+/** A row's name. */
+export type ProxyHeaderName = (typeof PROXY_HEADERS)[number]["name"];
+
 /** A header that may be believed from trusted proxies (the `header` option): the rows that say how. */
 export type ForwardingHeader = Extract<(typeof PROXY_HEADERS)[number], { readonly believe: BelievedShape }>["name"];
 export const FORWARDING_HEADERS: readonly ForwardingHeader[] = PROXY_HEADERS.flatMap((row) => ("believe" in row ? [row.name] : []));
@@ -80,7 +83,7 @@ export function shapeOf(header: ForwardingHeader): BelievedShape {
 }
 
 /** A row's bit in a set of present headers (at most 31 rows, so that the set stays a small integer). */
-export function bitOf(name: (typeof PROXY_HEADERS)[number]["name"]): number {
+export function bitOf(name: ProxyHeaderName): number {
   return 1 << PROXY_HEADERS.findIndex((row) => row.name === name);
 }
 export const FORWARDED_BIT = bitOf("forwarded");

@@ -47,6 +47,10 @@ export class RequestState implements HeaderValues {
   secFetchSite: HeaderValue = undefined;
   readonly believedBit: number;
   believed: HeaderValue = undefined;
+  /** The bits of the address headers the preset's front also writes. */
+  readonly alsoBits: number;
+  readonly keptBits: number;
+  kept: Map<number, HeaderValue> | null = null;
   xForwardedHost: HeaderValue = undefined;
   xForwardedProto: HeaderValue = undefined;
   xForwardedPort: HeaderValue = undefined;
@@ -83,6 +87,8 @@ export class RequestState implements HeaderValues {
     this.secure = facts.secure === true;
     this.options = options;
     this.believedBit = options.believedBit;
+    this.alsoBits = options.alsoBits;
+    this.keptBits = options.keptBits;
     this.#headers = facts.headers;
   }
 

@@ -2,6 +2,8 @@
 // (rules.ts) to its facts and hands back the answer, explained only when someone reads the explanation.
 import type { Attribution, Basis, ClientAddress, ClientAddressData, Diagnostic, Hop, LocalityChecks, OriginCheck, UnattributableReason, Verdict } from "./answer.js";
 import { attributionOf } from "./attribution.js";
+import { type Claims, boundedVerifier, claimsOf } from "./claims.js";
+import type { PresetName } from "./presets.js";
 import { Explanation } from "./explain.js";
 import { type CompiledOptions, type ResolverOptions, compileOptions } from "./options.js";
 import { type RequestFacts, RequestState } from "./request.js";
@@ -36,13 +38,26 @@ export interface Resolver {
   refusal(answer: ClientAddress): Refusal | null;
   /** What it does with an unattributable request (the `unattributable` option): adapters ask it once. */
   readonly unattributable: "warn" | "reject";
+  /**
+   * Checks the answer's claims with the `verify` hook the resolver was made with (tailscaled's whois, say):
+   * true only when the hook says they hold. False, without asking it, when there are no claims or no hook,
+   * past 8 checks at once or 64 distinct clients a minute, or when the hook fails or takes over 5 seconds.
+   * Checks of the same client and claims at once share one call. Locality never depends on it.
+   */
+  verifyClaims(answer: ClientAddress): Promise<boolean>;
 }
 
 class CompiledResolver implements Resolver {
   readonly #options: CompiledOptions;
+  readonly #verify: ((answer: ClientAddress) => Promise<boolean>) | null;
 
   constructor(options: CompiledOptions) {
     this.#options = options;
+    this.#verify = options.verify === null ? null : boundedVerifier(options.verify);
+  }
+
+  verifyClaims(answer: ClientAddress): Promise<boolean> {
+    return this.#verify === null ? Promise.resolve(false) : this.#verify(answer);
   }
 
   get unattributable(): "warn" | "reject" {
@@ -85,6 +100,7 @@ class Resolution implements ClientAddress {
   #basis: Basis | undefined;
   #origin: OriginCheck | undefined;
   #reason: UnattributableReason | null | undefined;
+  #claims: Claims | null | undefined;
   #explanation: Explanation | undefined;
 
   constructor(request: RequestState, verdict: Verdict) {
@@ -109,6 +125,16 @@ class Resolution implements ClientAddress {
     return this.#reason;
   }
 
+  get preset(): PresetName | null {
+    const preset = this.#request.options.preset;
+    return preset !== null && this.attribution === "proxied" ? preset.name : null;
+  }
+
+  get claims(): Claims | null {
+    if (this.#claims === undefined) this.#claims = claimsOf(this.#request);
+    return this.#claims;
+  }
+
   get origin(): OriginCheck {
     return (this.#origin ??= originCheck(this.#request));
   }
@@ -126,8 +152,8 @@ class Resolution implements ClientAddress {
   }
 
   toJSON(): ClientAddressData {
-    const { address, loopbackEquivalent, basis, attribution, attributionReason, origin, hops, checks, diagnostics } = this;
-    return { address, loopbackEquivalent, basis, attribution, attributionReason, origin, hops, checks, diagnostics };
+    const { address, loopbackEquivalent, basis, attribution, attributionReason, preset, claims, origin, hops, checks, diagnostics } = this;
+    return { address, loopbackEquivalent, basis, attribution, attributionReason, preset, claims, origin, hops, checks, diagnostics };
   }
 
   [Symbol.for("nodejs.util.inspect.custom")](): ClientAddressData {

@@ -3,14 +3,14 @@
 // fails; the hops, the four checks and the diagnostics come from running the same function again with an
 // explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,
 // and there is no second copy of a rule to drift.
-import { type Address, canonicalText, decimalPort, isLoopback, parseIp } from "./address.js";
+import { type Address, canonicalText, decimalPort, formatAddress, isLoopback, parseIp } from "./address.js";
 import type { HopSource, UnattributableReason, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
 import type { Explanation } from "./explain.js";
 import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
-import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT } from "./proxy-headers.js";
+import { ADDRESS_BITS, FORWARDED_BIT, type ForwardingHeader, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT, bitOf } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
 const NO_HOSTS: readonly string[] = [];
@@ -217,11 +217,39 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
 
 /**
  * The proxy headers the walk did not read (a bit each, PROXY_HEADERS' rows): from a trusted proxy, an address
- * header other than the believed one, a hop the walk cannot see; from anyone else, any proxy header, a proxy
- * or tunnel on this host that nobody declared.
+ * header other than the believed one, a hop the walk cannot see, unless the preset's front writes it about
+ * the same peer and it agrees; from anyone else, any proxy header, a proxy or tunnel on this host that
+ * nobody declared.
  */
 function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number {
-  return peerTrusted ? request.proxyHeaders & ADDRESS_BITS & ~request.options.believedBit : request.proxyHeaders;
+  if (!peerTrusted) return request.proxyHeaders;
+  const unread = request.proxyHeaders & ADDRESS_BITS & ~request.options.believedBit;
+  return (unread & request.alsoBits) === 0 ? unread : unread & ~agreeing(request);
+}
+
+/**
+ * The preset's other address headers that agree with the believed one: written by the same front about the
+ * same peer, their nearest entry names the address the believed header's nearest entry names (Traefik's
+ * X-Real-Ip and its X-Forwarded-For entry; Cloudflare's CF-Connecting-IP and the X-Forwarded-For entry it
+ * appended). One that names another address was not written by that front alone: a hop the walk cannot see.
+ */
+function agreeing(request: RequestState): number {
+  const believed = nearest(request.options.believed, request.believed);
+  let bits = 0;
+  if (believed === null || request.kept === null) return bits;
+  for (const name of request.options.preset!.alsoWrites) {
+    const bit = bitOf(name);
+    const also = nearest(name, request.kept.get(bit));
+    if (also !== null && also === believed) bits |= bit;
+  }
+  return bits;
+}
+
+/** The canonical text of the address a header's nearest entry names, or null when it names none. */
+function nearest(header: ForwardingHeader, value: HeaderValue): string | null {
+  if (typeof value !== "string") return null;
+  const cursor = new EntryCursor(header, value);
+  return cursor.next() && cursor.address !== null ? formatAddress(cursor.address) : null;
 }
 
 /**

@@ -133,6 +133,10 @@ class NamedResolver implements StartedResolver {
     return this.#current.unattributable;
   }
 
+  verifyClaims(answer: ClientAddress): Promise<boolean> {
+    return this.#current.verifyClaims(answer);
+  }
+
   get names(): readonly NameState[] {
     return this.#names;
   }
