@@ -11,16 +11,18 @@
 //    apache2-utils) drives it, a new connection per request (each one carries a header: the listener's worst
 //    case) and with keep-alive; the set-ups take turns, each round starting with the next one so that none is
 //    always first, in twelve short rounds, and the median is kept.
-// Writes its section of bench/results.md (from "## PROXY protocol" to the end), leaving the resolver's rows
-// above it as they are.
+// Writes its part of the section of bench/results.md for the Node.js it runs under (from "## PROXY protocol" to
+// the section's end; bench/report.ts), leaving the rest of the file as it is; or of the file BENCH_RESULTS names.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type RunningProxy, proxyVersion, startProxy } from "../test/e2e/proxies.js";
 import { haproxyTcp } from "../test/e2e/proxy-protocol.js";
+import { benchMajors, loadNodeVersions } from "./node-versions.js";
 import { PARSE_WORKLOADS, type ParseImplementation } from "./proxy-protocol-workloads.js";
+import { withPart } from "./report.js";
 import { type Cell, cellText, measureRounds, pairedRatio, spread } from "./rounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -167,8 +169,7 @@ const section = [
   "",
 ];
 console.log(section.join("\n"));
-const results = path.join(HERE, "results.md");
-const previous = readFileSync(results, "utf8");
-const at = previous.indexOf("\n## PROXY protocol");
-writeFileSync(results, `${(at === -1 ? previous : previous.slice(0, at)).trimEnd()}\n\n${section.join("\n")}`);
+const results = process.env.BENCH_RESULTS || path.join(HERE, "results.md");
+const previous = existsSync(results) ? readFileSync(results, "utf8") : "";
+writeFileSync(results, withPart(previous, process.version, "proxy-protocol", section.join("\n"), benchMajors(loadNodeVersions())));
 process.exitCode = checks.every((check) => check.met) ? 0 : 1;

@@ -3,10 +3,13 @@
 // for, each the median of the rounds' ratios; then the framework
 // table (bench/frameworks.ts: Express and Fastify apps under autocannon, clientaddr's middleware against the
 // framework's own `ip`; and node:http's server CPU a request with and without resolveRequest, under
-// Chromium's WebSocket handshake headers). Writes the tables to bench/results.md with the machine, the Node version and the date.
+// Chromium's WebSocket handshake headers). Writes the tables, with the machine, the Node version and the date,
+// to the section of bench/results.md for the Node.js major it runs under (bench/report.ts), or to the file
+// BENCH_RESULTS names. bench/main.ts (`npm run bench`) runs it under the Node.js to measure: every child
+// process here is process.execPath, so every cell is measured on that version.
 // `npm run bench -- FILTER` runs only the workloads whose name contains FILTER, and the framework table if
 // FILTER is part of "frameworks" or names the framework ("express", "fastify", "node"), and prints them without
-// writing bench/results.md.
+// writing bench/results.md (but writes them to BENCH_RESULTS, `--out FILE`, when it is set).
 // Timings live here, never in tests.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +17,8 @@ import { cpus, totalmem } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Check, frameworkSection, frameworksSelected } from "./frameworks.js";
+import { benchMajors, loadNodeVersions } from "./node-versions.js";
+import { withPart } from "./report.js";
 import { type Cell, cellText, measureRounds, pairedRatio } from "./rounds.js";
 import { type Implementation, WORKLOADS } from "./workloads.js";
 
@@ -81,7 +86,7 @@ const machine = `${cpus()[0]?.model ?? "unknown CPU"}, ${cpus().length} cores, $
 const frameworks = frameworksSelected(only) ? await frameworkSection(only, machine) : undefined;
 // With a filter that selects no workload (`npm run bench -- frameworks`), the report is the framework table alone.
 const micro = only === undefined || results.size > 0;
-const report = ["# Benchmark results", "", `Machine: ${machine}.`, ""];
+const report = [`Machine: ${machine}.`, ""];
 if (micro) {
   report.push(
     `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only. The floor (bench/floor.ts) is the least hand-written code that gives the library's answers on the row's requests: on the rows of one IPv4 request repeated it walks X-Forwarded-For and returns the address; on fresh traffic (IPv4) and Chromium's handshake it returns the address and loopbackEquivalent, making each decision of the trust model these requests need and nothing else (test/bench-floors.test.ts holds it to the library on every request of both rows). On Chromium's handshake, clientaddr is given each request's peer and Node-style headers object, its second line is clientaddr/node's resolveRequest(req, resolver) on the IncomingMessage objects a node:http server on 127.0.0.1 received for the same 4,096 requests (each on its own connection; the peer each stands for set on its real socket), and proxy-addr reads those same objects.`,
@@ -95,12 +100,11 @@ if (micro) {
   );
 }
 if (frameworks !== undefined) report.push(...frameworks.lines);
-console.log(report.join("\n"));
-if (only === undefined) {
-  // bench/proxy-protocol.ts writes its own section below this one: keep it.
-  const file = path.join(HERE, "results.md");
-  const previous = existsSync(file) ? readFileSync(file, "utf8") : "";
-  const at = previous.indexOf("\n## PROXY protocol");
-  writeFileSync(file, `${report.join("\n")}${at === -1 ? "" : previous.slice(at)}`);
+console.log(["# Benchmark results", "", ...report].join("\n"));
+const out = process.env.BENCH_RESULTS || (only === undefined ? path.join(HERE, "results.md") : undefined);
+if (out !== undefined) {
+  // This Node.js's section only, and of it the resolver's part: bench/proxy-protocol.ts writes its own.
+  const previous = existsSync(out) ? readFileSync(out, "utf8") : "";
+  writeFileSync(out, withPart(previous, process.version, "resolver", report.join("\n"), benchMajors(loadNodeVersions())));
 }
 process.exitCode = [...checks, ...(frameworks?.checks ?? [])].every((check) => check.met) ? 0 : 1;
