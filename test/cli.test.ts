@@ -139,6 +139,25 @@ describe("replay", () => {
 });
 
 describe("explain", () => {
+  it("--preset stands for its front: the entries it trusts, the header it believes, what it attributed and what it claims", async () => {
+    const tunnel = await cli("explain", "--preset", "cloudflared", "--peer", "127.0.0.1", "-H", "Host: gw.example.com", "-H", "CF-Connecting-IP: 203.0.113.7", "-H", "X-Forwarded-For: 203.0.113.7");
+    expect(tunnel.code).toBe(0);
+    expect(tunnel.out).toMatch(/^ +preset +cloudflared \(trusts loopback; believes cf-connecting-ip; also writes x-forwarded-for, true-client-ip\)$/m);
+    expect(tunnel.out).toMatch(/^ +trusted +loopback \(the preset's\)$/m);
+    expect(tunnel.out).toMatch(/^ +believes +cf-connecting-ip \(the preset's\)$/m);
+    expect(tunnel.out).toMatch(/^ +basis +cf-connecting-ip:remote-client$/m);
+    expect(tunnel.out).toMatch(/^ +attribution +proxied, by preset cloudflared$/m);
+    const serve = await cli("explain", "--preset", "Tailscale-Serve", "--trusted", "172.18.0.1", "--peer", "127.0.0.1", "-H", "Host: machine.tailnet.ts.net", "-H", "Tailscale-User-Login: alice@example.com", "-H", "X-Forwarded-For: 100.101.102.103", "--json");
+    const { request, result } = JSON.parse(serve.out) as { request: { preset: string }; result: { claims: unknown; preset: string; loopbackEquivalent: boolean } };
+    expect(request.preset).toBe("tailscale-serve");
+    expect(result).toMatchObject({ preset: "tailscale-serve", loopbackEquivalent: false, claims: { "tailscale-user-login": "alice@example.com" } });
+    const human = await cli("explain", "--preset", "tailscale-serve", "--peer", "127.0.0.1", "-H", "Tailscale-User-Login: alice@example.com");
+    expect(human.out).toMatch(/^ +claims +tailscale-user-login: alice@example\.com \(not checked; never local\)$/m);
+    const unknown = await cli("explain", "--preset", "apache");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^clientaddr: --preset must be one of cloudflared, tailscale-serve, nginx, caddy, traefik, haproxy, got "apache"$/m);
+  });
+
   it("shows a Docker bridge gateway in the trust list as local, every condition passing", async () => {
     const { code, out, err } = await cli("explain", "--peer", "172.18.0.1", "--trusted", "172.18.0.1", "-H", "Host: 127.0.0.1:18789");
     expect(err).toBe("");
@@ -498,6 +517,26 @@ describe("doctor's list to check", () => {
     const json = await cliWith({ readFacts }, "doctor", "--trusted-env", name, "--json");
     expect(json.code).toBe(2);
     expect(JSON.parse(json.out)).toEqual({ error: "environment", message });
+  });
+
+  it("--preset adds its entries before the list, says what it stands for, and is refused beside --config", async () => {
+    const { code, out } = await cli("doctor", "--preset", "caddy", "--trusted", "172.18.0.1,proxy", "--json");
+    expect(code).toBe(0);
+    expect(config(out)).toEqual({
+      trusted: ["172.18.0.1", "proxy"],
+      preset: "caddy",
+      findings: [
+        expect.objectContaining({ code: "preset", severity: "info", message: expect.stringMatching(/^preset caddy: trusts loopback \(this machine\) and believes x-forwarded-for;/) }),
+        expect.objectContaining({ code: "proxy-name", severity: "info", entry: "proxy", index: 1, message: expect.stringContaining("await startResolver(options)") }),
+      ],
+    });
+    expect((await cli("doctor", "--preset", "nginx")).out).toMatch(/^Config check \(--trusted, preset nginx\)\n +info +\[preset\] preset nginx: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name the same peer;/m);
+    expect((await cli("doctor", "--preset", "apache")).code).toBe(2);
+    const file = await write("gateway.json", { gateway: { preset: "cloudflared", trustedProxies: ["172.18.0.1"] } });
+    expect(config((await cli("doctor", "--config", file, "--json")).out)!.findings.map(({ code }) => code)).toEqual(["preset"]);
+    const both = await cli("doctor", "--preset", "caddy", "--config", file);
+    expect(both.code).toBe(2);
+    expect(both.err).toMatch(/^clientaddr: give --preset with --trusted or --trusted-env \(or alone\), not with --config/);
   });
 
   it.each([

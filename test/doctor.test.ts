@@ -307,6 +307,26 @@ describe("checkConfig", () => {
     expect(checkConfig(config, CONTAINER)).toEqual([]);
   });
 
+  it("names a preset's front, and refuses an unknown preset", () => {
+    expect(checkConfig({ gateway: { preset: "traefik", trustedProxies: ["172.18.0.1"] } }, CONTAINER)).toEqual([
+      { code: "preset", severity: "info", message: expect.stringMatching(/^preset traefik: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name the same peer; the entries below add to it \(following traefik\/traefik /) },
+    ]);
+    expect(checkConfig({ preset: "tailscale-serve" }, CONTAINER)[0]!.message).toContain("its tailscale-user-login, tailscale-user-name, tailscale-user-profile-pic are claims, never local");
+    expect(checkConfig({ gateway: { preset: "apache" } }, CONTAINER)).toEqual([
+      expect.objectContaining({ code: "invalid-preset", severity: "error", message: 'preset "apache" is not one of cloudflared, tailscale-serve, nginx, caddy, traefik, haproxy: the gateway would not start' }),
+      expect.objectContaining({ code: "gateway-not-trusted" }),
+    ]);
+  });
+
+  it("takes a DNS name for what startResolver looks up, not an invalid entry, and checks the rest as before", () => {
+    const findings = checkConfig(["proxy", "172.18.0.1", "nginx-proxy-manager_app_1"], CONTAINER);
+    expect(findings).toEqual([
+      expect.objectContaining({ code: "proxy-name", severity: "info", entry: "proxy", index: 0, message: expect.stringMatching(/^trustedProxies\[0\] "proxy" is a DNS name \(a Compose service or container\): the gateway must make its resolver with `await startResolver\(options\)`/) }),
+      expect.objectContaining({ code: "proxy-name", entry: "nginx-proxy-manager_app_1", index: 2 }),
+    ]);
+    expect(checkConfig(["proxy"], CONTAINER).map(({ code }) => code)).toEqual(["proxy-name", "gateway-not-trusted"]);
+  });
+
   it("accepts both gateways on an IPv6 bridge", () => {
     expect(checkConfig(["172.18.0.1", "fd18::1"], CONTAINER_V6)).toEqual([]);
   });

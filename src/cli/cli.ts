@@ -15,6 +15,9 @@ import {
   FORWARDING_HEADERS,
   type ForwardingHeader,
   type LocalityChecks,
+  PRESETS,
+  PRESET_NAMES,
+  type PresetName,
   canonicalAddress,
   parseLocalHosts,
   parseLocalOrigins,
@@ -76,8 +79,8 @@ Exit status: 0 every case matched, 1 a case did not match, 2 a usage error, or a
 path or file that cannot be read or is not a valid fixture.`,
 
   explain: `Usage:
-  clientaddr explain [--peer ADDR] [--secure] [--trusted LIST] [-H "Name: value"]...
-                     [--header NAME] [--max-hops N]
+  clientaddr explain [--peer ADDR] [--secure] [--preset NAME] [--trusted LIST]
+                     [-H "Name: value"]... [--header NAME] [--max-hops N]
                      [--local-host NAME]... [--local-origin ORIGIN]... [--json]
 
 Resolves one request and shows the whole decision: the answer, each hop, the four
@@ -87,8 +90,12 @@ Options:
   --peer ADDR              the socket's remote address, an IP address (127.0.0.1, ::1);
                            omit it for a socket without one
   --secure                 the connection was TLS (an https server's; default: plain http)
+  --preset NAME            the front in one word: its trust and believed header, and the
+                           headers it also writes:
+${wrapped(PRESET_NAMES.join(", "), 27, 84)}
   --trusted LIST           trusted proxies, comma or space separated: addresses, CIDRs,
-                           loopback, linklocal, uniquelocal (default: none); repeatable
+                           loopback, linklocal, uniquelocal (default: none, or the
+                           preset's, to which these add); repeatable
   -H, --request-header "Name: value"
                            a request header line; repeat it, the order is kept
   --header NAME            the forwarding header to believe (default: ${DEFAULT_FORWARDING_HEADER}):
@@ -113,7 +120,8 @@ Exit status: 0 whatever the verdict, 2 a usage error or a bad --trusted list. Wi
 --json such an error is JSON on stdout: { "error": "usage" | "trusted-proxies", "message": "..." }.`,
 
   doctor: `Usage:
-  clientaddr doctor [--config FILE | --trusted LIST | --trusted-env NAME] [--json]
+  clientaddr doctor [--config FILE | --trusted LIST | --trusted-env NAME] [--preset NAME]
+                    [--json]
 
 Run where the gateway runs (inside its container): shows the container evidence,
 the interfaces and default gateways, the trustedProxies entry to use (the gateway's
@@ -122,11 +130,13 @@ it against this machine.
 
 Options:
   --config FILE            check the list in a gateway config file:
-                           { "gateway": { "trustedProxies": [...] } },
+                           { "gateway": { "preset": ..., "trustedProxies": [...] } },
                            { "trustedProxies": [...] } or a JSON array
   --trusted LIST           check this list, comma or space separated (as explain's --trusted)
   --trusted-env NAME       check the list in the environment variable NAME, comma or space
                            separated (TRUSTED_PROXIES for the example gateway)
+  --preset NAME            the gateway's preset, whose entries the list adds to:
+${wrapped(PRESET_NAMES.join(", "), 27, 84)}
   --json                   print the facts, the recommendation and the findings as JSON
   --help                   show this help
 At most one of --config, --trusted and --trusted-env.
@@ -135,7 +145,7 @@ Examples:
   # Inside the gateway's container: what to trust, and the list it was started with
   clientaddr doctor --trusted-env TRUSTED_PROXIES
   clientaddr doctor --config gateway.json
-  clientaddr doctor --trusted 172.18.0.1 --json
+  clientaddr doctor --preset caddy --trusted proxy,172.18.0.1 --json
 
 Exit status: 0 no error found, 1 the check found an error in the list, 2 a usage
 error, a config file that cannot be read or is not JSON, or an unset --trusted-env
@@ -286,6 +296,7 @@ function explain(args: string[], io: Io): number {
     options: {
       peer: { type: "string" },
       secure: { type: "boolean" },
+      preset: { type: "string" },
       trusted: { type: "string", multiple: true },
       "request-header": { type: "string", short: "H", multiple: true },
       header: { type: "string" },
@@ -306,6 +317,7 @@ function explain(args: string[], io: Io): number {
   const rawHeaders = (values["request-header"] ?? []).flatMap(headerLine);
   // Repeated --trusted lists add up rather than the last one silently winning.
   const trustedProxies = (values.trusted ?? []).flatMap(splitList);
+  const preset = values.preset === undefined ? undefined : presetName(values.preset);
   const header = values.header === undefined ? undefined : forwardingHeader(values.header);
   const maxHops = values["max-hops"] === undefined ? undefined : hopCount(values["max-hops"]);
   // A bad --local-host or --local-origin entry is a TypeError naming the flag and the entry: a usage error.
@@ -322,8 +334,8 @@ function explain(args: string[], io: Io): number {
   const trust = parseTrustedProxies(trustedProxies.join(","), "--trusted");
 
   const secure = values.secure === true;
-  const result = resolveClientAddress({ remoteAddress: peer, secure, headers: rawHeaders, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
-  const request = { peer: peer ?? null, secure, rawHeaders, trustedProxies, header, maxHops, localHosts, localOrigins };
+  const result = resolveClientAddress({ remoteAddress: peer, secure, headers: rawHeaders, preset, trustedProxies: trust, header, maxHops, localHosts, localOrigins });
+  const request = { peer: peer ?? null, secure, rawHeaders, preset, trustedProxies, header, maxHops, localHosts, localOrigins };
   const trustDiagnostics = trust.diagnostics;
   if (values.json) {
     io.out(JSON.stringify({ request, result, trustDiagnostics }, null, 2));
@@ -331,8 +343,12 @@ function explain(args: string[], io: Io): number {
   }
 
   const lines = ["Request", `  peer        ${peer ?? "(none: the socket has no remote address)"}`, `  scheme      ${secure ? "https (--secure)" : "http"}`];
-  lines.push(`  trusted     ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}`);
-  lines.push(`  believes    ${header ?? DEFAULT_FORWARDING_HEADER}${header === undefined ? " (default)" : ""}`);
+  const row = PRESETS.find((candidate) => candidate.name === preset);
+  if (row !== undefined) lines.push(`  preset      ${row.name} (trusts ${row.trustedProxies.join(", ")}; believes ${row.header}${row.alsoWrites.length > 0 ? `; also writes ${row.alsoWrites.join(", ")}` : ""})`);
+  const listed = [...(row === undefined ? [] : row.trustedProxies.map((entry) => `${entry} (the preset's)`)), ...trustedProxies];
+  lines.push(`  trusted     ${listed.length > 0 ? listed.join(", ") : "(none)"}`);
+  const believed = header ?? row?.header;
+  lines.push(`  believes    ${believed ?? DEFAULT_FORWARDING_HEADER}${believed === undefined ? " (default)" : header === undefined ? " (the preset's)" : ""}`);
   if (maxHops !== undefined) lines.push(`  max hops    ${maxHops}`);
   if (localHosts.length > 0) lines.push(`  local hosts ${localHosts.join(", ")}`);
   if (localOrigins.length > 0) lines.push(`  local origins ${localOrigins.join(", ")}`);
@@ -343,6 +359,8 @@ function explain(args: string[], io: Io): number {
   lines.push(`  client      ${result.address ?? "(unknown)"}`);
   lines.push(`  local       ${result.loopbackEquivalent ? "yes" : "no"}`);
   lines.push(`  basis       ${result.basis}`);
+  lines.push(`  attribution ${result.attribution}${result.attributionReason === null ? "" : ` (${result.attributionReason})`}${result.preset === null ? "" : `, by preset ${result.preset}`}`);
+  if (result.claims !== null) lines.push(`  claims      ${Object.entries(result.claims).map(([name, value]) => `${name}: ${value}`).join("; ")} (not checked; never local)`);
 
   lines.push("", "Path, nearest first", ...hopLines(result));
 
@@ -369,6 +387,7 @@ async function doctor(args: string[], io: Io, deps: Deps): Promise<number> {
     strict: true,
     options: {
       config: { type: "string" },
+      preset: { type: "string" },
       trusted: { type: "string", multiple: true },
       "trusted-env": { type: "string" },
       json: { type: "boolean" },
@@ -378,8 +397,11 @@ async function doctor(args: string[], io: Io, deps: Deps): Promise<number> {
   if (values.help) return help(io, COMMAND_HELP.doctor);
   const sources = (["config", "trusted", "trusted-env"] as const).filter((name) => values[name] !== undefined);
   if (sources.length > 1) throw new UsageError(`give one list to check, not ${sources.map((name) => `--${name}`).join(" and ")}`);
+  if (values.preset !== undefined && values.config !== undefined) throw new UsageError("give --preset with --trusted or --trusted-env (or alone), not with --config: a config names its own preset");
+  const preset = values.preset === undefined ? undefined : presetName(values.preset);
   // The list first: an unreadable file or an unset variable is exit 2, before anything is reported.
-  const checked = await listToCheck(values.config, values.trusted, values["trusted-env"]);
+  const listed = await listToCheck(values.config, values.trusted ?? (preset === undefined ? undefined : []), values["trusted-env"]);
+  const checked = listed === null || preset === undefined ? listed : { source: { ...listed.source, preset }, config: { preset, trustedProxies: listed.config } };
   const facts = await deps.readFacts();
   const report: DoctorReport = {
     ...diagnose(facts),
@@ -447,6 +469,12 @@ function headerLine(line: string): [string, string] {
   const name = colon === -1 ? "" : line.slice(0, colon).trim();
   if (name === "") throw new UsageError(`-H ${JSON.stringify(line)} is not a header line of the form "Name: value"`);
   return [name, line.slice(colon + 1).trim()];
+}
+
+function presetName(value: string): PresetName {
+  const name = PRESET_NAMES.find((candidate) => candidate === value.toLowerCase());
+  if (name === undefined) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(", ")}, got ${JSON.stringify(value)}`);
+  return name;
 }
 
 function forwardingHeader(value: string): ForwardingHeader {

@@ -1,6 +1,6 @@
 // What doctor finds: `diagnose` says which addresses to trust here and what to watch out for; `checkConfig`
 // holds a gateway config's `trustedProxies` against this machine. Both are pure functions of the facts.
-import { ClientAddressConfigError, canonicalAddress, compileTrustedProxies } from "../../index.js";
+import { ClientAddressConfigError, PRESETS, PRESET_NAMES, canonicalAddress, compileTrustedProxies, trustedProxyName } from "../../index.js";
 import type { Facts } from "./facts.js";
 import { LINK_LOCAL, LOOPBACK, PRIVATE, type Range, firstPublic, overlaps, range, rangesOf, single, within } from "./ranges.js";
 import { type PublishedPath, networkOf, ownAddress, publishedPath } from "./topology.js";
@@ -18,7 +18,10 @@ export type FindingCode =
   | "host-network"
   // checkConfig
   | "not-a-config"
+  | "preset"
+  | "invalid-preset"
   | "invalid-entry"
+  | "proxy-name"
   | "trusts-everyone"
   | "host-bits-set"
   | "never-matches"
@@ -158,15 +161,16 @@ function publishOnLoopback(published: PublishedPath, gateway: string | undefined
  * The list in `{ gateway: { trustedProxies } }` (absent means [], as in the gateway), `{ trustedProxies }`, or
  * a bare array. Whatever stands there is returned as found: `null` or a string is the gateway's error too.
  */
-function listOf(config: unknown): { list: unknown } | null {
+function listOf(config: unknown): { list: unknown; preset?: unknown } | null {
   if (Array.isArray(config)) return { list: config };
   if (typeof config !== "object" || config === null) return null;
-  const { gateway, trustedProxies } = config as { gateway?: unknown; trustedProxies?: unknown };
+  const { gateway, trustedProxies, preset } = config as { gateway?: unknown; trustedProxies?: unknown; preset?: unknown };
   if (typeof gateway === "object" && gateway !== null) {
-    const list = (gateway as { trustedProxies?: unknown }).trustedProxies;
-    return { list: list === undefined ? [] : list };
+    const options = gateway as { trustedProxies?: unknown; preset?: unknown };
+    return { list: options.trustedProxies === undefined ? [] : options.trustedProxies, preset: options.preset };
   }
-  return trustedProxies === undefined ? null : { list: trustedProxies };
+  if (trustedProxies === undefined && preset === undefined) return null;
+  return { list: trustedProxies === undefined ? [] : trustedProxies, preset };
 }
 
 /** Invalid entries listed one by one; past this, one more finding gives the count (a generated list can hold thousands). */
@@ -198,15 +202,41 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
   }
   const list: readonly unknown[] = found.list;
   const findings: Finding[] = [];
+  if (found.preset !== undefined) {
+    const row = PRESETS.find((candidate) => candidate.name === found.preset);
+    findings.push(
+      row === undefined
+        ? { code: "invalid-preset", severity: "error", message: `preset ${JSON.stringify(found.preset)} is not one of ${PRESET_NAMES.join(", ")}: the gateway would not start` }
+        : {
+            code: "preset",
+            severity: "info",
+            message: `preset ${row.name}: trusts ${row.trustedProxies.join(", ")} (this machine) and believes ${row.header}${row.alsoWrites.length > 0 ? `, reading the ${row.alsoWrites.join(" and ")} it also writes when they name the same peer` : ""}${row.claims.length > 0 ? `; its ${row.claims.join(", ")} are claims, never local` : ""}; the entries below add to it (following ${row.follows})`,
+          },
+    );
+  }
 
   // compileTrustedProxies stops at the first bad entry. Each entry is compiled alone, so that every bad one is
   // found in one pass (compiling the list again after each would be quadratic), with the compiler's message
   // (which, compiled alone, names index 0). The list is then compiled once with each bad entry swapped for a
   // harmless valid one (loopback: never a gateway, no diagnostic), so that the others keep their indexes.
   const invalid = new Set<number>();
+  const named = new Set<number>();
   list.forEach((entry, index) => {
     const error = refusal([entry]);
     if (error === null) return;
+    const name = typeof entry === "string" ? trustedProxyName(entry) : null;
+    if (name !== null) {
+      // Looked up at run time, not here: where doctor runs, the name may not resolve as it does for the gateway.
+      named.add(index);
+      findings.push({
+        code: "proxy-name",
+        severity: "info",
+        message: `trustedProxies[${index}] "${entry}" is a DNS name (a Compose service or container): the gateway must make its resolver with \`await startResolver(options)\`, which looks it up at start-up and every 30 s and trusts the addresses it has then (createResolver refuses a name); trust a name only for a proxy in front of this gateway, on this machine`,
+        entry,
+        index,
+      });
+      return;
+    }
     invalid.add(index);
     if (invalid.size > MAX_INVALID_LISTED) return;
     const message = error.message.replace(/^trustedProxies\[0\]/, `trustedProxies[${index}]`);
@@ -215,7 +245,7 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
   if (invalid.size > MAX_INVALID_LISTED) {
     findings.push({ code: "invalid-entry", severity: "error", message: `${invalid.size - MAX_INVALID_LISTED} more invalid entries (${invalid.size} in all; the first ${MAX_INVALID_LISTED} are listed)` });
   }
-  const entries = list.map((entry, index) => (invalid.has(index) ? "127.0.0.1" : (entry as string)));
+  const entries = list.map((entry, index) => (invalid.has(index) || named.has(index) ? "127.0.0.1" : (entry as string)));
   const compiled = compileTrustedProxies(entries);
   const everyone = new Set<number>();
   for (const { code, message, entry, index } of compiled.diagnostics) {
@@ -245,7 +275,7 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
   const hostGateways = inContainer && facts.gateways.length > 0 ? `, nor the container's default gateway ${quoted(facts.gateways.map(({ address }) => address), "or")} (the host)` : "";
 
   entries.forEach((entry, index) => {
-    if (invalid.has(index)) return;
+    if (invalid.has(index) || named.has(index)) return;
     const ranges = rangesOf(entry);
     const at = `trustedProxies[${index}] "${entry}"`;
     if (!ranges.some((r) => visible.some((v) => overlaps(r, v)))) {

@@ -27,8 +27,8 @@ import type { Diagnosis, Finding } from "./findings.js";
 /** Where the checked list came from: a config file, --trusted, or the environment variable --trusted-env names. */
 export type CheckedSource =
   | { readonly file: string }
-  | { readonly trusted: readonly string[] }
-  | { readonly env: string; readonly trusted: readonly string[] };
+  | { readonly trusted: readonly string[]; readonly preset?: string }
+  | { readonly env: string; readonly trusted: readonly string[]; readonly preset?: string };
 
 export interface DoctorReport extends Diagnosis {
   readonly config: (CheckedSource & { readonly findings: readonly Finding[] }) | null;
@@ -78,7 +78,8 @@ export function formatReport(report: DoctorReport): string {
 
 function sourceName(source: CheckedSource): string {
   if ("file" in source) return source.file;
-  return "env" in source ? `environment variable ${source.env}` : "--trusted";
+  const preset = source.preset === undefined ? "" : `, preset ${source.preset}`;
+  return `${"env" in source ? `environment variable ${source.env}` : "--trusted"}${preset}`;
 }
 
 function findingLines(findings: readonly Finding[]): string[] {
