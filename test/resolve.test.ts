@@ -507,6 +507,16 @@ describe("diagnostics say what to change", () => {
     );
   });
 
+  it("origin-not-local tells the page of the name the request was made to from a page on another site", () => {
+    // Through a TLS proxy to a public name: the page is the gateway's own, but the name is not this machine.
+    const own = resolve("127.0.0.1", { host: "gw.example.com", "x-forwarded-for": "127.0.0.1", "x-forwarded-proto": "https", origin: "https://gw.example.com" }, ["loopback"]);
+    expect(message(own, "origin-not-local")).toBe('Origin "https://gw.example.com" is the page of the name the request was made to, which is not this machine (see Host): a page served under another name, so not local');
+    expect(message(own, "host-not-local")).toMatch(/^Host "gw\.example\.com" does not name this machine/);
+    // The other scheme, or another site, is a page elsewhere.
+    expect(message(resolve("127.0.0.1", { host: "gw.example.com", origin: "https://gw.example.com" }), "origin-not-local")).toMatch(/^Origin "https:\/\/gw\.example\.com" is not this machine: a page from another site/);
+    expect(message(resolve("127.0.0.1", { host: "gw.example.com", origin: "https://evil.example" }), "origin-not-local")).toMatch(/^Origin "https:\/\/evil\.example" is not this machine: a page from another site/);
+  });
+
   it("untrusted-forwarding-header names the header and the peer to declare; for an unknown peer, just the header", () => {
     expect(message(resolve("127.0.0.1", { host: "localhost", "x-real-ip": "1.2.3.4" }), "untrusted-forwarding-header")).toBe(
       'peer 127.0.0.1 is not a trusted proxy, yet the request carries X-Real-IP (written by nginx (proxy_set_header X-Real-IP $remote_addr, by configuration), Traefik (always, the peer it saw), ingress-nginx): a proxy or tunnel forwards for someone else, so not local. If 127.0.0.1 is a reverse proxy or tunnel you run on this machine (or on one whose every process you would let in as a local user), add "127.0.0.1" to trustedProxies so that its headers are read',

@@ -2,7 +2,7 @@
 // operator reads in a log. The rules (rules.ts) decide and call these when explaining; nothing here decides.
 import { type Address, formatAddress, isPrivateUse } from "./address.js";
 import type { Diagnostic, DiagnosticCode, Fix, Hop, LocalityChecks } from "./answer.js";
-import { type LocalOrigin, NO_PORT, browserOrigin, isLocalHostEntry } from "./locality.js";
+import { type LocalOrigin, NO_PORT, askedOrigin, browserOrigin, isLocalHostEntry } from "./locality.js";
 import { ADDRESS_BITS, FORWARDING_HEADERS, type ForwardingHeader, PROXY_HEADERS, bitOf, displayName } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
@@ -152,7 +152,13 @@ export class Explanation {
     }
     const shown = JSON.stringify(String(originValue).slice(0, 80));
     if (page === null) {
-      this.#note("origin-not-local", `Origin ${shown} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
+      // The page of the very name the request was made to: condition c already says that name is not this machine.
+      const own = typeof request.askedHost === "string" && request.askedProblem === null ? askedOrigin(request.askedHost, request.askedSecure, request.askedPort) : null;
+      if (own !== null && own === originValue) {
+        this.#note("origin-not-local", `Origin ${shown} is the page of the name the request was made to, which is not this machine (see Host): a page served under another name, so not local`);
+      } else {
+        this.#note("origin-not-local", `Origin ${shown} is not this machine: a page from another site (or an opaque origin) opened this connection in the user's browser, so not local`);
+      }
       return;
     }
     const asked = `${request.askedSecure ? "https" : "http"}, ${port === NO_PORT ? "no port" : `port ${port}`}`;

@@ -203,6 +203,15 @@ export function compileLocalOrigins(list: readonly unknown[], option: "localOrig
  * The origin as a browser serializes it (WHATWG URL), or null when `text` is not exactly an http(s) origin:
  * the form localOrigins entries are kept in, and an Origin a client wrote in another spelling is compared in.
  */
+/**
+ * The origin of the request the browser made (its host, scheme and a port a proxy gave), in the form browsers
+ * send an origin; null when it is not one.
+ */
+export function askedOrigin(host: string, secure: boolean, port: number): string | null {
+  const given = port !== NO_PORT && !/:\d+$/.test(host) ? `:${port}` : "";
+  return browserOrigin(`${secure ? "https" : "http"}://${host}${given}`);
+}
+
 export function browserOrigin(text: string): string | null {
   const start = schemeEnd(text);
   // URL is lenient where an origin is not: it takes "http:///x", backslashes, user info, a query or fragment.

@@ -7,7 +7,7 @@ import type { PresetName } from "./presets.js";
 import { Explanation } from "./explain.js";
 import { type CompiledOptions, type ResolverOptions, compileOptions } from "./options.js";
 import { type RequestFacts, RequestState } from "./request.js";
-import { browserOrigin, NO_PORT } from "./locality.js";
+import { askedOrigin } from "./locality.js";
 import { decide, describeAsked, unattributableReason } from "./rules.js";
 
 /** The one-call form's input: one request's facts and the options to judge it by. */
@@ -179,11 +179,7 @@ function originCheck(request: RequestState): OriginCheck {
   // An opaque origin ("null": a sandboxed frame, a file: page) and a value that is not text are pages too,
   // and never the gateway's own: kept as sent ("" for the latter), so that they are cross-site.
   const sent = request.origin === undefined ? null : (request.origin ?? "");
-  let own: string | null = null;
-  if (describeAsked(request, request.peerTrusted) && typeof request.askedHost === "string") {
-    const port = request.askedPort !== NO_PORT && !/:\d+$/.test(request.askedHost) ? `:${request.askedPort}` : "";
-    own = browserOrigin(`${request.askedSecure ? "https" : "http"}://${request.askedHost}${port}`);
-  }
+  const own = describeAsked(request, request.peerTrusted) && typeof request.askedHost === "string" ? askedOrigin(request.askedHost, request.askedSecure, request.askedPort) : null;
   const configured = request.options.publicOrigins;
   if (configured.size === 0) return { sent, own, same: sent !== null && sent === own };
   return { sent, own: own !== null && configured.has(own) ? own : configured.values().next().value!, same: sent !== null && configured.has(sent) };
