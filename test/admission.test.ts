@@ -132,6 +132,22 @@ describe("the refusal log: one line per peer and local port per interval, in bou
     expect(lines[2]).toBe("clientaddr: refused 127.0.0.1: direct-local, socket:loopback: ");
   });
 
+  it("given a resolver with DNS-named proxies, names those that do not resolve (why their clients may be refused)", () => {
+    const lines: string[] = [];
+    const names = [
+      { name: "proxy", error: "ENOTFOUND" },
+      { name: "caddy", error: null },
+      { name: "traefik", error: "ETIMEOUT" },
+    ];
+    const log = createRefusalLog({ warn: (line) => lines.push(line), resolver: { names } });
+    log(answer("172.18.0.9", { host: "gw.example", "x-forwarded-for": "203.0.113.7" }), 18789);
+    expect(lines[0]).toMatch(/^clientaddr: refused 172\.18\.0\.9 on port 18789: unattributable \(undeclared-proxy\), socket:remote-client: .*; trustedProxies names not resolving: "proxy" \(ENOTFOUND\), "traefik" \(ETIMEOUT\)$/);
+    names[0]!.error = null;
+    names[2]!.error = null;
+    log(answer("172.18.0.10", { host: "gw.example" }), 18789);
+    expect(lines[1]).not.toContain("not resolving");
+  });
+
   it("refuses bad options, naming them", () => {
     expect(() => createRefusalLog({ maxKeys: 0 })).toThrow("maxKeys must be a positive integer, got 0");
     expect(() => createRefusalLog({ intervalMs: -1 })).toThrow("intervalMs must be a non-negative integer, got -1");

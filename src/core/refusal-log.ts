@@ -12,6 +12,11 @@ export interface RefusalLogOptions {
   readonly intervalMs?: number | undefined;
   /** How many peers and ports are remembered at most; the one logged longest ago is forgotten first. Default 64. */
   readonly maxKeys?: number | undefined;
+  /**
+   * The resolver, when `startResolver` made it: each line then also names the trustedProxies names that do
+   * not resolve (a proxy whose name fails is why its clients may be refused).
+   */
+  readonly resolver?: { readonly names?: ReadonlyArray<{ readonly name: string; readonly error: string | null }> } | undefined;
 }
 
 /**
@@ -25,7 +30,7 @@ export type RefusalLog = (answer: ClientAddress, localPort?: number) => boolean;
  * (the first diagnostic, which never advises trusting a public address).
  */
 export function createRefusalLog(options: RefusalLogOptions = {}): RefusalLog {
-  const { warn = (line: string) => console.warn(line), intervalMs = 300_000, maxKeys = 64 } = options;
+  const { warn = (line: string) => console.warn(line), intervalMs = 300_000, maxKeys = 64, resolver } = options;
   if (typeof warn !== "function") throw new ClientAddressConfigError(`warn must be a function, got ${typeof warn}`, "warn", warn);
   if (!(Number.isInteger(intervalMs) && intervalMs >= 0)) throw new ClientAddressConfigError(`intervalMs must be a non-negative integer, got ${JSON.stringify(intervalMs)}`, "intervalMs", intervalMs);
   if (!(Number.isInteger(maxKeys) && maxKeys >= 1)) throw new ClientAddressConfigError(`maxKeys must be a positive integer, got ${JSON.stringify(maxKeys)}`, "maxKeys", maxKeys);
@@ -47,7 +52,9 @@ export function createRefusalLog(options: RefusalLogOptions = {}): RefusalLog {
     const reason = answer.attributionReason === null ? "" : ` (${answer.attributionReason})`;
     const since = last === undefined || last.since === 0 ? "" : ` [${last.since} more since the last line]`;
     const why = answer.diagnostics[0]?.message ?? "";
-    warn(`clientaddr: refused ${peerText}${localPort === undefined ? "" : ` on port ${localPort}`}: ${answer.attribution}${reason}, ${answer.basis}: ${why}${since}`);
+    const failing = (resolver?.names ?? []).filter((name) => name.error !== null).map((name) => `"${name.name}" (${name.error})`);
+    const names = failing.length === 0 ? "" : `; trustedProxies names not resolving: ${failing.join(", ")}`;
+    warn(`clientaddr: refused ${peerText}${localPort === undefined ? "" : ` on port ${localPort}`}: ${answer.attribution}${reason}, ${answer.basis}: ${why}${since}${names}`);
     return true;
   };
 }
