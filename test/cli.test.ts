@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { readFile, symlink } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -151,7 +151,7 @@ describe("explain", () => {
     const { request, result } = JSON.parse(serve.out) as { request: { preset: string }; result: { claims: unknown; preset: string; loopbackEquivalent: boolean } };
     expect(request.preset).toBe("tailscale-serve");
     expect(result).toMatchObject({ preset: "tailscale-serve", loopbackEquivalent: false, claims: { "tailscale-user-login": "alice@example.com" } });
-    const human = await cli("explain", "--preset", "tailscale-serve", "--peer", "127.0.0.1", "-H", "Tailscale-User-Login: alice@example.com");
+    const human = await cli("explain", "--preset", "tailscale-serve", "--peer", "127.0.0.1", "-H", "X-Forwarded-For: 100.64.0.1", "-H", "Tailscale-User-Login: alice@example.com");
     expect(human.out).toMatch(/^ +claims +tailscale-user-login: alice@example\.com \(not checked; never local\)$/m);
     const unknown = await cli("explain", "--preset", "apache");
     expect(unknown.code).toBe(2);
@@ -530,7 +530,7 @@ describe("doctor's list to check", () => {
         expect.objectContaining({ code: "proxy-name", severity: "info", entry: "proxy", index: 1, message: expect.stringContaining("await startResolver(options)") }),
       ],
     });
-    expect((await cli("doctor", "--preset", "nginx")).out).toMatch(/^Config check \(--trusted, preset nginx\)\n +info +\[preset\] preset nginx: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name the same peer;/m);
+    expect((await cli("doctor", "--preset", "nginx")).out).toMatch(/^Config check \(--trusted, preset nginx\)\n +info +\[preset\] preset nginx: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name an address the walk read;/m);
     expect((await cli("doctor", "--preset", "apache")).code).toBe(2);
     const file = await write("gateway.json", { gateway: { preset: "cloudflared", trustedProxies: ["172.18.0.1"] } });
     expect(config((await cli("doctor", "--config", file, "--json")).out)!.findings.map(({ code }) => code)).toEqual(["preset"]);
@@ -565,6 +565,24 @@ describe("the binary", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^ +local +yes$/m);
     expect(result.stdout).toMatch(/^ +basis +socket:trusted-path$/m);
+  });
+
+  it("stops quietly when its reader closes the pipe early (replay | head), keeping its exit code", { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/bin.ts", "replay"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (chunk) => (stderr += chunk));
+    // Read the first chunk, then close the pipe, as `head -1` does.
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill("SIGKILL"), 25_000);
+      child.once("close", (exit) => {
+        clearTimeout(timer);
+        resolve(exit);
+      });
+    });
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
   });
 
   it("exits 2 from the command line on a usage error", { timeout: 30_000 }, async () => {

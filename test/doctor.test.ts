@@ -309,7 +309,7 @@ describe("checkConfig", () => {
 
   it("names a preset's front, and refuses an unknown preset", () => {
     expect(checkConfig({ gateway: { preset: "traefik", trustedProxies: ["172.18.0.1"] } }, CONTAINER)).toEqual([
-      { code: "preset", severity: "info", message: expect.stringMatching(/^preset traefik: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name the same peer; the entries below add to it \(following traefik\/traefik /) },
+      { code: "preset", severity: "info", message: expect.stringMatching(/^preset traefik: trusts loopback \(this machine\) and believes x-forwarded-for, reading the x-real-ip it also writes when they name an address the walk read; the entries below add to it \(following traefik\/traefik /) },
     ]);
     expect(checkConfig({ preset: "tailscale-serve" }, CONTAINER)[0]!.message).toContain("its tailscale-user-login, tailscale-user-name, tailscale-user-profile-pic are claims, never local");
     expect(checkConfig({ gateway: { preset: "apache" } }, CONTAINER)).toEqual([

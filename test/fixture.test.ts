@@ -4,8 +4,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, it } from "vitest";
-import { BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, parseFixture, replayFixture } from "../src/cli/fixture.js";
-import { FORWARDING_HEADERS, resolveClientAddress } from "../src/core/index.js";
+import { ATTRIBUTIONS, BUNDLED_FIXTURES, type Fixture, FixtureError, loadFixtures, parseFixture, replayFixture } from "../src/cli/fixture.js";
+import { FORWARDING_HEADERS, PRESET_NAMES, resolveClientAddress } from "../src/core/index.js";
 import { useScratchFolder } from "./support/scratch.js";
 
 /** A valid fixture: a Docker bridge gateway trusted as the one hop in front of the server. */
@@ -92,8 +92,34 @@ describe("loadFixtures", () => {
     expect(loaded!.fixture.options).toEqual(options);
   });
 
+  it("accepts a preset, and an expected attribution, preset and claims", async () => {
+    const options = { trustedProxies: ["172.18.0.5"], preset: "tailscale-serve" };
+    const expected = { address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:remote-client", attribution: "direct-remote", preset: null, claims: { "tailscale-user-login": "alice@example.com" } };
+    const [loaded] = await loadFixtures([await write("preset.json", dockerCase({ options, expected }))]);
+    expect(loaded!.fixture.options).toEqual(options);
+    expect(loaded!.fixture.expected).toEqual(expected);
+    const none = { address: "172.18.0.1", loopbackEquivalent: false, basis: "socket:remote-client", preset: "caddy", claims: null };
+    const [other] = await loadFixtures([await write("none.json", dockerCase({ expected: none }))]);
+    expect(other!.fixture.expected).toEqual(none);
+    expect("attribution" in other!.fixture.expected).toBe(false);
+  });
+
+  it("keeps a claim named __proto__ as a claim", async () => {
+    const expected = JSON.parse('{ "address": null, "loopbackEquivalent": false, "basis": "socket:invalid-peer", "claims": { "__proto__": "x" } }') as unknown;
+    const [loaded] = await loadFixtures([await write("proto.json", dockerCase({ expected }))]);
+    const claims = loaded!.fixture.expected.claims!;
+    expect(Object.keys(claims)).toEqual(["__proto__"]);
+    expect(Object.getPrototypeOf(claims)).toBe(Object.prototype);
+  });
+
   it.each([
     ["a missing field", dockerCase({ expected: { address: null, basis: "socket:invalid-peer" } }), "expected.loopbackEquivalent", /missing/],
+    ["an unknown preset", dockerCase({ options: { trustedProxies: [], preset: "apache" } }), "options.preset", /must be one of "cloudflared", "tailscale-serve", "nginx", "caddy", "traefik", "haproxy", got "apache"/],
+    ["a preset of null in the options", dockerCase({ options: { trustedProxies: [], preset: null } }), "options.preset", /must be one of/],
+    ["an unknown attribution", dockerCase({ expected: { address: null, loopbackEquivalent: false, basis: "socket:invalid-peer", attribution: "local" } }), "expected.attribution", /must be one of "direct-local", .*"unattributable", got "local"/],
+    ["an unknown expected preset", dockerCase({ expected: { address: null, loopbackEquivalent: false, basis: "socket:invalid-peer", preset: "Caddy" } }), "expected.preset", /must be one of .* or null, got "Caddy"/],
+    ["claims that are not an object", dockerCase({ expected: { address: null, loopbackEquivalent: false, basis: "socket:invalid-peer", claims: ["alice"] } }), "expected.claims", /must be an object of strings or null, got an array/],
+    ["a claim that is not a string", dockerCase({ expected: { address: null, loopbackEquivalent: false, basis: "socket:invalid-peer", claims: { "tailscale-user-login": 7 } } }), "expected.claims.tailscale-user-login", /must be a string/],
     ["a wrongly typed field", dockerCase({ name: 42 }), "name", /must be a string/],
     ["an unknown (misspelt) field", dockerCase({ option: {} }), "option", /not a fixture field/],
     ["a bad provenance kind", dockerCase({ provenance: { kind: "guessed", source: "me" } }), "provenance.kind", /must be one of/],
@@ -267,6 +293,66 @@ describe("replayFixture", () => {
   });
 });
 
+describe("a preset, and the attribution, preset and claims of the expected answer", () => {
+  async function loaded(data: unknown): Promise<Fixture> {
+    const [entry] = await loadFixtures([await write("preset.json", data)]);
+    return entry!.fixture;
+  }
+  // Tailscale Serve on this host: a tailnet client named in X-Forwarded-For, with its identity headers.
+  const serve = {
+    ...(dockerCase().request as object),
+    peer: { address: "127.0.0.1", port: 40000 },
+    rawHeaders: ["Host", "machine.tailnet.ts.net", "X-Forwarded-For", "100.101.102.103", "Tailscale-User-Login", "alice@example.com", "Tailscale-User-Name", "Alice"],
+  };
+  const claims = { "tailscale-user-name": "Alice", "tailscale-user-login": "alice@example.com" };
+  const answer = { address: "100.101.102.103", loopbackEquivalent: false, basis: "x-forwarded-for:remote-client", attribution: "proxied", preset: "tailscale-serve", claims };
+
+  it("passes the preset to the resolver, and compares the attribution, preset and claims, claims in any key order", async () => {
+    const fixture = await loaded(dockerCase({ request: serve, options: { trustedProxies: [], preset: "tailscale-serve" }, expected: answer }));
+    const { result, mismatches } = replayFixture(fixture);
+    expect(mismatches).toEqual([]);
+    expect(result.claims).toEqual(claims);
+    expect(Object.keys(result.claims!)).not.toEqual(Object.keys(claims));
+  });
+
+  it("without the preset, the same request is another answer, and each stated field that differs is listed", async () => {
+    const fixture = await loaded(dockerCase({ request: serve, options: { trustedProxies: [] }, expected: answer }));
+    expect(replayFixture(fixture).mismatches).toEqual([
+      'address: expected "100.101.102.103", got "127.0.0.1"',
+      'basis: expected "x-forwarded-for:remote-client", got "socket:unread-forwarding-header"',
+      'attribution: expected "proxied", got "unattributable"',
+      'preset: expected "tailscale-serve", got null',
+      `claims: expected ${JSON.stringify(claims)}, got null`,
+    ]);
+  });
+
+  it("compares only what the fixture states, and a claim more or less is a mismatch", async () => {
+    const { attribution: _a, preset: _p, claims: _c, ...bare } = answer;
+    const options = { trustedProxies: [], preset: "tailscale-serve" };
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: bare }))).mismatches).toEqual([]);
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: { ...bare, preset: null } }))).mismatches).toEqual(['preset: expected null, got "tailscale-serve"']);
+    const fewer = { "tailscale-user-login": "alice@example.com" };
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: { ...bare, claims: fewer } }))).mismatches).toEqual([`claims: expected ${JSON.stringify(fewer)}, got ${JSON.stringify({ "tailscale-user-login": "alice@example.com", "tailscale-user-name": "Alice" })}`]);
+    const more = { ...claims, "tailscale-user-profile-pic": "https://example.com/a.png" };
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: { ...bare, claims: more } }))).mismatches).toHaveLength(1);
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: { ...bare, claims: null } }))).mismatches).toHaveLength(1);
+    expect(replayFixture(await loaded(dockerCase({ request: serve, options, expected: { ...bare, claims: { ...claims, "tailscale-user-name": "Mallory" } } }))).mismatches).toHaveLength(1);
+  });
+
+  it("entries in trustedProxies add to the preset's, as in the resolver (nginx in a container)", async () => {
+    const inContainer = { ...serve, peer: { address: "172.18.0.5", port: 40000 }, rawHeaders: ["Host", "gw.example.com", "X-Forwarded-For", "203.0.113.7", "X-Real-IP", "203.0.113.7"] };
+    const expected = { address: "203.0.113.7", loopbackEquivalent: false, basis: "x-forwarded-for:remote-client", attribution: "proxied", preset: "nginx", claims: null };
+    expect(replayFixture(await loaded(dockerCase({ request: inContainer, options: { trustedProxies: ["172.18.0.5"], preset: "nginx" }, expected }))).mismatches).toEqual([]);
+    // The preset alone trusts loopback only: from 172.18.0.5 the same headers are an undeclared proxy's.
+    expect(replayFixture(await loaded(dockerCase({ request: inContainer, options: { trustedProxies: [], preset: "nginx" }, expected }))).mismatches).toEqual([
+      'address: expected "203.0.113.7", got "172.18.0.5"',
+      'basis: expected "x-forwarded-for:remote-client", got "socket:remote-client"',
+      'attribution: expected "proxied", got "unattributable"',
+      'preset: expected "nginx", got null',
+    ]);
+  });
+});
+
 describe("a declared source (the PROXY protocol)", () => {
   async function loaded(data: unknown): Promise<Fixture> {
     const [entry] = await loadFixtures([await write("declared.json", data)]);
@@ -351,12 +437,13 @@ describe("the fixture format's JSON Schema (fixtures/fixture.schema.json)", asyn
   const handWritten = dockerCase({
     provenance: { kind: "hand-written", source: "test suite", why: "a test" },
     request: { ...(dockerCase().request as object), declaredSource: "203.0.113.7", secure: true },
-    options: { trustedProxies: ["172.18.0.1", "loopback"], header: "forwarded", maxHops: 3, localHosts: ["myhost"], localOrigins: ["http://localhost:5173"] },
+    options: { trustedProxies: ["172.18.0.1", "loopback"], header: "forwarded", maxHops: 3, localHosts: ["myhost"], localOrigins: ["http://localhost:5173"], preset: "nginx" },
+    expected: { address: "172.18.0.1", loopbackEquivalent: true, basis: "socket:trusted-path", attribution: "nat-local", preset: "tailscale-serve", claims: { "tailscale-user-login": "alice@example.com" } },
   });
   /** The nullable fields null. */
   const recorded = dockerCase({
     request: { ...(dockerCase().request as object), peer: null, local: null, declaredSource: null },
-    expected: { address: null, loopbackEquivalent: false, basis: "proxy-protocol:invalid-peer" },
+    expected: { address: null, loopbackEquivalent: false, basis: "proxy-protocol:invalid-peer", attribution: "unattributable", preset: null, claims: null },
   });
 
   type Key = string | number;
@@ -374,11 +461,28 @@ describe("the fixture format's JSON Schema (fixtures/fixture.schema.json)", asyn
     return copy;
   }
   /** A value of every JSON type, and the edges of the format's numbers and strings. */
-  const VALUES: readonly unknown[] = [null, true, false, 0, 7, -1, 1.5, 65535, 65536, "", " \t", "x", "recorded", "hand-written", "forwarded", "127.0.0.1", [], ["x"], ["Host", "x"], [1], {}, { address: "::1", port: 1 }];
+  const VALUES: readonly unknown[] = [null, true, false, 0, 7, -1, 1.5, 65535, 65536, "", " \t", "x", "recorded", "hand-written", "forwarded", "127.0.0.1", "nginx", "proxied", [], ["x"], ["Host", "x"], [1], {}, { address: "::1", port: 1 }, { login: "x" }];
 
   it("is draft 2020-12, and its header enum is the library's forwarding headers", () => {
     expect((schema as { $schema?: string }).$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     expect(schema.properties!.options!.properties!.header!.enum).toEqual([...FORWARDING_HEADERS]);
+  });
+
+  it("its preset enums are the library's presets (the expected one or null), its attribution enum the answer's", () => {
+    expect(schema.properties!.options!.properties!.preset!.enum).toEqual([...PRESET_NAMES]);
+    expect(schema.properties!.expected!.properties!.preset!.enum).toEqual([...PRESET_NAMES, null]);
+    expect(schema.properties!.expected!.properties!.attribution!.enum).toEqual([...ATTRIBUTIONS]);
+    // Every attribution the resolver gives is one the format can state.
+    const seen = new Set(
+      [
+        { remoteAddress: "127.0.0.1", headers: {} },
+        { remoteAddress: "172.18.0.1", headers: {}, trustedProxies: ["172.18.0.1"] },
+        { remoteAddress: "203.0.113.9", headers: {} },
+        { remoteAddress: "127.0.0.1", headers: { "x-forwarded-for": "203.0.113.7" }, preset: "caddy" as const },
+        { remoteAddress: "127.0.0.1", headers: { "x-forwarded-for": "203.0.113.7" } },
+      ].map((facts) => resolveClientAddress(facts).attribution),
+    );
+    expect([...seen].sort()).toEqual([...ATTRIBUTIONS].sort());
   });
 
   it("accepts every bundled fixture, as the loader does", async () => {

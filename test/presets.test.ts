@@ -75,7 +75,7 @@ describe("what else a front writes: agreeing, it is read as that front's; disagr
     expect(resolve({ preset: "cloudflared" }, { ...page, "cf-connecting-ip": "127.0.0.1", "x-forwarded-for": "203.0.113.66, 127.0.0.1" })).toMatchObject({ loopbackEquivalent: true });
   });
 
-  it("traefik: X-Real-Ip names the peer it saw, its X-Forwarded-For entry; another address means a hop unseen", () => {
+  it("traefik: X-Real-Ip names the peer it saw (or a client a front it trusts named): an address the walk read; another means a hop unseen", () => {
     const agreeing = { ...page, "x-forwarded-for": "127.0.0.1", "x-real-ip": "127.0.0.1" };
     expect(resolve({ preset: "traefik" }, agreeing)).toMatchObject({ loopbackEquivalent: true, basis: "x-forwarded-for:loopback" });
     expect(resolve({ trustedProxies: ["loopback"] }, agreeing)).toMatchObject({ loopbackEquivalent: false, basis: "x-forwarded-for:unread-forwarding-header" });
@@ -83,8 +83,17 @@ describe("what else a front writes: agreeing, it is read as that front's; disagr
     expect(other).toMatchObject({ loopbackEquivalent: false, basis: "x-forwarded-for:unread-forwarding-header", attribution: "unattributable", attributionReason: "unbelieved-header" });
     expect(other.diagnostics[0]).toEqual({
       code: "unbelieved-forwarding-header",
-      message: expect.stringMatching(/^trusted proxy 127\.0\.0\.1 passed on X-Real-IP \(written by .*\), which traefik writes about the peer it saw, but its nearest entry does not name the address X-Forwarded-For's nearest entry names \(or X-Forwarded-For is absent\): a hop the walk cannot see, so not local$/),
+      message: expect.stringMatching(/^trusted proxy 127\.0\.0\.1 passed on X-Real-IP \(written by .*\), which traefik writes about the peer it saw, but it names no address the walk read in X-Forwarded-For \(or X-Forwarded-For is absent\): a hop the walk cannot see, so not local$/),
     });
+    // Behind a balancer Traefik trusts, it passes that balancer's X-Real-Ip on: a client the walk read, no hop unseen.
+    const behindBalancer = resolve({ preset: "traefik", trustedProxies: ["10.0.0.2"], unattributable: "reject" }, { ...page, "x-forwarded-for": "203.0.113.7, 10.0.0.2", "x-real-ip": "203.0.113.7" });
+    expect(behindBalancer).toMatchObject({ address: "203.0.113.7", attribution: "proxied", attributionReason: null, preset: "traefik" });
+    // An address the walk did not read (left of the client) is a hop it cannot see.
+    expect(resolve({ preset: "traefik" }, { ...page, "x-forwarded-for": "127.0.0.9, 127.0.0.1", "x-real-ip": "203.0.113.7" })).toMatchObject({ loopbackEquivalent: false, attributionReason: "unbelieved-header" });
+    // A walk that ended on an entry that is not an address explains every condition, this one included.
+    const ended = resolve({ preset: "traefik" }, { ...page, "x-forwarded-for": "unknown, 127.0.0.1", "x-real-ip": "127.0.0.1" });
+    expect(ended).toMatchObject({ address: null, basis: "x-forwarded-for:invalid-entry" });
+    expect(ended.checks.forwarding).toBe(true);
     for (const realIp of ["127.0.0.1, 127.0.0.1", ["127.0.0.1", "127.0.0.1"], "unknown"]) {
       expect(resolve({ preset: "traefik" }, { ...page, "x-forwarded-for": "127.0.0.1", "x-real-ip": realIp }).loopbackEquivalent, String(realIp)).toBe(false);
     }
@@ -109,14 +118,17 @@ describe("tailscale-serve: who the user is, as claims", () => {
     const answer = resolve({ preset: "tailscale-serve" }, serve);
     expect(answer).toMatchObject({ address: "100.101.102.103", loopbackEquivalent: false, attribution: "proxied", preset: "tailscale-serve", claims });
     expect(JSON.parse(JSON.stringify(answer)).claims).toEqual(claims);
-    // OpenClaw's advisory (a *.ts.net Host on loopback taken as local): here the Host is not this machine.
+    // OpenClaw's advisory (a *.ts.net Host on loopback taken as local): here the Host is not this machine; and
+    // without the X-Forwarded-For Serve always sets, the front named nobody: a process on this host wrote the claim.
     const onLoopback = resolve({ preset: "tailscale-serve" }, ["Host", "machine.tailnet.ts.net", "Tailscale-User-Login", "alice@example.com"]);
-    expect(onLoopback).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:host-not-local", claims: { "tailscale-user-login": "alice@example.com" } });
+    expect(onLoopback).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:host-not-local", claims: null });
+    expect(resolve({ preset: "tailscale-serve" }, { ...page, "tailscale-user-login": "admin@example.com" })).toMatchObject({ loopbackEquivalent: true, attribution: "direct-local", claims: null });
+    expect(resolve({ preset: "tailscale-serve" }, { ...page, "x-forwarded-for": "100.64.0.1", "tailscale-user-login": "" }).claims).toBeNull();
     expect(resolve({ preset: "tailscale-serve" }, serve, "203.0.113.9").claims).toBeNull();
     expect(resolve({ trustedProxies: ["loopback"] }, serve).claims).toBeNull();
     expect(resolve({ preset: "tailscale-serve" }, ["Host", "localhost", "X-Forwarded-For", "100.64.0.1"]).claims).toBeNull();
     // A repeated claim cannot be told to be the front's: left out.
-    expect(resolve({ preset: "tailscale-serve" }, ["Tailscale-User-Login", "alice@example.com", "Tailscale-User-Login", "admin@example.com", "Tailscale-User-Name", "Alice"]).claims).toEqual({ "tailscale-user-name": "Alice" });
+    expect(resolve({ preset: "tailscale-serve" }, ["X-Forwarded-For", "100.64.0.1", "Tailscale-User-Login", "alice@example.com", "Tailscale-User-Login", "admin@example.com", "Tailscale-User-Name", "Alice"]).claims).toEqual({ "tailscale-user-name": "Alice" });
   });
 
   it("verifyClaims asks the gateway's hook, with the claims and the answer; false without claims or a hook", async () => {

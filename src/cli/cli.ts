@@ -273,13 +273,14 @@ async function replay(args: string[], io: Io): Promise<number> {
     const { result, mismatches } = replayFixture(fixture);
     if (mismatches.length > 0) failed++;
     const { peer, declaredSource, rawHeaders } = fixture.request;
-    const { trustedProxies } = fixture.options;
-    const believed = fixture.options.header ?? DEFAULT_FORWARDING_HEADER;
+    const row = PRESETS.find((candidate) => candidate.name === fixture.options.preset);
+    const trustedProxies = [...(row?.trustedProxies ?? []), ...fixture.options.trustedProxies];
+    const believed = fixture.options.header ?? row?.header ?? DEFAULT_FORWARDING_HEADER;
     const believedLines = rawHeaders.filter((_, i) => i % 2 === 1 && rawHeaders[i - 1]!.toLowerCase() === believed);
     io.out(
       [
         `${mismatches.length > 0 ? "MISMATCH" : "OK      "}  ${fixture.name}  (${shortPath(file)})`,
-        `          peer ${peer?.address ?? "(none)"}${declaredSource === undefined ? "" : ` declared ${declaredSource ?? "(unknown)"} (PROXY protocol)`}  trusted ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}  ${believed} ${believedLines.length > 0 ? JSON.stringify(believedLines.join(", ")) : "(absent)"}`,
+        `          peer ${peer?.address ?? "(none)"}${declaredSource === undefined ? "" : ` declared ${declaredSource ?? "(unknown)"} (PROXY protocol)`}${row === undefined ? "" : `  preset ${row.name}`}  trusted ${trustedProxies.length > 0 ? trustedProxies.join(", ") : "(none)"}  ${believed} ${believedLines.length > 0 ? JSON.stringify(believedLines.join(", ")) : "(absent)"}`,
         `          answer ${result.address ?? "(unknown)"}  local ${result.loopbackEquivalent ? "yes" : "no"}  basis ${result.basis}`,
         ...mismatches.map((line) => `          ! ${line}`),
       ].join("\n"),

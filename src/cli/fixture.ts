@@ -4,20 +4,30 @@
 // The format is fixtures/fixture.schema.json (JSON Schema 2020-12, shipped for users' own fixtures). The checks
 // here accept exactly what it accepts, with a message naming the field, plus three it cannot express: rawHeaders
 // of even length, trustedProxies entries the library compiles, and localHosts and localOrigins entries the
-// resolver takes. test/fixture.test.ts holds the two to the same verdicts with a JSON Schema validator.
+// resolver takes. test/fixture.test.ts holds the two to the same verdicts with a JSON Schema validator, and the
+// schema's enums (believed headers, presets, attributions) to the lists below.
 import type { Dirent, Stats } from "node:fs";
 import { readFile, readdir, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  type Attribution,
   type Basis,
+  type Claims,
   type ClientAddress,
   type ForwardingHeader,
+  type PresetName,
   ClientAddressConfigError,
   FORWARDING_HEADERS,
+  PRESET_NAMES,
   compileTrustedProxies,
   resolveClientAddress,
 } from "../index.js";
+
+/** Every attribution an answer can carry (answer.ts's `Attribution`; a record, so that none can be left out). */
+const ATTRIBUTION_SET: Readonly<Record<Attribution, true>> = { "direct-local": true, "nat-local": true, "direct-remote": true, proxied: true, unattributable: true };
+/** The attributions an expected answer may name: the format's `expected.attribution` enum. */
+export const ATTRIBUTIONS: readonly Attribution[] = Object.keys(ATTRIBUTION_SET) as Attribution[];
 
 export interface FixtureEndpoint {
   readonly address: string;
@@ -58,11 +68,19 @@ export interface Fixture {
     readonly maxHops?: number;
     readonly localHosts?: readonly string[];
     readonly localOrigins?: readonly string[];
+    /** A front in one word (`nginx`, `cloudflared`...): its trust and believed header; trustedProxies add to its own. */
+    readonly preset?: PresetName;
   };
   readonly expected: {
     readonly address: string | null;
     readonly loopbackEquivalent: boolean;
     readonly basis: Basis;
+    /** How the client was identified; compared only when given. */
+    readonly attribution?: Attribution;
+    /** The preset whose front named the client, or null; compared only when given. */
+    readonly preset?: PresetName | null;
+    /** What the preset's front says of the user, or null; compared only when given (key order aside). */
+    readonly claims?: Claims | null;
   };
 }
 
@@ -101,7 +119,10 @@ export async function loadFixtures(paths: readonly string[]): Promise<LoadedFixt
   return loaded;
 }
 
-/** Replays one fixture through the public resolver and lists each expected field it got wrong. */
+/**
+ * Replays one fixture through the public resolver and lists each expected field it got wrong: address,
+ * loopbackEquivalent and basis always, attribution, preset and claims when the fixture states them.
+ */
 export function replayFixture(fixture: Fixture): { result: ClientAddress; mismatches: string[] } {
   const { request, options, expected } = fixture;
   const result = resolveClientAddress({
@@ -114,14 +135,25 @@ export function replayFixture(fixture: Fixture): { result: ClientAddress; mismat
     maxHops: options.maxHops,
     localHosts: options.localHosts,
     localOrigins: options.localOrigins,
+    preset: options.preset,
   });
   const mismatches: string[] = [];
-  for (const key of ["address", "loopbackEquivalent", "basis"] as const) {
-    if (result[key] !== expected[key]) {
+  for (const key of ["address", "loopbackEquivalent", "basis", "attribution", "preset"] as const) {
+    if (expected[key] !== undefined && result[key] !== expected[key]) {
       mismatches.push(`${key}: expected ${JSON.stringify(expected[key])}, got ${JSON.stringify(result[key])}`);
     }
   }
+  if (expected.claims !== undefined && !sameClaims(result.claims, expected.claims)) {
+    mismatches.push(`claims: expected ${JSON.stringify(expected.claims)}, got ${JSON.stringify(result.claims)}`);
+  }
   return { result, mismatches };
+}
+
+/** The same claims, whatever the order of their keys; null only equals null. */
+function sameClaims(got: Claims | null, want: Claims | null): boolean {
+  if (got === null || want === null) return got === want;
+  const keys = Object.keys(want);
+  return Object.keys(got).length === keys.length && keys.every((key) => Object.hasOwn(got, key) && got[key] === want[key]);
 }
 
 async function filesOf(given: string): Promise<string[]> {
@@ -228,7 +260,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("request.rawHeaders", "must alternate names and values (its length is odd)");
   }
 
-  const options = record(root.options, "options", ["trustedProxies"], ["header", "maxHops", "localHosts", "localOrigins"]);
+  const options = record(root.options, "options", ["trustedProxies"], ["header", "maxHops", "localHosts", "localOrigins", "preset"]);
   const trustedProxies = strings(options.trustedProxies, "options.trustedProxies");
   try {
     compileTrustedProxies(trustedProxies);
@@ -243,7 +275,7 @@ function toFixture(data: unknown): Fixture {
     throw new ShapeError("options.maxHops", `must be a non-negative integer, got ${JSON.stringify(maxHops)}`);
   }
 
-  const expected = record(root.expected, "expected", ["address", "loopbackEquivalent", "basis"]);
+  const expected = record(root.expected, "expected", ["address", "loopbackEquivalent", "basis"], ["attribution", "preset", "claims"]);
   const loopbackEquivalent = flag(expected.loopbackEquivalent, "expected.loopbackEquivalent");
 
   const fixture: Fixture = {
@@ -269,12 +301,16 @@ function toFixture(data: unknown): Fixture {
       ...(maxHops === undefined ? {} : { maxHops: maxHops as number }),
       ...(options.localHosts === undefined ? {} : { localHosts: strings(options.localHosts, "options.localHosts") }),
       ...(options.localOrigins === undefined ? {} : { localOrigins: strings(options.localOrigins, "options.localOrigins") }),
+      ...(options.preset === undefined ? {} : { preset: oneOf(options.preset, "options.preset", PRESET_NAMES) }),
     },
     expected: {
       address: expected.address === null ? null : string(expected.address, "expected.address"),
       loopbackEquivalent,
       // Not checked against the Basis names: a wrong one shows up as a replay mismatch naming both.
       basis: text(expected.basis, "expected.basis") as Basis,
+      ...(expected.attribution === undefined ? {} : { attribution: oneOf(expected.attribution, "expected.attribution", ATTRIBUTIONS) }),
+      ...(expected.preset === undefined ? {} : { preset: expected.preset === null ? null : oneOf(expected.preset, "expected.preset", PRESET_NAMES, "or null") }),
+      ...(expected.claims === undefined ? {} : { claims: expected.claims === null ? null : claims(expected.claims, "expected.claims") }),
     },
   };
   checkOptions(fixture.options);
@@ -344,9 +380,18 @@ function strings(value: unknown, field: string): string[] {
   return value.map((item, index) => string(item, `${field}[${index}]`));
 }
 
-function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[]): T {
+function oneOf<T extends string>(value: unknown, field: string, allowed: readonly T[], orElse = ""): T {
   if (typeof value === "string" && (allowed as readonly string[]).includes(value)) return value as T;
-  throw new ShapeError(field, `must be one of ${allowed.map((item) => `"${item}"`).join(", ")}, got ${JSON.stringify(value)}`);
+  throw new ShapeError(field, `must be one of ${allowed.map((item) => `"${item}"`).join(", ")}${orElse === "" ? "" : ` ${orElse}`}, got ${JSON.stringify(value)}`);
+}
+
+/** An object of strings by name (the claims a front makes: header name to value). */
+function claims(value: unknown, field: string): Claims {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ShapeError(field, `must be an object of strings or null, got ${describe(value)}`);
+  }
+  // fromEntries defines each key as data, so that a "__proto__" claim stays a claim.
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, string(item, `${field}.${key}`)]));
 }
 
 function describe(value: unknown): string {

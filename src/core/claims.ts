@@ -21,19 +21,20 @@ export const VERIFY_KEYS_PER_MINUTE = 64;
 export const VERIFY_TIMEOUT_MS = 5_000;
 
 /**
- * The claims of a request that came through the preset's trusted front, or null: no preset with claims, an
- * untrusted peer (whose claims anyone could write), or none present. A claim header that is repeated or not
- * text is left out: which line the front wrote cannot be told.
+ * The claims of a request the preset's trusted front forwarded, or null: no preset with claims, an untrusted
+ * peer (whose claims anyone could write), a request in which the front named no client (Tailscale Serve always
+ * sets X-Forwarded-For: without it, a process on this host wrote them), or none present. A claim header that
+ * is repeated, empty or not text is left out: which line the front wrote cannot be told.
  */
 export function claimsOf(request: RequestState): Claims | null {
   const names = request.options.preset?.claims;
-  if (names === undefined || names.length === 0 || !request.peerTrusted) return null;
+  if (names === undefined || names.length === 0 || !request.peerTrusted || request.source !== request.options.believed) return null;
   request.readHeaders();
   const claims: Record<string, string> = {};
   let any = false;
   for (const name of names) {
     const value = request.kept?.get(bitOf(name));
-    if (typeof value === "string" && !value.includes(",")) {
+    if (typeof value === "string" && value !== "" && !value.includes(",")) {
       claims[name] = value;
       any = true;
     }

@@ -91,7 +91,7 @@ export class Explanation {
     const preset = request.options.preset;
     if (preset !== null && (request.alsoBits & bitOf(row.name)) !== 0) {
       // The front writes it; nothing to drop. It disagrees, so something else wrote it or changed it.
-      this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, which ${preset.name} writes about the peer it saw, but its nearest entry does not name the address ${DISPLAY[believed]}'s nearest entry names (or ${DISPLAY[believed]} is absent): a hop the walk cannot see, so not local`);
+      this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, which ${preset.name} writes about the peer it saw, but it names no address the walk read in ${DISPLAY[believed]} (or ${DISPLAY[believed]} is absent): a hop the walk cannot see, so not local`);
       return;
     }
     // Switching the believed header is advised only while the believed one is absent, and only to the first

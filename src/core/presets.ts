@@ -12,8 +12,9 @@ export interface PresetRow {
   /** The header it names the client in. */
   readonly header: ForwardingHeader;
   /**
-   * The other address headers it writes about the same peer (the one its believed header's nearest entry
-   * names): from it, one that agrees is not a hop the walk cannot see; one that does not agree still is.
+   * The other address headers it writes (about the peer it saw, or passed on from a front it trusts): from
+   * it, one whose nearest entry names an address the walk read is not a hop the walk cannot see; one that
+   * names any other address still is.
    */
   readonly alsoWrites: readonly ForwardingHeader[];
   /** Headers that say who the user is: exposed as claims, never read as an address, never making a client local. */

@@ -10,7 +10,7 @@ import type { Explanation } from "./explain.js";
 import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
 import { memoize, rememberLast } from "./memo.js";
-import { ADDRESS_BITS, FORWARDED_BIT, type ForwardingHeader, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT, bitOf } from "./proxy-headers.js";
+import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT, bitOf } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
 const NO_HOSTS: readonly string[] = [];
@@ -217,9 +217,9 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
 
 /**
  * The proxy headers the walk did not read (a bit each, PROXY_HEADERS' rows): from a trusted proxy, an address
- * header other than the believed one, a hop the walk cannot see, unless the preset's front writes it about
- * the same peer and it agrees; from anyone else, any proxy header, a proxy or tunnel on this host that
- * nobody declared.
+ * header other than the believed one, a hop the walk cannot see, unless the preset's front writes it and it
+ * names an address the walk read (agreeing); from anyone else, any proxy header, a proxy or tunnel on this
+ * host that nobody declared.
  */
 function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number {
   if (!peerTrusted) return request.proxyHeaders;
@@ -228,28 +228,30 @@ function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number
 }
 
 /**
- * The preset's other address headers that agree with the believed one: written by the same front about the
- * same peer, their nearest entry names the address the believed header's nearest entry names (Traefik's
- * X-Real-Ip and its X-Forwarded-For entry; Cloudflare's CF-Connecting-IP and the X-Forwarded-For entry it
- * appended). One that names another address was not written by that front alone: a hop the walk cannot see.
+ * The preset's other address headers that agree with the believed one: their nearest entry names an address
+ * the walk read in the believed header, so they name no hop it did not see. The front writes them about the
+ * peer it saw (Traefik's X-Real-Ip, nginx's $remote_addr: the believed header's nearest entry; Cloudflare's
+ * X-Forwarded-For entry: the visitor in CF-Connecting-IP), or passes on what a front it trusts wrote about a
+ * client further out (Traefik behind a balancer it trusts). One that names any other address is a hop unseen.
  */
 function agreeing(request: RequestState): number {
-  const believed = nearest(request.options.believed, request.believed);
   let bits = 0;
-  if (believed === null || request.kept === null) return bits;
+  if (typeof request.believed !== "string" || request.kept === null || request.examined === 0) return bits;
+  const read = new Set<string>();
+  const cursor = new EntryCursor(request.options.believed, request.believed);
+  // The entries the walk read are there to read again; the last may be one that ended it (not an address).
+  for (let entry = 0; entry < request.examined; entry++) {
+    cursor.next();
+    if (cursor.address !== null) read.add(formatAddress(cursor.address));
+  }
   for (const name of request.options.preset!.alsoWrites) {
     const bit = bitOf(name);
-    const also = nearest(name, request.kept.get(bit));
-    if (also !== null && also === believed) bits |= bit;
+    const value = request.kept.get(bit);
+    if (typeof value !== "string") continue;
+    const also = new EntryCursor(name, value);
+    if (also.next() && also.address !== null && read.has(formatAddress(also.address))) bits |= bit;
   }
   return bits;
-}
-
-/** The canonical text of the address a header's nearest entry names, or null when it names none. */
-function nearest(header: ForwardingHeader, value: HeaderValue): string | null {
-  if (typeof value !== "string") return null;
-  const cursor = new EntryCursor(header, value);
-  return cursor.next() && cursor.address !== null ? formatAddress(cursor.address) : null;
 }
 
 /**

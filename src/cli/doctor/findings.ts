@@ -210,7 +210,7 @@ export function checkConfig(config: unknown, facts: Facts): Finding[] {
         : {
             code: "preset",
             severity: "info",
-            message: `preset ${row.name}: trusts ${row.trustedProxies.join(", ")} (this machine) and believes ${row.header}${row.alsoWrites.length > 0 ? `, reading the ${row.alsoWrites.join(" and ")} it also writes when they name the same peer` : ""}${row.claims.length > 0 ? `; its ${row.claims.join(", ")} are claims, never local` : ""}; the entries below add to it (following ${row.follows})`,
+            message: `preset ${row.name}: trusts ${row.trustedProxies.join(", ")} (this machine) and believes ${row.header}${row.alsoWrites.length > 0 ? `, reading the ${row.alsoWrites.join(" and ")} it also writes when they name an address the walk read` : ""}${row.claims.length > 0 ? `; its ${row.claims.join(", ")} are claims, never local` : ""}; the entries below add to it (following ${row.follows})`,
           },
     );
   }
