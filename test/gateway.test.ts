@@ -1,7 +1,7 @@
 // The example gateway (docs/api.md's code), run for real: a Node http server with `ws` on loopback and real
 // WebSocket clients.
 import { readFile } from "node:fs/promises";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect as connectTcp } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createResolver } from "clientaddr";
@@ -103,6 +103,30 @@ describe("the example's upgrade handler", () => {
     const page = await fetch(`http://127.0.0.1:${port}/`);
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('id="status"');
+  });
+
+  it("survives a bad frame from the peer: an unmasked one sent with a refused client's handshake, or an admitted one's", async () => {
+    // Without an 'error' listener on the socket, ws's error for a bad frame ended the process. Caddy 2.6.2 (Debian's)
+    // sends its unmasked close frame upstream when it shuts down (caddyserver/caddy#5199).
+    const close = Buffer.from([0x88, 0x02, 0x03, 0xe8]); // close 1000, unmasked
+    for (const host of [`203.0.113.9:${port}`, `127.0.0.1:${port}`]) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connectTcp(port, "127.0.0.1", () => {
+          socket.write(`GET /ws HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+          socket.write(close);
+        });
+        let received = "";
+        socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+        socket.on("close", () => resolve(received));
+        socket.on("error", reject);
+        socket.setTimeout(5000, () => {
+          socket.destroy();
+          reject(new Error(`the gateway did not close the connection within 5 s: ${JSON.stringify(received)}`));
+        });
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 101 /);
+    }
+    expect(await connect()).toMatchObject({ opened: { connected: true, local: true } });
   });
 
   it("is the code docs/api.md shows", async () => {

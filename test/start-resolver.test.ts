@@ -133,25 +133,42 @@ describe("startResolver: names that change or fail", () => {
     expect(lines).toEqual([`clientaddr: trustedProxies name "proxy" changed its addresses, to 172.18.0.9 (was 172.18.0.3): trusting 172.18.0.9 only`]);
   });
 
-  it("keeps a failing name's last good addresses, and reports the failure and the recovery once each", async () => {
+  it("keeps a name's last good addresses through a DNS server that does not answer, for maxStaleMs, then trusts nothing for it", async () => {
     vi.useFakeTimers();
     const dns = fakeDns({ proxy: ["172.18.0.3"] });
     const { resolver, lines } = await start({ trustedProxies: ["proxy"], lookup: dns.lookup, refreshMs: 1_000 });
     const resolvedAt = resolver.names[0]!.resolvedAt;
-    dns.table.proxy = { code: "ENOTFOUND" };
-    await vi.advanceTimersByTimeAsync(3_000);
     dns.table.proxy = { code: "EAI_AGAIN" };
     await vi.advanceTimersByTimeAsync(1_000);
-    expect(dns.calls).toHaveLength(5);
+    // One failed round: still trusted (the default maxStaleMs is twice refreshMs).
     expect(trusts(resolver, "172.18.0.3")).toBe(true);
     expect(resolver.names).toEqual([{ name: "proxy", addresses: ["172.18.0.3"], error: "EAI_AGAIN", resolvedAt }]);
-    expect(lines).toEqual([`clientaddr: trustedProxies name "proxy" stopped resolving (ENOTFOUND): still trusting its last addresses 172.18.0.3 until it resolves again`]);
-    dns.table.proxy = ["172.18.0.3"];
+    expect(lines).toEqual([`clientaddr: trustedProxies name "proxy" stopped resolving (EAI_AGAIN): still trusting its last addresses 172.18.0.3 for at most 2 s after they were looked up, unless it resolves again`]);
+    dns.table.proxy = { code: "ETIMEOUT" };
+    await vi.advanceTimersByTimeAsync(1_000);
+    // Two seconds since the lookup that found it: the address may be another container's by now.
+    expect(trusts(resolver, "172.18.0.3")).toBe(false);
+    expect(resolver.names[0]).toMatchObject({ addresses: [], error: "ETIMEOUT", resolvedAt });
+    expect(lines[1]).toBe(`clientaddr: trustedProxies name "proxy" has not resolved for 2 s (ETIMEOUT): no longer trusting 172.18.0.3, nor anything for it until it resolves again`);
     await vi.advanceTimersByTimeAsync(2_000);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toBe(`clientaddr: trustedProxies name "proxy" resolves again, to 172.18.0.3 (its last error was EAI_AGAIN): trusting 172.18.0.3`);
+    dns.table.proxy = ["172.18.0.3"];
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(lines[2]).toBe(`clientaddr: trustedProxies name "proxy" resolves again, to 172.18.0.3 (its last error was ETIMEOUT): trusting 172.18.0.3`);
+    expect(trusts(resolver, "172.18.0.3")).toBe(true);
     expect(resolver.names[0]!.error).toBeNull();
     expect(resolver.names[0]!.resolvedAt).toBeGreaterThan(resolvedAt!);
+  });
+
+  // A stopped Compose service: its name is gone, and Docker may give its address to the next container.
+  it("trusts nothing for a name DNS says does not exist, at once: a stranger at the old address is not trusted", async () => {
+    const dns = fakeDns({ proxy: ["172.18.0.3"] });
+    const { resolver, lines } = await start({ trustedProxies: ["proxy"], lookup: dns.lookup, maxStaleMs: 600_000 });
+    dns.table.proxy = { code: "ENOTFOUND" };
+    await resolver.refresh();
+    const stranger = resolver.resolve({ remoteAddress: "172.18.0.3", headers: { host: "127.0.0.1:18789", "x-forwarded-for": "127.0.0.1" } });
+    expect(stranger).toMatchObject({ address: "172.18.0.3", loopbackEquivalent: false, basis: "socket:remote-client" });
+    expect(lines).toEqual([`clientaddr: trustedProxies name "proxy" does not exist any more (ENOTFOUND): no longer trusting 172.18.0.3, nor anything for it until it resolves again`]);
   });
 
   it("does not fail the start for a name that does not resolve: it trusts nothing until it does", async () => {
@@ -167,14 +184,18 @@ describe("startResolver: names that change or fail", () => {
     expect(lines[1]).toBe(`clientaddr: trustedProxies name "late" resolves now, to 172.18.0.7 (its last error was ENOTFOUND): trusting 172.18.0.7`);
   });
 
-  it("treats an answer with no usable address as a failure: the last good addresses stand", async () => {
+  it("takes an answer of no address as the name having none (dropped), and one of no usable address as a failure (kept a while)", async () => {
     let answer: Array<{ address: string }> = [{ address: "172.18.0.3" }];
     const { resolver, lines } = await start({ trustedProxies: ["proxy"], lookup: async () => answer });
+    answer = [{ address: "not-an-address" }];
+    await resolver.refresh();
+    expect(resolver.names[0]).toMatchObject({ addresses: ["172.18.0.3"], error: 'EBADRESP: not an IP address: "not-an-address"' });
+    expect(trusts(resolver, "172.18.0.3")).toBe(true);
     answer = [];
     await resolver.refresh();
-    expect(resolver.names[0]).toMatchObject({ addresses: ["172.18.0.3"], error: "ENODATA: the lookup answered no address" });
-    expect(lines).toHaveLength(1);
-    expect(trusts(resolver, "172.18.0.3")).toBe(true);
+    expect(resolver.names[0]).toMatchObject({ addresses: [], error: "ENODATA: the lookup answered no address" });
+    expect(lines).toHaveLength(2);
+    expect(trusts(resolver, "172.18.0.3")).toBe(false);
   });
 
   it("bounds a hung lookup: the start goes on without that name, and the other names are trusted", async () => {
@@ -283,6 +304,8 @@ describe("startResolver: bad options", () => {
     await rejects({ trustedProxies: ["proxy"], lookup, refreshMs: 1.5e3 + 0.5 }, "refreshMs");
     await rejects({ trustedProxies: ["proxy"], lookup, refreshMs: 2 ** 31 }, "refreshMs");
     await rejects({ trustedProxies: ["proxy"], lookup, refreshMs: "30000" }, "refreshMs");
+    await rejects({ trustedProxies: ["proxy"], lookup, maxStaleMs: -1 }, "maxStaleMs");
+    await rejects({ trustedProxies: ["proxy"], lookup, maxStaleMs: 0.5 }, "maxStaleMs");
     await rejects({ trustedProxies: ["proxy"], lookup, warn: "console" }, "warn");
     await rejects({ trustedProxies: ["proxy"], lookup, header: "x-bogus" }, "header");
     await rejects({ trustedProxies: ["proxy"], lookup, maxHops: -1 }, "maxHops");

@@ -105,6 +105,9 @@ export function createGateway(config: GatewayConfig, options: GatewayOptions = {
     if (reason !== null) refusalLog(result, req.socket.localPort);
     if (refusal !== null) return void refuse(socket, refusal);
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // A bad frame from the peer (unmasked, oversized, not UTF-8) is an 'error' on the socket, even one being
+      // closed with 1008: without a listener it would end the process. ws has already failed the connection.
+      ws.on("error", () => ws.terminate());
       if (reason !== null) return void ws.close(1008, reason);
       ws.send(JSON.stringify({ connected: true, local: result.loopbackEquivalent, address: result.address, basis: result.basis }));
     });

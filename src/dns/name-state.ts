@@ -1,8 +1,11 @@
 // What one lookup does to one name: the addresses trusted for it and the lines reported. Pure: given the
 // name's record, the lookup's outcome and the time, the next record. A success replaces the name's
-// addresses (the old ones stop being trusted: a container's old address may be another's now); a failure
-// keeps the last good ones (the resolver answers from the last good set) and is reported once per
-// transition, not once per round.
+// addresses (the old ones stop being trusted: a container's old address may be another's now). A failure
+// keeps the last good ones (the resolver answers from the last good set) for at most maxStaleMs after the
+// lookup that found them, and not at all once DNS says the name does not exist (ENOTFOUND, ENODATA: the
+// container is gone, and Docker may hand its address to another): a stale address trusted is a stranger
+// trusted, while an address dropped too soon only answers the proxy's clients as remote. A failure is
+// reported once per transition, not once per round, and a drop when it happens.
 import { type TrustedProxies, compileTrustedProxies } from "../core/index.js";
 import type { LookupOutcome } from "./lookup.js";
 
@@ -39,16 +42,23 @@ let ownRanges: TrustedProxies | undefined;
 const isOwnRange = (address: string) => (ownRanges ??= compileTrustedProxies(["loopback", "linklocal", "uniquelocal"])).trustsText(address);
 
 /** The next record and the lines to report; `changed` when the addresses trusted for the name changed. */
-export function applyOutcome(record: NameRecord, outcome: LookupOutcome, now: number): { record: NameRecord; lines: string[]; changed: boolean } {
+export function applyOutcome(record: NameRecord, outcome: LookupOutcome, now: number, maxStaleMs: number): { record: NameRecord; lines: string[]; changed: boolean } {
   const { state } = record;
   const name = `trustedProxies name "${state.name}"`;
   const lines: string[] = [];
   const before = list(state.addresses);
   const lookedUp = state.error !== null || state.resolvedAt !== null;
   if (!outcome.ok) {
+    const gone = /^(ENOTFOUND|ENODATA)\b/.test(outcome.error);
+    const stale = state.resolvedAt !== null && now - state.resolvedAt >= maxStaleMs;
+    if (state.addresses.length > 0 && (gone || stale)) {
+      const why = gone ? `does not exist any more (${outcome.error})` : `has not resolved for ${Math.round((now - state.resolvedAt!) / 1000)} s (${outcome.error})`;
+      lines.push(`clientaddr: ${name} ${why}: no longer trusting ${before}, nor anything for it until it resolves again`);
+      return { record: { ...record, state: Object.freeze({ ...state, addresses: Object.freeze([]), error: outcome.error }) }, lines, changed: true };
+    }
     // Failing already: the code may change (ENOTFOUND, then ETIMEOUT); the transition was reported.
     if (state.error === null) {
-      const keeps = state.addresses.length === 0 ? "trusting no address for it until it does" : `still trusting its last addresses ${before} until it resolves again`;
+      const keeps = state.addresses.length === 0 ? "trusting no address for it until it does" : `still trusting its last addresses ${before} for at most ${Math.round(maxStaleMs / 1000)} s after they were looked up, unless it resolves again`;
       lines.push(`clientaddr: ${name} ${lookedUp ? "stopped resolving" : "does not resolve"} (${outcome.error}): ${keeps}`);
     }
     return { record: { ...record, state: Object.freeze({ ...state, error: outcome.error }) }, lines, changed: false };

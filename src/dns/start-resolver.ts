@@ -24,6 +24,12 @@ export interface StartResolverOptions extends ResolverOptions {
   readonly lookup?: Lookup;
   /** How often every name is looked up again, in milliseconds. Default 30_000; at least 100. */
   readonly refreshMs?: number;
+  /**
+   * How long a name's addresses stay trusted after the lookup that found them while its lookups fail
+   * (a DNS server that does not answer), in milliseconds. Default twice refreshMs: through one failed round.
+   * A name DNS says does not exist (ENOTFOUND, ENODATA) is trusted for nothing at once.
+   */
+  readonly maxStaleMs?: number;
   /** Where a name that stops resolving, or resolves again, or changes its addresses, is reported: one line each time. Default console.warn. */
   readonly warn?: (line: string) => void;
 }
@@ -72,6 +78,7 @@ interface Config {
   readonly names: readonly string[];
   readonly lookup: Lookup;
   readonly refreshMs: number;
+  readonly maxStaleMs: number;
   readonly warn: (line: string) => void;
 }
 
@@ -79,17 +86,20 @@ function readOptions(options: StartResolverOptions): Config {
   if (typeof options !== "object" || options === null) {
     throw new ClientAddressConfigError(`options must be an object, got ${options === null ? "null" : typeof options}`, "options", options);
   }
-  const { lookup = systemLookup, refreshMs = DEFAULT_REFRESH_MS, warn = (line: string) => console.warn(line), trustedProxies, ...rest } = options;
+  const { lookup = systemLookup, refreshMs = DEFAULT_REFRESH_MS, maxStaleMs = 2 * refreshMs, warn = (line: string) => console.warn(line), trustedProxies, ...rest } = options;
   if (typeof lookup !== "function") throw new ClientAddressConfigError(`lookup must be a function, got ${typeof lookup}`, "lookup", lookup);
   if (!(Number.isInteger(refreshMs) && refreshMs >= MIN_REFRESH_MS && refreshMs <= MAX_REFRESH_MS)) {
     throw new ClientAddressConfigError(`refreshMs must be an integer number of milliseconds from ${MIN_REFRESH_MS} to ${MAX_REFRESH_MS}, got ${JSON.stringify(refreshMs)}`, "refreshMs", refreshMs);
+  }
+  if (!(Number.isInteger(maxStaleMs) && maxStaleMs >= 0 && maxStaleMs <= Number.MAX_SAFE_INTEGER)) {
+    throw new ClientAddressConfigError(`maxStaleMs must be a non-negative integer number of milliseconds, got ${JSON.stringify(options.maxStaleMs)}`, "maxStaleMs", options.maxStaleMs);
   }
   if (typeof warn !== "function") throw new ClientAddressConfigError(`warn must be a function, got ${typeof warn}`, "warn", warn);
   const base: ResolverOptions = Object.freeze(Object.fromEntries(Object.entries(rest).map(([key, value]) => [key, Array.isArray(value) ? [...(value as unknown[])] : value])));
   if (!Array.isArray(trustedProxies)) {
     // None, a compiled list (which cannot hold a name) or not a list: createResolver takes it or says why not.
     createResolver({ ...base, trustedProxies });
-    return { base, literals: trustedProxies ?? [], names: [], lookup, refreshMs, warn };
+    return { base, literals: trustedProxies ?? [], names: [], lookup, refreshMs, maxStaleMs, warn };
   }
   const entries = [...(trustedProxies as readonly unknown[])];
   const nameOf = (entry: unknown) => (typeof entry === "string" ? trustedProxyName(entry) : null);
@@ -100,6 +110,7 @@ function readOptions(options: StartResolverOptions): Config {
     names: [...new Set(entries.map(nameOf).filter((name) => name !== null))],
     lookup,
     refreshMs,
+    maxStaleMs,
     warn,
   };
 }
@@ -179,7 +190,7 @@ class NamedResolver implements StartedResolver {
     const lines: string[] = [];
     let changed = false;
     this.#records = this.#records.map((record, i) => {
-      const next = applyOutcome(record, outcomes[i]!, now);
+      const next = applyOutcome(record, outcomes[i]!, now, this.#config.maxStaleMs);
       changed ||= next.changed;
       lines.push(...next.lines);
       return next.record;

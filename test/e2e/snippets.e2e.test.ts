@@ -81,6 +81,31 @@ function websocket(port: number, origin: string): Promise<string> {
   });
 }
 
+/**
+ * Upgrades from `origin`, then sends an unmasked close frame, which a client must never send (RFC 6455 section
+ * 5.1): resolves once the server has closed the connection, or after 5 s.
+ */
+function unmaskedFrame(port: number, origin: string): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const timer = setTimeout(() => socket.destroy(), 5_000);
+    let upgraded = false;
+    socket.on("connect", () =>
+      socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nOrigin: ${origin}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+    );
+    socket.on("data", (chunk: Buffer) => {
+      if (upgraded || !chunk.includes("\r\n\r\n")) return;
+      upgraded = true;
+      socket.write(Buffer.from([0x88, 0x02, 0x03, 0xe8]));
+    });
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 describe("the examples in README.md and docs/ run as written", () => {
   const children: ChildProcess[] = [];
   afterAll(() => {
@@ -112,6 +137,11 @@ describe("the examples in README.md and docs/ run as written", () => {
       expect(await websocket(port, `http://127.0.0.1:${port}`), output).toBe("message hello 127.0.0.1");
       // A page on another site opening a WebSocket to it is not.
       expect(await websocket(port, "https://evil.example"), output).toMatch(/^(close 1008|http 403)$/);
+      // A bad frame, admitted or refused, ends that connection, not the server.
+      await unmaskedFrame(port, `http://127.0.0.1:${port}`);
+      await unmaskedFrame(port, "https://evil.example");
+      expect((await get(port)).status, output).toBe(200);
+      expect(child.exitCode, output).toBeNull();
     } finally {
       tryKill(child.pid, "SIGTERM");
     }
