@@ -1,10 +1,13 @@
 // Every code block marked as an example in README.md and docs/ (```js example=NAME) runs as a user would run it:
-// written to a file inside this package (so that `import "clientaddr"` resolves to the built package through its
-// own exports, and the frameworks from its node_modules), started with `node` in the foreground on a free port,
-// sent a plain request and a WebSocket upgrade from a local page and from a cross-site page, its answers
-// checked, and stopped by its pid.
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+// in an empty project holding the packed tarball and only the packages the page's `npm install clientaddr ...`
+// line before the block names (at the versions this repository tests; a block with no such line gets the
+// packages it imports), written to a file, started with `node` in the foreground on a free port, sent a plain
+// request and a WebSocket upgrade from a local page and from a cross-site page, its answers checked, and
+// stopped by its pid. A package the snippet needs but the install line leaves out fails here, as it would for
+// the user. The package must be built first (`npm run test:e2e` does).
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { request } from "node:http";
 import net, { type AddressInfo } from "node:net";
 import path from "node:path";
@@ -14,12 +17,68 @@ import { WebSocket } from "ws";
 import { tryKill } from "./processes.js";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const OUT = path.join(ROOT, "test-output", "snippets");
+const OUT = mkdtempSync(path.join(tmpdir(), "clientaddr-snippets-"));
 
-/** The example blocks of a markdown file: name and code. */
-function examples(file: string): Array<{ name: string; code: string; file: string }> {
+interface Snippet {
+  name: string;
+  code: string;
+  file: string;
+  /** What the user installs beside clientaddr: the page's install line before the block, else the block's imports. */
+  installs: string[];
+  /** Whether `installs` came from the page's own install line. */
+  named: boolean;
+}
+
+/** The package a bare import specifier names (`@scope/name/sub` is `@scope/name`), or undefined for node: and relative ones. */
+function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith("node:") || specifier.startsWith(".") || specifier.startsWith("/")) return undefined;
+  const parts = specifier.split("/");
+  return specifier.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+}
+
+/** The packages a snippet imports, clientaddr aside. */
+function imported(code: string): string[] {
+  const specifiers = [...code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)"([^"]+)"/g)].map((match) => packageOf(match[1]!));
+  return [...new Set(specifiers.filter((name): name is string => name !== undefined && name !== "clientaddr"))].sort();
+}
+
+/** The example blocks of a markdown file, each with the last `npm install clientaddr ...` line before it (if any, since the previous block). */
+function examples(file: string): Snippet[] {
   const text = readFileSync(file, "utf8");
-  return [...text.matchAll(/^```js example=([\w-]+)\n([\s\S]*?)^```$/gm)].map((match) => ({ name: match[1]!, code: match[2]!, file: path.relative(ROOT, file) }));
+  let previousEnd = 0;
+  return [...text.matchAll(/^```js example=([\w-]+)\n([\s\S]*?)^```$/gm)].map((match) => {
+    const before = text.slice(previousEnd, match.index);
+    previousEnd = match.index! + match[0].length;
+    const lines = [...before.matchAll(/npm install clientaddr((?: [@\w./-]+)*)/g)];
+    const line = lines.at(-1)?.[1];
+    const code = match[2]!;
+    const installs = line === undefined ? imported(code) : line.trim().split(/\s+/).filter(Boolean).sort();
+    return { name: match[1]!, code, file: path.relative(ROOT, file), installs, named: line !== undefined };
+  });
+}
+
+/** The version of a package this repository tests with (its node_modules). */
+function testedVersion(name: string): string {
+  return (JSON.parse(readFileSync(path.join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string }).version;
+}
+
+/** The packed tarball, as `npm pack` makes it (from the build already in dist/). */
+function packTarball(): string {
+  const out = execFileSync("npm", ["pack", "--ignore-scripts", "--silent", "--pack-destination", OUT], { cwd: ROOT, encoding: "utf8" });
+  return path.join(OUT, out.trim().split("\n").at(-1)!);
+}
+
+/** An empty project holding the tarball and exactly `installs`. */
+function scratchProject(name: string, tarball: string, installs: readonly string[]): string {
+  const dir = path.join(OUT, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: `snippet-${name}`, private: true }));
+  execFileSync("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", tarball, ...installs.map((pkg) => `${pkg}@${testedVersion(pkg)}`)], {
+    cwd: dir,
+    stdio: "pipe",
+    timeout: 110_000,
+  });
+  return dir;
 }
 
 function markdownFiles(folder: string): string[] {
@@ -108,6 +167,7 @@ function unmaskedFrame(port: number, origin: string): Promise<void> {
 
 describe("the examples in README.md and docs/ run as written", () => {
   const children: ChildProcess[] = [];
+  let tarball: string | undefined;
   afterAll(() => {
     for (const child of children) tryKill(child.pid, "SIGKILL");
     rmSync(OUT, { recursive: true, force: true });
@@ -118,13 +178,21 @@ describe("the examples in README.md and docs/ run as written", () => {
     expect(new Set(SNIPPETS.map((snippet) => snippet.name)).size).toBe(SNIPPETS.length);
   });
 
+  it("each README example follows the line that installs what it imports, and nothing more", () => {
+    for (const snippet of SNIPPETS.filter((s) => s.file === "README.md")) {
+      expect(snippet.named, `${snippet.name}: an "npm install clientaddr ..." line before it`).toBe(true);
+      expect(snippet.installs, snippet.name).toEqual(imported(snippet.code));
+    }
+  });
+
   it.each(SNIPPETS.map((snippet) => [`${snippet.file}: ${snippet.name}`, snippet] as const))("%s: answers a local page and refuses a cross-site one", async (_, snippet) => {
-    mkdirSync(OUT, { recursive: true });
-    const file = path.join(OUT, `${snippet.name}.mjs`);
+    tarball ??= packTarball();
+    const dir = scratchProject(snippet.name, tarball, snippet.installs);
+    const file = path.join(dir, "app.mjs");
     writeFileSync(file, snippet.code);
     const port = await freePort();
     let output = "";
-    const child = spawn(process.execPath, [file], { cwd: ROOT, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [file], { cwd: dir, env: { ...process.env, PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
     child.stdout!.on("data", (chunk: Buffer) => (output += chunk.toString()));
     child.stderr!.on("data", (chunk: Buffer) => (output += chunk.toString()));
