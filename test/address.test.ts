@@ -197,6 +197,10 @@ describe("the hand-written parser accepts exactly what net.isIP accepts", () => 
     expect(parseIp(header, ...range("fe80::1%"))).toBeNull(); // an empty zone
     expect(parseNode(header, ...range("[2001:db8::1]:"))).toBeNull(); // an empty port
     expect(parseIp(header, ...range("198.51.100"))).toBeNull(); // three parts, though a fourth follows the range
+    // A colon just past the range is not read as the second half of a "::".
+    expect(parseIp("::1", 0, 1)).toBeNull();
+    expect(parseIp("::1", 0, 0)).toBeNull();
+    expect(parseIp("::1", 1, 1)).toBeNull();
   });
 });
 

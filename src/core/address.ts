@@ -271,8 +271,9 @@ function parseIpv6(text: string, start: number, end: number): Address | null {
   let gap = -1; // where `::` stands, as an index into parts
   let plain = true; // lower-case hex, no leading zeros, no dotted tail, no zone
   let i = start;
-  if (text.charCodeAt(i) === COLON) {
-    if (text.charCodeAt(i + 1) !== COLON) return null;
+  // Bounded by `end`, not by the text: a range's next character may be a colon.
+  if (i < end && text.charCodeAt(i) === COLON) {
+    if (i + 1 === end || text.charCodeAt(i + 1) !== COLON) return null;
     gap = 0;
     i += 2;
   }
