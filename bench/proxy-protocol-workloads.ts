@@ -19,7 +19,11 @@ const sourceRead = (bytes: Uint8Array) => () => {
 
 export interface ParseWorkload {
   readonly name: string;
-  /** The speed-up over proxy-protocol-js's faster reading the issue asks for. */
+  /**
+   * The speed-up over proxy-protocol-js's faster reading asked for: at least as fast while validating strictly
+   * (the earlier 3x was retired for the floor-based measure, docs/performance.md). The CRC32C row has none:
+   * the reference checks no CRC32C, and the row states what verifying it adds.
+   */
   readonly target?: number;
   readonly build: () => Partial<Record<ParseImplementation, () => unknown>>;
 }
@@ -29,7 +33,7 @@ const REQUEST = Buffer.from("GET / HTTP/1.1\r\nHost: gateway.example.com\r\nUser
 export const PARSE_WORKLOADS: readonly ParseWorkload[] = [
   {
     name: "v1 TCP4",
-    target: 3,
+    target: 1,
     build: () => {
       const bytes = Buffer.concat([v1("203.0.113.7", "10.0.0.2", 51234, 443), REQUEST]);
       return {
@@ -42,7 +46,7 @@ export const PARSE_WORKLOADS: readonly ParseWorkload[] = [
   },
   {
     name: "v1 TCP6",
-    target: 3,
+    target: 1,
     build: () => {
       const bytes = Buffer.concat([v1("2001:db8:85a3::8a2e:370:7334", "2001:db8::2", 51234, 443), REQUEST]);
       return {
@@ -55,7 +59,7 @@ export const PARSE_WORKLOADS: readonly ParseWorkload[] = [
   },
   {
     name: "v2 TCP4",
-    target: 3,
+    target: 1,
     build: () => {
       const bytes = Buffer.concat([v2({ source: "203.0.113.7", destination: "10.0.0.2" }), REQUEST]);
       return { clientaddr: () => parseProxyHeader(bytes), "clientaddr, source read": sourceRead(bytes), "proxy-protocol-js": () => V2ProxyProtocol.parse(bytes) };
@@ -63,7 +67,7 @@ export const PARSE_WORKLOADS: readonly ParseWorkload[] = [
   },
   {
     name: "v2 TCP6",
-    target: 3,
+    target: 1,
     build: () => {
       const bytes = Buffer.concat([v2({ source: "2001:db8:85a3::8a2e:370:7334", destination: "2001:db8::2" }), REQUEST]);
       return { clientaddr: () => parseProxyHeader(bytes), "clientaddr, source read": sourceRead(bytes), "proxy-protocol-js": () => V2ProxyProtocol.parse(bytes) };
