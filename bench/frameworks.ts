@@ -46,7 +46,8 @@ const NODE_RATE = positive(process.env.BENCH_NODE_RATE, 8000);
 const NODE_ROUNDS = positive(process.env.BENCH_NODE_ROUNDS, 5);
 const NODE_SECONDS = positive(process.env.BENCH_NODE_SECONDS, 8);
 const NODE_SLICE_MS = positive(process.env.BENCH_NODE_SLICE_MS, 50);
-const TARGET = 0.97;
+// Issue 24's target: clientaddr's answer costs a framework at most 2% of its own `ip`'s throughput.
+const TARGET = 0.98;
 /**
  * A measured run during which other work took more than this share of one core (another process on a shared
  * machine) is measured again, at most MAX_REPEATS times; the section says how many were.

@@ -31,6 +31,8 @@ const ROUNDS = 3;
 // and a ratio paired within a round of a few seconds is taken within one phase. Three rounds of 15,000
 // requests once gave keep-alive 1.35x, the listener faster than no listener at all.
 const RPS_ROUNDS = 12;
+// Issue 24's target: the listener costs a server behind HAProxy at most 3% of its requests per second.
+const RPS_TARGET = 0.97;
 const REQUESTS = { "new connection per request": 3_000, "keep-alive": 15_000 };
 
 const checks: Array<{ what: string; value: string; target: string; met: boolean }> = [];
@@ -144,8 +146,8 @@ for (const load of ["new connection per request", "keep-alive"] as const) {
   const ratio = pairedRatio(rps["send-proxy-v2 + acceptProxyProtocol"][load], rps["no PROXY protocol"][load]);
   const floorRatio = pairedRatio(rps["send-proxy-v2 + the floor"][load], rps["no PROXY protocol"][load]);
   const text = (cell: ReturnType<typeof spread>) => `${cell.median.toFixed(0)} (${cell.min.toFixed(0)}–${cell.max.toFixed(0)})`;
-  rpsRows.push(`| ${load} | ${text(plain)} | ${text(listener)} | ${ratio.toFixed(2)}x | ≥ 0.95 | ${text(floor)} | ${floorRatio.toFixed(2)}x |`);
-  checks.push({ what: `requests per second behind HAProxy, ${load}: with the listener vs without`, value: `${ratio.toFixed(2)}x`, target: "≥ 0.95x", met: ratio >= 0.95 });
+  rpsRows.push(`| ${load} | ${text(plain)} | ${text(listener)} | ${ratio.toFixed(2)}x | ≥ ${RPS_TARGET} | ${text(floor)} | ${floorRatio.toFixed(2)}x |`);
+  checks.push({ what: `requests per second behind HAProxy, ${load}: with the listener vs without`, value: `${ratio.toFixed(2)}x`, target: `≥ ${RPS_TARGET}x`, met: ratio >= RPS_TARGET });
 }
 
 const date = new Date().toISOString().slice(0, 10);
