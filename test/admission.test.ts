@@ -152,6 +152,51 @@ describe("the refusal log: one line per peer and local port per interval, in bou
     expect(() => createRefusalLog({ maxKeys: 0 })).toThrow("maxKeys must be a positive integer, got 0");
     expect(() => createRefusalLog({ intervalMs: -1 })).toThrow("intervalMs must be a non-negative integer, got -1");
     expect(() => createRefusalLog({ warn: "console" as unknown as () => void })).toThrow("warn must be a function, got string");
+    const option = (make: () => unknown) => {
+      try {
+        make();
+      } catch (error) {
+        return error instanceof ClientAddressConfigError ? error.option : "not a ClientAddressConfigError";
+      }
+      return "no error";
+    };
+    expect(option(() => createRefusalLog({ maxKeys: 1.5 }))).toBe("maxKeys");
+    expect(option(() => createRefusalLog({ intervalMs: 0.5 }))).toBe("intervalMs");
+    expect(option(() => createRefusalLog({ warn: 1 as unknown as () => void }))).toBe("warn");
+  });
+
+  it("takes the edges of its options: intervalMs 0 logs every refusal, maxKeys 1 remembers one peer", () => {
+    const lines: string[] = [];
+    const everyTime = createRefusalLog({ warn: (line) => lines.push(line), intervalMs: 0 });
+    expect([everyTime(refused("127.0.0.1")), everyTime(refused("127.0.0.1"))]).toEqual([true, true]);
+    const one = createRefusalLog({ warn: (line) => lines.push(line), maxKeys: 1 });
+    expect([one(refused("10.0.0.1")), one(refused("10.0.0.1")), one(refused("10.0.0.2")), one(refused("10.0.0.1"))]).toEqual([true, false, true, true]);
+  });
+
+  it("forgets the oldest peer as soon as maxKeys others have been logged after it, not one later", () => {
+    const log = createRefusalLog({ warn: () => undefined, maxKeys: 2 });
+    expect([log(refused("10.0.0.1")), log(refused("10.0.0.2")), log(refused("10.0.0.3"))]).toEqual([true, true, true]);
+    // 10.0.0.1 was the oldest of three: forgotten, so logged again; 10.0.0.3 is still remembered.
+    expect(log(refused("10.0.0.1"))).toBe(true);
+    expect(log(refused("10.0.0.3"))).toBe(false);
+  });
+
+  it("adds a count to a line only when refusals were held back since the last one", () => {
+    vi.useFakeTimers();
+    const lines: string[] = [];
+    const log = createRefusalLog({ warn: (line) => lines.push(line), intervalMs: 1_000 });
+    log(refused("127.0.0.1"));
+    vi.advanceTimersByTime(1_000);
+    log(refused("127.0.0.1"));
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toBe(lines[0]);
+  });
+
+  it("writes a peer that is not an address as its first 60 characters, quoted", () => {
+    const lines: string[] = [];
+    const log = createRefusalLog({ warn: (line) => lines.push(line) });
+    log(answer(`bad-${"x".repeat(200)}`, { host: "localhost" }));
+    expect(lines[0]).toContain(`refused ${JSON.stringify(`bad-${"x".repeat(56)}`)}: `);
   });
 
   it("writes to console.warn by default, and names a peer that is not an address as written", () => {
@@ -184,12 +229,43 @@ describe("the rate-limit key: one client, one bucket", () => {
     expect(rateLimitKey(v6, { ipv6Prefix: 128 })).toBe("2001:db8:1:2:3:4:5:6");
     expect(rateLimitKey(v6, { ipv6Prefix: 0 })).toBe("::/0");
     expect(() => rateLimitKey(v6, { ipv6Prefix: 129 })).toThrow(ClientAddressConfigError);
+    // A prefix that ends inside a byte keeps that byte's leading bits.
+    expect(rateLimitKey(answer("2001:db8:1:2ff:1:2:3:4", { host: "gw.example" }), { ipv6Prefix: 60 })).toBe("2001:db8:1:2f0::/60");
+    expect(rateLimitKey(answer("2001:db8:1:2ff:1:2:3:4", { host: "gw.example" }), { ipv6Prefix: 1 })).toBe("::/1");
+  });
+
+  it("refuses an ipv6Prefix that is not an integer from 0 to 128, naming it", () => {
+    const v6 = answer("2001:db8:1:2:3:4:5:6", { host: "gw.example" });
+    for (const ipv6Prefix of [-1, 64.5, Number.NaN, 129, "64" as unknown as number]) {
+      let caught: unknown;
+      try {
+        rateLimitKey(v6, { ipv6Prefix });
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, String(ipv6Prefix)).toBeInstanceOf(ClientAddressConfigError);
+      expect((caught as ClientAddressConfigError).option).toBe("ipv6Prefix");
+      expect((caught as Error).message).toBe(`ipv6Prefix must be an integer from 0 to 128, got ${JSON.stringify(ipv6Prefix)}`);
+    }
   });
 
   it("keys an unattributable request by its peer: the declared source behind a balancer, else the socket's", () => {
     expect(rateLimitKey(answer("127.0.0.1", { host: "localhost", "x-forwarded-for": "203.0.113.7" }))).toBe("127.0.0.1");
     expect(rateLimitKey(answer("10.0.0.5", { host: "gw.example", "x-forwarded-for": "1.2.3.4" }, {}, "198.51.100.9"))).toBe("198.51.100.9");
     expect(rateLimitKey(answer(undefined, { host: "localhost" }))).toBe("unknown");
+  });
+
+  it("keys by the peer, not the client a trusted proxy named, when that proxy also passed on an address it was not asked to", () => {
+    // The client's address is read, but another hop is unseen: the request cannot be attributed to it.
+    const unbelieved = answer("10.0.0.2", { host: "gw.example", "x-forwarded-for": "203.0.113.7", "cf-connecting-ip": "198.51.100.1" }, { trustedProxies: ["10.0.0.0/8"] });
+    expect(unbelieved).toMatchObject({ address: "203.0.113.7", attribution: "unattributable" });
+    expect(rateLimitKey(unbelieved)).toBe("10.0.0.2");
+    // A chain that names nobody: the proxy's own key.
+    const malformed = answer("10.0.0.2", { host: "gw.example", "x-forwarded-for": "unknown" }, { trustedProxies: ["10.0.0.0/8"] });
+    expect(malformed.address).toBeNull();
+    expect(rateLimitKey(malformed)).toBe("10.0.0.2");
+    // An attributed client is its own key.
+    expect(rateLimitKey(answer("10.0.0.2", { host: "gw.example", "x-forwarded-for": "203.0.113.7" }, { trustedProxies: ["10.0.0.0/8"] }))).toBe("203.0.113.7");
   });
 });
 

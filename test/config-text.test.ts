@@ -37,5 +37,8 @@ describe("lists written as text", () => {
     expect(parseLocalOrigins(" ")).toEqual([]);
     expect(() => parseLocalOrigins("http://localhost:5173/app", "LOCAL_ORIGINS")).toThrow(/^LOCAL_ORIGINS: localOrigins\[0\] must be an http or https origin/);
     expect(() => parseLocalOrigins("null")).toThrow(TypeError);
+    // Without a source, an error names the option itself.
+    expect(() => parseLocalHosts("my/box")).toThrow(/^localHosts: localHosts\[0\]/);
+    expect(() => parseLocalOrigins("null")).toThrow(/^localOrigins: localOrigins\[0\]/);
   });
 });

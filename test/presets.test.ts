@@ -127,6 +127,8 @@ describe("tailscale-serve: who the user is, as claims", () => {
     expect(resolve({ preset: "tailscale-serve" }, serve, "203.0.113.9").claims).toBeNull();
     expect(resolve({ trustedProxies: ["loopback"] }, serve).claims).toBeNull();
     expect(resolve({ preset: "tailscale-serve" }, ["Host", "localhost", "X-Forwarded-For", "100.64.0.1"]).claims).toBeNull();
+    // An entry that is not an address names no client to check the claims against.
+    expect(resolve({ preset: "tailscale-serve" }, ["X-Forwarded-For", "unknown", "Tailscale-User-Login", "alice@example.com"])).toMatchObject({ address: null, claims: null });
     // A repeated claim cannot be told to be the front's: left out.
     expect(resolve({ preset: "tailscale-serve" }, ["X-Forwarded-For", "100.64.0.1", "Tailscale-User-Login", "alice@example.com", "Tailscale-User-Login", "admin@example.com", "Tailscale-User-Name", "Alice"]).claims).toEqual({ "tailscale-user-name": "Alice" });
   });
@@ -154,8 +156,21 @@ describe("tailscale-serve: who the user is, as claims", () => {
     expect(await pending).toBe(false);
   });
 
+  it("a hook that throws or rejects is unverified at once, not when the 5 s are up", async () => {
+    vi.useFakeTimers();
+    for (const verify of [() => { throw new Error("tailscaled down"); }, () => Promise.reject(new Error("x"))]) {
+      const resolver = createResolver({ preset: "tailscale-serve", verify });
+      let held: boolean | undefined;
+      void resolver.verifyClaims(resolver.resolve({ remoteAddress: "127.0.0.1", headers: serve })).then((value) => (held = value));
+      await vi.advanceTimersByTimeAsync(0);
+      expect(held).toBe(false);
+    }
+  });
+
   it("shares a check in flight, holds 8 at once and 64 distinct clients a minute (OpenClaw's bounds)", async () => {
     vi.useFakeTimers();
+    // Ten seconds into a minute, so that the second below stays within it.
+    vi.setSystemTime(new Date("2026-12-06T12:00:10Z"));
     const release: Array<(held: boolean) => void> = [];
     const verify = vi.fn(() => new Promise<boolean>((settle) => release.push(settle)));
     const resolver = createResolver({ preset: "tailscale-serve", verify });
@@ -180,7 +195,9 @@ describe("tailscale-serve: who the user is, as claims", () => {
     const again = resolver.verifyClaims(client(1));
     release.shift()!(true);
     expect(await again).toBe(true);
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(1_000);
+    expect(await resolver.verifyClaims(client(66))).toBe(false);
+    vi.advanceTimersByTime(59_000);
     const next = resolver.verifyClaims(client(66));
     release.shift()!(false);
     expect(await next).toBe(false);

@@ -18,5 +18,6 @@ export function attributionOf(reason: UnattributableReason | null, source: HopSo
  */
 export function peerHop(answer: ClientAddress): Hop | undefined {
   const hops = answer.hops;
-  return hops[0]?.source === "socket" && hops[1]?.source === "proxy-protocol" ? hops[1] : hops[0];
+  // A declared source is always the second hop, after the socket's (the balancer).
+  return hops[1]?.source === "proxy-protocol" ? hops[1] : hops[0];
 }

@@ -23,12 +23,13 @@ export const VERIFY_TIMEOUT_MS = 5_000;
 /**
  * The claims of a request the preset's trusted front forwarded, or null: no preset with claims, an untrusted
  * peer (whose claims anyone could write), a request in which the front named no client (Tailscale Serve always
- * sets X-Forwarded-For: without it, a process on this host wrote them), or none present. A claim header that
+ * sets X-Forwarded-For: without it, a process on this host wrote them; with an entry that is not an address,
+ * there is no client the claims could be checked against), or none present. A claim header that
  * is repeated, empty or not text is left out: which line the front wrote cannot be told.
  */
 export function claimsOf(request: RequestState): Claims | null {
   const names = request.options.preset?.claims;
-  if (names === undefined || names.length === 0 || !request.peerTrusted || request.source !== request.options.believed) return null;
+  if (names === undefined || !request.peerTrusted || request.source !== request.options.believed || request.client === null) return null;
   request.readHeaders();
   const claims: Record<string, string> = {};
   let any = false;
@@ -52,8 +53,9 @@ export function boundedVerifier(verify: ClaimsVerifier): (answer: ClientAddress)
   let minute = -1;
   const seen = new Set<string>();
   return (answer) => {
+    // Claims come only with a client's address (claimsOf).
     const claims = answer.claims;
-    if (claims === null || answer.address === null) return Promise.resolve(false);
+    if (claims === null) return Promise.resolve(false);
     const key = `${answer.address} ${JSON.stringify(claims)}`;
     const shared = inFlight.get(key);
     if (shared !== undefined) return shared;

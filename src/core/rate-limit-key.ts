@@ -22,7 +22,8 @@ export function rateLimitKey(answer: ClientAddress, options: RateLimitKeyOptions
   if (!(Number.isInteger(ipv6Prefix) && ipv6Prefix >= 0 && ipv6Prefix <= 128)) {
     throw new ClientAddressConfigError(`ipv6Prefix must be an integer from 0 to 128, got ${JSON.stringify(ipv6Prefix)}`, "ipv6Prefix", ipv6Prefix);
   }
-  const address = answer.attribution !== "unattributable" && answer.address !== null ? answer.address : (peerHop(answer)?.address ?? null);
+  // An attributed answer always has an address (one without is unattributable: no peer, or a chain naming nobody).
+  const address = answer.attribution !== "unattributable" ? answer.address : (peerHop(answer)?.address ?? null);
   if (address === null) return "unknown";
   const bytes = addressBytes(address)!;
   if (bytes.length === 4 || ipv6Prefix === 128) return address;
