@@ -11,9 +11,7 @@
 //
 // The expected answers are written by hand from the rules (docs/trust-model.md, the preset table in
 // docs/api.md), never by asking the library: the fixtures exist to check it.
-import net from "node:net";
 import { readFileSync } from "node:fs";
-import { WebSocket } from "ws";
 import type { Fixture } from "../../src/cli/fixture.js";
 import type { PresetName } from "../../src/core/index.js";
 import {
@@ -25,6 +23,7 @@ import {
   type ProxySpec,
   type RunningChain,
   checkCaptured,
+  handshakeOnce,
   headerLines,
   nginx,
   proxyVersion,
@@ -142,29 +141,10 @@ export function sent(id: PresetClientId, port: number): Carried {
 /** One WebSocket handshake to the front; resolves once the connection is over, however it ended (bounded). */
 export function sendHandshake(id: PresetClientId, port: number, caseId: string): Promise<void> {
   const client = CLIENTS[id];
-  const origin = client.origin?.(port);
-  return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://127.0.0.1:${port}/?case=${encodeURIComponent(caseId)}`, {
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      headers: client.headers(port),
-      ...(origin === undefined ? {} : { origin }),
-      // Never resolve a name: connect straight to the front's loopback address.
-      createConnection: () => net.connect({ host: "127.0.0.1", port }),
-    });
-    const timer = setTimeout(() => ws.terminate(), HANDSHAKE_TIMEOUT_MS + 1_000);
-    ws.on("error", () => undefined);
-    ws.on("open", () => {
-      ws.close(1000);
-      setTimeout(() => ws.terminate(), 1_000).unref();
-    });
-    ws.on("unexpected-response", (_req, res) => {
-      res.resume();
-      ws.terminate();
-    });
-    ws.on("close", () => {
-      clearTimeout(timer);
-      resolve();
-    });
+  return handshakeOnce(`ws://127.0.0.1:${port}/?case=${encodeURIComponent(caseId)}`, "127.0.0.1", port, {
+    origin: client.origin?.(port),
+    headers: client.headers(port),
+    timeoutMs: HANDSHAKE_TIMEOUT_MS,
   });
 }
 

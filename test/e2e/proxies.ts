@@ -523,15 +523,28 @@ export function sent(id: ClientId, port: number): Carried {
 /** One WebSocket handshake to the proxy; resolves once the connection is over, however it ended. */
 export function sendHandshake(id: ClientId, port: number, caseId: string): Promise<void> {
   const { dial, headers, origin } = CLIENTS[id];
+  return handshakeOnce(`ws://${bracket(dial)}:${port}/?case=${encodeURIComponent(caseId)}`, dial, port, { origin, headers, timeoutMs: HANDSHAKE_TIMEOUT_MS });
+}
+
+/**
+ * One WebSocket handshake to `url`, dialled at `host`:`port` whatever the URL names (a name is never
+ * resolved); resolves once the connection is over, however it ended, within `timeoutMs` and a second.
+ */
+export function handshakeOnce(
+  url: string,
+  host: string,
+  port: number,
+  options: { origin?: string | undefined; headers?: Record<string, string> | undefined; timeoutMs: number },
+): Promise<void> {
+  const { origin, headers, timeoutMs } = options;
   return new Promise((resolve) => {
-    const ws = new WebSocket(`ws://${bracket(dial)}:${port}/?case=${encodeURIComponent(caseId)}`, {
-      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+    const ws = new WebSocket(url, {
+      handshakeTimeout: timeoutMs,
       ...(origin === undefined ? {} : { origin }),
       ...(headers === undefined ? {} : { headers }),
-      // Never resolve a name: connect straight to the proxy's loopback address.
-      createConnection: () => net.connect({ host: dial, port }),
+      createConnection: () => net.connect({ host, port }),
     });
-    const timer = setTimeout(() => ws.terminate(), HANDSHAKE_TIMEOUT_MS + 1_000);
+    const timer = setTimeout(() => ws.terminate(), timeoutMs + 1_000);
     ws.on("error", () => undefined);
     // The handshake has reached the gateway once it is answered; a local client is kept open, so close it.
     ws.on("open", () => {
