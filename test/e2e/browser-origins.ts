@@ -28,10 +28,10 @@ import { X509Certificate, createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import type { CapturedRequest } from "../../scripts/lib/capturing-gateway.js";
 import type { Fixture } from "../../src/cli/fixture.js";
-import { CHROMIUM } from "./browser.js";
+import { CHROMIUM, launchChromium } from "./browser.js";
 import { JudgingGateway, playwrightVersion } from "./browser-proxies.js";
 import {
   CASES,
@@ -239,28 +239,7 @@ export function proxySpec(topology: TopologyId, certs: Certificates): ProxySpec 
  * the run's own certificates accepted by their key hashes, nothing else.
  */
 export function launchBrowser(certs: Certificates): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    timeout: TIMEOUT_MS,
-    args: [
-      "--no-sandbox", // root in CI
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--no-proxy-server",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--disable-default-apps",
-      "--disable-domain-reliability",
-      "--disable-client-side-phishing-detection",
-      "--metrics-recording-only",
-      "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
-      `--host-resolver-rules=${HOST_RESOLVER_RULES}`,
-      `--ignore-certificate-errors-spki-list=${certs.spki.join(",")}`,
-    ],
-  });
+  return launchChromium({ timeoutMs: TIMEOUT_MS, hostResolverRules: HOST_RESOLVER_RULES, extraArgs: [`--ignore-certificate-errors-spki-list=${certs.spki.join(",")}`] });
 }
 
 /** The WebSocket the page's script opens to `url`, and what the page saw of it (bounded in the page). */

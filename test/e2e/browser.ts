@@ -43,7 +43,7 @@ export const CHROMIUM = "/usr/bin/chromium";
  * on its own. `hostResolverRules` is Chromium's --host-resolver-rules ("MAP evil.example 127.0.0.2"): names
  * resolve inside the browser, no DNS.
  */
-export function launchChromium(options: { timeoutMs: number; hostResolverRules?: string }): Promise<Browser> {
+export function launchChromium(options: { timeoutMs: number; hostResolverRules?: string; extraArgs?: readonly string[] }): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -64,6 +64,7 @@ export function launchChromium(options: { timeoutMs: number; hostResolverRules?:
       // Keep http:// as typed: no HTTPS-Upgrades attempt on the test's addresses.
       "--disable-features=HttpsUpgrades,HttpsFirstBalancedModeAutoEnable",
       ...(options.hostResolverRules === undefined ? [] : [`--host-resolver-rules=${options.hostResolverRules}`]),
+      ...(options.extraArgs ?? []),
     ],
   });
 }
