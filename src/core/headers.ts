@@ -52,7 +52,9 @@ const NAMES: ReadonlyArray<readonly [lower: string, slot: number]> = [
 // unless it really is that name, compared without regard to case and without a copy. No name is hashed: a
 // Map lookup hashes every name a request carries, a fresh string each, where most (User-Agent, Accept-*,
 // Sec-WebSocket-*) are ruled out here by their length or their first character. The candidates of each
-// length sit in flat lists (name, slot) read by index: the hot loop destructures nothing.
+// length sit in flat lists (name, slot) read by index: the hot loop destructures nothing. A name that is the
+// table's own lower-case string (a plain object's keys are interned, Node's `req.headers` among them) is
+// matched by identity first, without reading its characters.
 const LONGEST = Math.max(...NAMES.map(([lower]) => lower.length));
 const NAMES_BY_LENGTH: string[][] = Array.from({ length: LONGEST + 1 }, () => []);
 const SLOTS_BY_LENGTH: number[][] = Array.from({ length: LONGEST + 1 }, () => []);
@@ -137,7 +139,7 @@ export function readHeader(input: unknown, lower: string): HeaderValue {
   } else {
     const headers = input as Readonly<Record<string, unknown>>;
     for (const key in headers) {
-      if (key.length !== lower.length || !sameIgnoringCase(key, lower)) continue;
+      if (key !== lower && (key.length !== lower.length || !sameIgnoringCase(key, lower))) continue;
       const line = headers[key];
       if (line !== undefined) value = join(value, toText(line));
     }
@@ -153,7 +155,7 @@ function slotOf(key: string): number {
     const names = NAMES_BY_LENGTH[length]!;
     for (let i = 0; i < names.length; i++) {
       const lower = names[i]!;
-      if (lower.charCodeAt(0) === first && lower.charCodeAt(length - 1) === (key.charCodeAt(length - 1) | 0x20) && sameIgnoringCase(key, lower)) return SLOTS_BY_LENGTH[length]![i]!;
+      if (key === lower || (lower.charCodeAt(0) === first && lower.charCodeAt(length - 1) === (key.charCodeAt(length - 1) | 0x20) && sameIgnoringCase(key, lower))) return SLOTS_BY_LENGTH[length]![i]!;
     }
   }
   // Any other X-Forwarded-* name, however long: most names are ruled out at their first character.
