@@ -74,15 +74,25 @@ function indexIn(text: string, code: number, start: number, end: number): number
  * X-Forwarded-Port, PROXY protocol v1 lines), so that `080` or `+80` is refused everywhere alike.
  */
 export function decimalPort(text: string, start = 0, end = text.length): number {
+  const value = decimalNumber(text, start, end, 5);
+  return value <= 65535 ? value : -1;
+}
+
+/**
+ * A number written in decimal with at most `maxDigits` digits, without sign or leading zeros, in text[start,
+ * end), or -1: the one decimal reader of text (ports here, a CIDR's prefix length in trust.ts), so that a
+ * leading zero, a sign or a space is refused alike wherever a number is read.
+ */
+export function decimalNumber(text: string, start: number, end: number, maxDigits: number): number {
   const length = end - start;
-  if (length < 1 || length > 5 || (length > 1 && text.charCodeAt(start) === 0x30)) return -1;
+  if (length < 1 || length > maxDigits || (length > 1 && text.charCodeAt(start) === 0x30)) return -1;
   let value = 0;
   for (let i = start; i < end; i++) {
     const digit = text.charCodeAt(i) - 0x30;
     if (digit < 0 || digit > 9) return -1;
     value = value * 10 + digit;
   }
-  return value <= 65535 ? value : -1;
+  return value;
 }
 
 // RFC 7239 section 6.3: node-port = port / obfport; obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-")

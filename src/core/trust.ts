@@ -1,5 +1,5 @@
 // The trust list: validated and folded once, so that each request only asks "is this address trusted?".
-import { type Address, formatAddress, parseIp, parseNode } from "./address.js";
+import { type Address, decimalNumber, formatAddress, parseIp, parseNode } from "./address.js";
 import { ClientAddressConfigError } from "./config-error.js";
 
 /** The presets `proxy-addr` (and so Express's `trust proxy`) understands, with the same ranges. */
@@ -258,7 +258,7 @@ function parseCidr(cidr: string, entry: string, index: number): ParsedRange {
     throw fail(`is not an IP address, a CIDR or a preset ${presets}; addresses are strict dotted-quad IPv4 or IPv6 text without a zone`);
   }
   const max = written6 ? 128 : 32;
-  const prefix = slash === -1 ? max : prefixLength(cidr, slash + 1);
+  const prefix = slash === -1 ? max : decimalNumber(cidr, slash + 1, cidr.length, 3);
   if (prefix < 0) {
     if (parseIp(cidr, slash + 1) !== null) throw fail("uses a netmask: write a prefix length instead (e.g. /8)");
   }
@@ -277,19 +277,6 @@ function parseCidr(cidr: string, entry: string, index: number): ParsedRange {
     return { family: 4, start, end: start + 2 ** (128 - bits) - 1, hostBits };
   }
   return { family: 6, network, prefix: bits, hostBits };
-}
-
-/** A decimal prefix length (no sign, no leading zeros, at most 3 digits) from `start` to the end, or -1. */
-function prefixLength(text: string, start: number): number {
-  const length = text.length - start;
-  if (length < 1 || length > 3 || (length > 1 && text.charCodeAt(start) === 0x30)) return -1;
-  let value = 0;
-  for (let i = start; i < text.length; i++) {
-    const digit = text.charCodeAt(i) - 0x30;
-    if (digit < 0 || digit > 9) return -1;
-    value = value * 10 + digit;
-  }
-  return value;
 }
 
 /** The bits of group `i` (16 bits each) that a prefix of `bits` covers. */
