@@ -194,9 +194,10 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
   let origin: boolean;
   let page: LocalOrigin | null = null;
   if (originValue === undefined) {
-    // Whether a browser would have sent Fetch Metadata is asked only once the request names this machine.
+    // Whether a browser would have sent Fetch Metadata is asked only once the request names this machine;
+    // without localHosts, the host that did is a trustworthy name already (the same reader said so).
     const site = request.secFetchSite;
-    origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
+    origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || localHosts.length === 0 || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
   } else if (originValue === null) {
     origin = false;
   } else if (localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (localOrigins.has(originValue) || localOrigins.has(browserOrigin(originValue) ?? ""))) {
