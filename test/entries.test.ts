@@ -76,10 +76,10 @@ describe("entries", () => {
 
   it("reads only as much of a long header as the entries pulled", () => {
     const header = `${"10.0.0.1, ".repeat(100_000)}192.0.2.1`;
-    const first = entries("forwarded", header.replace(/10\.0\.0\.1/g, "for=10.0.0.1").replace("192.0.2.1", "for=192.0.2.1"), 2);
+    const first = entries("forwarded", header.replace(/10\.0\.0\.1/g, "for=10.0.0.1;proto=http").replace("192.0.2.1", "for=192.0.2.1;proto=http"), 2);
     expect(first).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
     // forwarded-parse saw two short elements, never the megabyte header.
-    expect(parse.calls).toEqual(["for=192.0.2.1", "for=10.0.0.1"]);
+    expect(parse.calls).toEqual(["for=192.0.2.1;proto=http", "for=10.0.0.1;proto=http"]);
   });
 
   it("hands forwarded-parse one element at a time, commas inside quotes kept", () => {
@@ -89,18 +89,29 @@ describe("entries", () => {
   });
 
   it("trims spaces and tabs around Forwarded elements before parsing them", () => {
-    expect(entries("forwarded", "for=192.0.2.1 \t,\tfor=10.0.0.1 ")).toEqual([{ text: "10.0.0.1" }, { text: "192.0.2.1" }]);
-    expect(parse.calls).toEqual(["for=10.0.0.1", "for=192.0.2.1"]);
+    expect(entries("forwarded", "for=192.0.2.1;by=_a \t,\tfor=10.0.0.1;by=_b ")).toEqual([{ text: "10.0.0.1" }, { text: "192.0.2.1" }]);
+    expect(parse.calls).toEqual(["for=10.0.0.1;by=_b", "for=192.0.2.1;by=_a"]);
+  });
+
+  it("reads an element that is for= and a plain dotted quad alone in place, without forwarded-parse, as it would", () => {
+    expect(entries("forwarded", " For=192.0.2.1\t, FOR=10.0.0.1 ")).toEqual([{ text: "10.0.0.1" }, { text: "192.0.2.1" }]);
+    expect(parse.calls).toEqual([]);
+    // Anything more than that is forwarded-parse's to read: a second parameter, a leading zero, a port, quotes.
+    const more = ["for=192.0.2.1;proto=https", "for=010.0.0.1", "for=192.0.2.1:80", 'for="192.0.2.1"'];
+    expect(entries("forwarded", [...more].reverse().join(", "))).toEqual([{ text: "192.0.2.1" }, { text: "010.0.0.1" }, { text: "192.0.2.1:80" }, { text: "192.0.2.1" }]);
+    // The unquoted port is read a second time as if quoted, as it is written by nginx's common configuration.
+    expect(parse.calls).toEqual([...more.slice(0, 3), 'for="192.0.2.1:80"', more[3]]);
   });
 
   it("fails closed if forwarded-parse ever returns other than one element, or other than one parameter a pair", () => {
-    const malformed = { malformed: "not a valid Forwarded element (not a single element)", raw: "for=203.0.113.7" };
+    const element = 'for="203.0.113.7"';
+    const malformed = { malformed: "not a valid Forwarded element (not a single element)", raw: element };
     parse.override = () => [{ for: "127.0.0.1" }, { for: "203.0.113.7" }];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
+    expect(entries("forwarded", element)).toEqual([malformed]);
     parse.override = () => [];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([malformed]);
+    expect(entries("forwarded", element)).toEqual([malformed]);
     parse.override = () => [{ for: "127.0.0.1", by: "203.0.113.7" }];
-    expect(entries("forwarded", "for=203.0.113.7")).toEqual([{ malformed: "an element with a parameter that cannot be kept", raw: "for=203.0.113.7" }]);
+    expect(entries("forwarded", element)).toEqual([{ malformed: "an element with a parameter that cannot be kept", raw: element }]);
   });
 
   it("calls a parameter forwarded-parse cannot keep (__proto__) malformed rather than reading around it", () => {

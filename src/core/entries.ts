@@ -146,6 +146,28 @@ export class EntryCursor {
   }
 
   /**
+   * The commonest element, `for=` and a plain dotted quad alone (a proxy that writes only the client), read in
+   * place, where forwarded-parse would copy the element and make an object of it: a quad is a token, so the
+   * grammar reads it as that one parameter, with no host= or proto=. The parameter's name is matched without
+   * regard to case, as forwarded-parse matches it (RFC 7239 section 4). Anything else is left to #element.
+   */
+  #forQuad(text: string, start: number, end: number): boolean {
+    while (start < end && isOws(text.charCodeAt(start))) start++;
+    while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+    const node = start + 4;
+    if (end <= node || text.charCodeAt(start + 3) !== 0x3d /* = */ || (text.charCodeAt(start) | 0x20) !== 0x66 /* f */) return false;
+    if ((text.charCodeAt(start + 1) | 0x20) !== 0x6f /* o */ || (text.charCodeAt(start + 2) | 0x20) !== 0x72 /* r */) return false;
+    if (quadBefore(text, node, end) !== node) return false;
+    this.host = this.proto = undefined;
+    this.text = text;
+    this.start = node;
+    this.end = end;
+    this.address = lastQuad();
+    this.malformed = null;
+    return true;
+  }
+
+  /**
    * The `for=` node of one Forwarded element (RFC 7239 section 4), text[start, end), parsed by forwarded-parse
    * (tokens, quoted strings, escapes, case). Two rules on top of it. A parameter may appear once: forwarded-parse
    * keeps the last of a repeat, and `for=127.0.0.1;for=...` must not let whichever a reader prefers win. And what
@@ -154,6 +176,7 @@ export class EntryCursor {
    * `,` `;` `"` `=` or spaces, so such a value is read as if quoted.
    */
   #element(text: string, start: number, end: number): boolean {
+    if (this.#forQuad(text, start, end)) return true;
     const element = trimOws(text.slice(start, end));
     let params = readElement(element);
     if (typeof params === "string") {
