@@ -123,6 +123,29 @@ describe("a Host-bearing value that does not name this machine", () => {
     expect(createResolver({ localHosts: [entry] }).resolve({ remoteAddress: "127.0.0.1", headers: { host }, secure: true }).checks.host).toBe(true);
   });
 
+  it("advises the whole name of a long Host, not the 80 characters it quotes, so that the advice works", () => {
+    const result = direct.resolve({ remoteAddress: "127.0.0.1", headers: { host: `${long}:18789` } });
+    expect(only(result, "host-not-local").fix).toStrictEqual({ add: "localHosts", entry: long });
+    const next = createResolver({ localHosts: [long] }).resolve({ remoteAddress: "127.0.0.1", headers: { host: `${long}:18789` }, secure: true });
+    expect(next.checks.host).toBe(true);
+    expect(next.diagnostics.map((d) => d.fix)).not.toContainEqual({ add: "localHosts", entry: long });
+  });
+
+  it("advises the whole name of a long X-Forwarded-Host item too", () => {
+    const result = throughProxy.resolve({ remoteAddress: "127.0.0.1", headers: { host: "localhost", "x-forwarded-host": long } });
+    expect(only(result, "forwarded-host-not-local").fix).toStrictEqual({ add: "localHosts", entry: long });
+  });
+
+  it.each([
+    ["an unclosed bracket", "[fd00::2"],
+    ["an IPv6 address without brackets", "fd00::2"],
+    ["a name and a port that is not one", "mybox:80a"],
+    ["a name longer than any Host that can name this machine", `${"a".repeat(300)}.lan`],
+  ])("advises no localHosts entry for %s: no entry would make it name this machine", (_, host) => {
+    const result = direct.resolve({ remoteAddress: "127.0.0.1", headers: { host } });
+    expect(only(result, "host-not-local").fix).toBeUndefined();
+  });
+
   it("advises nothing for a Host that is not text", () => {
     const result = direct.resolve({ remoteAddress: "127.0.0.1", headers: { host: [] as unknown as string } });
     expect(result.diagnostics.map((d) => d.code)).toEqual(["host-not-local"]);

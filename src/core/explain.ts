@@ -2,7 +2,7 @@
 // operator reads in a log. The rules (rules.ts) decide and call these when explaining; nothing here decides.
 import { type Address, formatAddress, isPrivateUse } from "./address.js";
 import type { Diagnostic, DiagnosticCode, Fix, Hop, LocalityChecks } from "./answer.js";
-import { type LocalOrigin, NO_PORT, askedOrigin, browserOrigin, isLocalHostEntry } from "./locality.js";
+import { type LocalOrigin, NOT_THIS_MACHINE, NO_PORT, askedOrigin, browserOrigin, hostPort, isLocalHostEntry } from "./locality.js";
 import { ADDRESS_BITS, FORWARDING_HEADERS, type ForwardingHeader, PROXY_HEADERS, bitOf, displayName } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
@@ -121,19 +121,18 @@ export class Explanation {
     const problem = request.askedProblem;
     const proxy = peer === null ? "the proxy" : `trusted proxy ${formatAddress(peer)}`;
     if (problem?.kind === "foreign") {
-      const name = problem.value.slice(0, 80);
       this.#note(
         "forwarded-host-not-local",
-        `${problem.header} ${JSON.stringify(name)} from ${proxy} does not name this machine: the browser asked the proxy for another name (a DNS-rebinding page reaches a proxy on this host as well as the gateway), so not local. If it is this machine's own name, add it to localHosts`,
-        localHostFix(name),
+        `${problem.header} ${JSON.stringify(problem.value.slice(0, 80))} from ${proxy} does not name this machine: the browser asked the proxy for another name (a DNS-rebinding page reaches a proxy on this host as well as the gateway), so not local. If it is this machine's own name, add it to localHosts`,
+        localHostFix(problem.value),
       );
     } else if (problem?.kind === "unclear") {
       this.#note("forwarded-request-unclear", `${problem.header} ${JSON.stringify(problem.value.slice(0, 80))} from ${proxy} is ${problem.why}: the request the browser made cannot be told, so not local`);
     } else if (request.host === undefined) {
       this.#note("host-missing", "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local");
     } else {
-      const name = String(request.host).slice(0, 80);
-      this.#note("host-not-local", `Host ${JSON.stringify(name)} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`, request.host === null ? undefined : localHostFix(name));
+      const host = request.host;
+      this.#note("host-not-local", `Host ${JSON.stringify(String(host).slice(0, 80))} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`, host === null ? undefined : localHostFix(host));
     }
   }
 
@@ -176,7 +175,11 @@ export class Explanation {
   }
 }
 
-/** The localHosts entry that would name a Host-bearing value (its name without the port), if it can be one. */
+/**
+ * The localHosts entry that would name a Host-bearing value (its whole name, without the port), offered only
+ * where it works: with that entry, the reader of condition c must find the value names this machine. A value
+ * no entry can make local (too long to be a name, an unclosed bracket, IPv6 without brackets) gets none.
+ */
 function localHostFix(value: string): Fix | undefined {
   let name = value;
   if (value.startsWith("[")) {
@@ -186,5 +189,5 @@ function localHostFix(value: string): Fix | undefined {
     const colon = value.indexOf(":");
     if (colon !== -1 && value.indexOf(":", colon + 1) === -1) name = value.slice(0, colon);
   }
-  return isLocalHostEntry(name) ? { add: "localHosts", entry: name } : undefined;
+  return isLocalHostEntry(name) && hostPort(value, [name]) !== NOT_THIS_MACHINE ? { add: "localHosts", entry: name } : undefined;
 }
