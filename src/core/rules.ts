@@ -24,6 +24,11 @@ const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO
 // balancer both are asked on every request, and one shared last key would be the other's each time).
 const parsePeer = rememberLast(parseIp);
 const parseDeclared = rememberLast(parseIp);
+// Their canonical text is remembered beside them: the parser notes whether IPv6 text was canonical for the
+// last address it read, which by the next request is a header entry's, not the remembered peer's. Asked right
+// after the address, so a new peer's text is made while that note is its own.
+const peerTextOf = rememberLast((text) => canonicalText(parsePeer(text)!, text));
+const declaredTextOf = rememberLast((text) => canonicalText(parseDeclared(text)!, text));
 // Host and Origin are pure functions of one string each, and a server sees the same few values over and
 // over: memoized by value (unless localHosts is given). One too long to name this machine is refused before
 // the memo sees it: never stored, never hashed.
@@ -57,7 +62,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     return "invalid-peer";
   }
   // Canonical text: the peer's own when it is already (most are), made otherwise.
-  const socketText = canonicalText(socketAddress, remote as string);
+  const socketText = peerTextOf(remote as string);
   let peer = socketAddress;
   let peerText = socketText;
   let peerSource: HopSource = "socket";
@@ -74,7 +79,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
       return "invalid-peer";
     }
     peer = source;
-    peerText = canonicalText(source, declared as string);
+    peerText = declaredTextOf(declared as string);
   }
   const peerTrusted = (request.peerTrusted = trust.trustsPeer(peer));
   const peerLoopback = (request.peerLoopback = isLoopback(peer));
