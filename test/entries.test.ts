@@ -93,6 +93,14 @@ describe("entries", () => {
     expect(parse.calls).toEqual(["for=10.0.0.1;by=_b", "for=192.0.2.1;by=_a"]);
   });
 
+  it("takes no other parameter of three letters, nor a name without its =, for for=: those elements name no client", () => {
+    for (const element of ["xor=192.0.2.1", "fxr=192.0.2.1", "fox=192.0.2.1", "by=192.0.2.1"]) {
+      expect(entries("forwarded", element)).toEqual([{ malformed: "element has no for= parameter", raw: element }]);
+    }
+    const [unreadable] = entries("forwarded", "forx192.0.2.1");
+    expect(unreadable).toEqual({ malformed: expect.stringMatching(/^not a valid Forwarded element/), raw: "forx192.0.2.1" });
+  });
+
   it("reads an element that is for= and a plain dotted quad alone in place, without forwarded-parse, as it would", () => {
     expect(entries("forwarded", " For=192.0.2.1\t, FOR=10.0.0.1 ")).toEqual([{ text: "10.0.0.1" }, { text: "192.0.2.1" }]);
     expect(parse.calls).toEqual([]);
