@@ -358,8 +358,11 @@ export async function frameworkSection(only: string | undefined, machine: string
   const rows: string[] = [];
   for (const framework of frameworks) {
     const { own, clientaddr } = runs.get(framework.key)!;
-    const ratio = median(clientaddr.map((run) => run.rps)) / median(own.map((run) => run.rps));
-    const perRound = clientaddr.map((run, i) => (run.rps / own[i]!.rps).toFixed(2)).join(", ");
+    // The median of the rounds' own ratios (issue 24's measure, as for every other target): a slow phase of the
+    // machine that takes one run of each framework's cells does not land on one side of the ratio only.
+    const rounds = clientaddr.map((run, i) => run.rps / own[i]!.rps);
+    const ratio = median(rounds);
+    const perRound = rounds.map((value) => value.toFixed(2)).join(", ");
     const cpu = `${percent(median(own.map((run) => run.serverCpu)))} / ${percent(median(clientaddr.map((run) => run.serverCpu)))}`;
     const loadCpu = `${percent(median(own.map((run) => run.loadCpu)))} / ${percent(median(clientaddr.map((run) => run.loadCpu)))}`;
     const perRequest = `${median(own.map((run) => run.cpuPerRequest)).toFixed(1)} / ${median(clientaddr.map((run) => run.cpuPerRequest)).toFixed(1)}`;
@@ -384,7 +387,7 @@ export async function frameworkSection(only: string | undefined, machine: string
   const lines = ["## Frameworks", "", `Measured: ${machine}.`, ""];
   if (rows.length > 0) {
     lines.push(
-      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, against a server in a fresh process for every measurement (bench/framework-server.ts, listening on 127.0.0.1 only). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; the answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s are measured (any error or non-2xx response fails the run). The two cells of a framework alternate (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...) over ${ROUNDS} rounds: the median of autocannon's mean requests/second, and in brackets the lowest and highest. The ratio is of the two medians; the per-round ratios pair the runs of one round.`,
+      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, against a server in a fresh process for every measurement (bench/framework-server.ts, listening on 127.0.0.1 only). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; the answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s are measured (any error or non-2xx response fails the run). The two cells of a framework alternate (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...) over ${ROUNDS} rounds: the median of autocannon's mean requests/second, and in brackets the lowest and highest. The ratio is the median of the rounds' own ratios, each pairing the runs of one round.`,
       "",
       "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Server CPU is the server process's CPU time over the measured run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator. The server's CPU time per request answered (medians) is the cost the requests/second stand for, and changes less than they do when the machine is shared.",
       "",
