@@ -106,21 +106,21 @@ export class EntryCursor {
     // The item starts after a comma within reach, or at the header's start if the item is short enough.
     if (comma >= floor ? value.charCodeAt(comma) !== 0x2c /* , */ : comma !== -1 || end > MAX_ENTRY) return false;
     this.#next = comma;
-    this.text = value;
-    this.start = start;
-    this.end = stop;
-    this.address = lastQuad();
-    this.malformed = null;
-    return true;
+    return this.#found(value, start, stop, lastQuad());
   }
 
   #entry(text: string, start: number, end: number): boolean {
     while (start < end && isOws(text.charCodeAt(start))) start++;
     while (end > start && isOws(text.charCodeAt(end - 1))) end--;
+    return this.#found(text, start, end, parseNode(text, start, end));
+  }
+
+  /** A well-formed entry, text[start, end), and the address it names (null when it is not one). */
+  #found(text: string, start: number, end: number, address: Address | null): boolean {
     this.text = text;
     this.start = start;
     this.end = end;
-    this.address = parseNode(text, start, end);
+    this.address = address;
     this.malformed = null;
     return true;
   }
@@ -159,12 +159,7 @@ export class EntryCursor {
     if ((text.charCodeAt(start + 1) | 0x20) !== 0x6f /* o */ || (text.charCodeAt(start + 2) | 0x20) !== 0x72 /* r */) return false;
     if (quadBefore(text, node, end) !== node) return false;
     this.host = this.proto = undefined;
-    this.text = text;
-    this.start = node;
-    this.end = end;
-    this.address = lastQuad();
-    this.malformed = null;
-    return true;
+    return this.#found(text, node, end, lastQuad());
   }
 
   /**
