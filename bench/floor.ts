@@ -8,6 +8,8 @@
 // floorResolve answers what the library answers, the client's address and loopbackEquivalent, for the
 // requests of two rows (bench/requests.ts; test/bench-floors.test.ts holds it to the library on every one):
 // fresh traffic (IPv4) and Chromium's WebSocket handshake. See there for what it does and leaves out.
+// floorResolveRequest is the same on the IncomingMessage objects a node:http server received for the latter.
+import type { IncomingMessage } from "node:http";
 
 export interface FloorTrust {
   readonly starts: Uint32Array;
@@ -163,4 +165,14 @@ function loopbackPort(text: string, start: number): number {
   let port = 0;
   for (let i = colon + 1; i < text.length; i++) port = port * 10 + text.charCodeAt(i) - 48;
   return port;
+}
+
+/**
+ * floorResolve on a request a node:http server received (the Chromium row's resolveRequest line): its socket's
+ * peer, and Node's own headers object, which a server's first reader (ws, a framework, proxy-addr) has built by
+ * then. Taking the request rather than its plain values, it pays what any reader of a received request pays:
+ * the socket's `remoteAddress` getter and the request's objects, cold in cache.
+ */
+export function floorResolveRequest(req: IncomingMessage, trust: FloorTrust, out: FloorAnswer): FloorAnswer {
+  return floorResolve(req.socket.remoteAddress!, req.headers as Readonly<Record<string, string>>, trust, out);
 }

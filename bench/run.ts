@@ -48,18 +48,19 @@ for (const workload of WORKLOADS) {
   if (cells === undefined) continue;
   const baseline = cells["proxy-addr"];
   // One line for each clientaddr cell: the library given plain values, and resolveRequest given IncomingMessage objects.
-  const ours: Array<[string, Cell]> = [[workload.name, cells.clientaddr!]];
-  if (cells.resolveRequest !== undefined) ours.push([`${workload.name}, resolveRequest(req, resolver) on node:http's IncomingMessage objects`, cells.resolveRequest]);
-  for (const [name, cell] of ours) {
+  // Each line against the floor given the same input: resolveRequest's takes the IncomingMessage objects too.
+  const ours: Array<[string, Cell, Cell | undefined]> = [[workload.name, cells.clientaddr!, cells.floor]];
+  if (cells.resolveRequest !== undefined) ours.push([`${workload.name}, resolveRequest(req, resolver) on node:http's IncomingMessage objects`, cells.resolveRequest, cells["floor-request"]]);
+  for (const [name, cell, floor] of ours) {
     const speedup = baseline === undefined ? undefined : pairedRatio(baseline.runs, cell.runs);
     lines.push(
-      `| ${name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(cell)} | ${cellText(cells.floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
+      `| ${name} | ${cellText(baseline ?? cells["forwarded-parse"])}${cells["forwarded-parse"] ? " (forwarded-parse alone)" : ""} | ${cellText(cell)} | ${cellText(floor)} | ${speedup === undefined ? "" : `${speedup.toFixed(1)}x`} | ${workload.target === undefined ? "" : `≥ ${workload.target}`} |`,
     );
     if (workload.target !== undefined && speedup !== undefined) {
       checks.push({ what: `${name}: speed-up over proxy-addr`, value: `${speedup.toFixed(1)}x`, target: `≥ ${workload.target}x`, met: speedup >= workload.target });
     }
-    if (workload.floorLimit !== undefined && cells.floor !== undefined) {
-      const ratio = pairedRatio(cell.runs, cells.floor.runs);
+    if (workload.floorLimit !== undefined && floor !== undefined) {
+      const ratio = pairedRatio(cell.runs, floor.runs);
       checks.push({ what: `${name}: time vs the floor's`, value: `${ratio.toFixed(2)}x`, target: `≤ ${workload.floorLimit}x`, met: ratio <= workload.floorLimit });
     }
   }
@@ -89,7 +90,7 @@ const micro = only === undefined || results.size > 0;
 const report = [`Machine: ${machine}.`, ""];
 if (micro) {
   report.push(
-    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only. The floor (bench/floor.ts) is the least hand-written code that gives the library's answers on the row's requests: on the rows of one IPv4 request repeated it walks X-Forwarded-For and returns the address; on fresh traffic (IPv4) and Chromium's handshake it returns the address and loopbackEquivalent, making each decision of the trust model these requests need and nothing else (test/bench-floors.test.ts holds it to the library on every request of both rows). On Chromium's handshake, clientaddr is given each request's peer and Node-style headers object, its second line is clientaddr/node's resolveRequest(req, resolver) on the IncomingMessage objects a node:http server on 127.0.0.1 received for the same 4,096 requests (each on its own connection; the peer each stands for set on its real socket), and proxy-addr reads those same objects.`,
+    `Each cell is the mean time of one call measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every implementation of the row once, one right after the other): the median, and in brackets the lowest and highest. A speed-up or ratio is the median of the rounds' own ratios, so that a slow phase of this shared machine does not fall on one side of it only. clientaddr is the built package (dist/), and returns the address, the locality verdict, the basis, the hops and the diagnostics; proxy-addr ${"2.0.8"} returns the address only. The floor (bench/floor.ts) is the least hand-written code that gives the library's answers on the row's requests: on the rows of one IPv4 request repeated it walks X-Forwarded-For and returns the address; on fresh traffic (IPv4) and Chromium's handshake it returns the address and loopbackEquivalent, making each decision of the trust model these requests need and nothing else (test/bench-floors.test.ts holds it to the library on every request of both rows). On Chromium's handshake, clientaddr is given each request's peer and Node-style headers object, its second line is clientaddr/node's resolveRequest(req, resolver) on the IncomingMessage objects a node:http server on 127.0.0.1 received for the same 4,096 requests (each on its own connection; the peer each stands for set on its real socket), and proxy-addr reads those same objects, as does that line's floor (the socket's peer and Node's headers object, which a server's first reader has built by then).`,
     "",
     ...lines,
     "",

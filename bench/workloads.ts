@@ -7,14 +7,14 @@ import parseForwarded from "forwarded-parse";
 import proxyaddr from "proxy-addr";
 import { createResolver } from "clientaddr";
 import { resolveRequest } from "clientaddr/node";
-import { type FloorAnswer, floorClient, floorResolve, floorTrust } from "./floor.js";
+import { type FloorAnswer, floorClient, floorResolve, floorResolveRequest, floorTrust } from "./floor.js";
 import { FRESH_IPV4, FRESH_IPV6, type FreshAddresses, TWO, chromiumHandshakes, freshRequests, receiveHandshakes } from "./requests.js";
 
 /**
  * "clientaddr" is the library given plain values (resolver.resolve with Node's `req.headers` shape);
  * "resolveRequest" is clientaddr/node's resolveRequest(req, resolver) on IncomingMessage objects.
  */
-export type Implementation = "clientaddr" | "resolveRequest" | "proxy-addr" | "floor" | "forwarded-parse";
+export type Implementation = "clientaddr" | "resolveRequest" | "proxy-addr" | "floor" | "floor-request" | "forwarded-parse";
 
 type Cells = Partial<Record<Implementation, () => unknown>>;
 
@@ -109,13 +109,14 @@ function freshTraffic(name: string, target: number, addresses: (i: number) => Fr
  * gateway (local), a quarter through one trusted proxy naming a public client. "clientaddr" is given each
  * request's peer and Node-style headers object; "resolveRequest" and proxy-addr are given the IncomingMessage
  * objects a node:http server received for the same requests (receiveHandshakes: real requests, their peer
- * set on the real socket); the floor reads the headers object.
+ * set on the real socket); the floor reads the headers object, and "floor-request" (resolveRequest's floor)
+ * the same IncomingMessage objects (the socket's peer and Node's headers object).
  */
 const chromiumHandshake: Workload = {
   name: "Chromium's WebSocket handshake: 4,096 requests, 12 headers (13 through the proxy), fresh strings",
   target: 1.5,
   floorLimit: 1.5,
-  implementations: ["proxy-addr", "clientaddr", "resolveRequest", "floor"],
+  implementations: ["proxy-addr", "clientaddr", "resolveRequest", "floor", "floor-request"],
   build: async () => {
     const resolver = createResolver({ trustedProxies: TWO });
     const theirs = proxyaddr.compile(TWO);
@@ -128,6 +129,7 @@ const chromiumHandshake: Workload = {
     let j = 0;
     let k = 0;
     let l = 0;
+    let m = 0;
     return {
       clientaddr: () => resolver.resolve(facts[i++ & 4095]!),
       resolveRequest: () => resolveRequest(received[j++ & 4095]!, resolver),
@@ -136,6 +138,7 @@ const chromiumHandshake: Workload = {
         const r = handshakes[l++ & 4095]!;
         return floorResolve(r.peer, r.headers, floor, out);
       },
+      "floor-request": () => floorResolveRequest(received[m++ & 4095]!, floor, out),
     };
   },
 };

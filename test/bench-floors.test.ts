@@ -5,7 +5,7 @@
 // IncomingMessage objects a node:http server receives for it, which its resolveRequest and proxy-addr cells read.
 import proxyaddr from "proxy-addr";
 import { describe, expect, it } from "vitest";
-import { FLOOR_PROXY_HEADERS, type FloorAnswer, floorResolve, floorTrust } from "../bench/floor.js";
+import { FLOOR_PROXY_HEADERS, type FloorAnswer, floorResolve, floorResolveRequest, floorTrust } from "../bench/floor.js";
 import { FRESH_IPV4, TWO, chromiumHandshakes, freshRequests, receiveHandshakes } from "../bench/requests.js";
 import { resolveRequest } from "../src/adapters/node/index.js";
 import { createResolver } from "../src/core/index.js";
@@ -65,7 +65,7 @@ describe("the floor of Chromium's WebSocket handshake", () => {
     }
   });
 
-  it("gives the same answers as resolveRequest and proxy-addr on the IncomingMessage objects of the row", async () => {
+  it("gives the same answers as resolveRequest and proxy-addr on the IncomingMessage objects of the row, from their plain values and from the objects themselves", async () => {
     const received = await receiveHandshakes(handshakes);
     const theirs = proxyaddr.compile(TWO);
     const trust = floorTrust(TWO);
@@ -74,6 +74,7 @@ describe("the floor of Chromium's WebSocket handshake", () => {
       expect(req.rawHeaders).toEqual(rawHeaders);
       const { address, loopbackEquivalent } = resolveRequest(req, resolver);
       expect(floorOf(peer, headers, trust)).toEqual({ address, loopbackEquivalent });
+      expect(floorResolveRequest(req, trust, { address: "", loopbackEquivalent: !loopbackEquivalent })).toEqual({ address, loopbackEquivalent });
       expect(proxyaddr(req, theirs)).toBe(address);
     });
   });

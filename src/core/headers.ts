@@ -52,9 +52,11 @@ const NAMES: ReadonlyArray<readonly [lower: string, slot: number]> = [
 // unless it really is that name, compared without regard to case and without a copy. No name is hashed: a
 // Map lookup hashes every name a request carries, a fresh string each, where most (User-Agent, Accept-*,
 // Sec-WebSocket-*) are ruled out here by their length or their first character. The candidates of each
-// length sit in flat lists (name, slot) read by index: the hot loop destructures nothing. A name that is the
-// table's own lower-case string (a plain object's keys are interned, Node's `req.headers` among them) is
-// matched by identity first, without reading its characters.
+// length sit in flat lists (name, slot) read by index: the hot loop destructures nothing. A candidate with
+// the name's first character is then matched by identity when the name is the table's own lower-case string
+// (a plain object's keys are interned, Node's `req.headers` among them), without reading the rest; the first
+// character comes before identity because comparing a raw header line's name (never interned) with a
+// candidate of its length is a call that reads characters.
 const LONGEST = Math.max(...NAMES.map(([lower]) => lower.length));
 const NAMES_BY_LENGTH: string[][] = Array.from({ length: LONGEST + 1 }, () => []);
 const SLOTS_BY_LENGTH: number[][] = Array.from({ length: LONGEST + 1 }, () => []);
@@ -155,7 +157,7 @@ function slotOf(key: string): number {
     const names = NAMES_BY_LENGTH[length]!;
     for (let i = 0; i < names.length; i++) {
       const lower = names[i]!;
-      if (key === lower || (lower.charCodeAt(0) === first && lower.charCodeAt(length - 1) === (key.charCodeAt(length - 1) | 0x20) && sameIgnoringCase(key, lower))) return SLOTS_BY_LENGTH[length]![i]!;
+      if (lower.charCodeAt(0) === first && (key === lower || (lower.charCodeAt(length - 1) === (key.charCodeAt(length - 1) | 0x20) && sameIgnoringCase(key, lower)))) return SLOTS_BY_LENGTH[length]![i]!;
     }
   }
   // Any other X-Forwarded-* name, however long: most names are ruled out at their first character.
@@ -207,7 +209,7 @@ function fromWhatwg(headers: { get(name: string): unknown }, name: string): Head
   }
 }
 
-// Kept this small so that V8 inlines it: as a call it cost ~3 ns a header.
+// Kept this small so that V8 inlines it into the per-header loop; the rare list goes to listText.
 function toText(value: unknown): string | null {
   return typeof value === "string" ? value : listText(value);
 }
