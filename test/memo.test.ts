@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { memoize, rememberLast } from "../src/core/memo.js";
+import { RememberedPeer, memoize } from "../src/core/memo.js";
+import { canonicalAddress } from "../src/core/declared.js";
 
 const counted = () => {
   const calls: string[] = [];
@@ -48,14 +49,33 @@ describe("the bounded memo", () => {
   });
 });
 
-describe("the last-value memo", () => {
-  it("answers the key it was last asked from memory, compared by content, and computes any other", () => {
-    const calls: string[] = [];
-    const lookup = rememberLast((key) => {
-      calls.push(key);
-      return key === "none" ? null : `value of ${key}`;
-    });
-    for (const key of ["a", ["", "a"].join(""), "b", "a", "none", "none"]) expect(lookup(key)).toBe(key === "none" ? null : `value of ${key}`);
-    expect(calls).toEqual(["a", "b", "a", "none"]);
+describe("the remembered peer", () => {
+  it("answers the peer it was last asked from memory, compared by content, and reads any other", () => {
+    const peer = new RememberedPeer();
+    const first = peer.read("192.0.2.1");
+    expect(first).toEqual({ family: 4, value: 0xc0000201 });
+    // The same text in another string is the same peer: the same parsed object, not a new parse.
+    expect(peer.read(["192.0.2", ".1"].join(""))).toBe(first);
+    expect(peer.text).toBe("192.0.2.1");
+    const other = peer.read("192.0.2.2");
+    expect(other).not.toBe(first);
+    expect(peer.read("192.0.2.1")).not.toBe(first); // only the last is kept
+    expect(peer.read("not an address")).toBeNull();
+    expect(peer.text).toBe("");
+  });
+
+  it("keeps the peer's canonical text beside it, whatever else is parsed in between", () => {
+    const peer = new RememberedPeer();
+    peer.read("2001:DB8:0:0::1");
+    expect(peer.text).toBe("2001:db8::1");
+    // The parser's note on canonical IPv6 text now belongs to another address; the peer's text stays.
+    expect(canonicalAddress("2001:db8::2")).toBe("2001:db8::2");
+    peer.read("2001:DB8:0:0::1");
+    expect(peer.text).toBe("2001:db8::1");
+    peer.read("2001:db8::1");
+    expect(peer.text).toBe("2001:db8::1");
+    // Mapped IPv6 is written as IPv4, as the answers write it.
+    peer.read("::ffff:10.0.0.2");
+    expect(peer.text).toBe("10.0.0.2");
   });
 });

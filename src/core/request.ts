@@ -45,11 +45,7 @@ export class RequestState implements HeaderValues {
   host: HeaderValue = undefined;
   origin: HeaderValue = undefined;
   secFetchSite: HeaderValue = undefined;
-  readonly believedBit: number;
   believed: HeaderValue = undefined;
-  /** The bits of the address headers the preset's front also writes. */
-  readonly alsoBits: number;
-  readonly keptBits: number;
   kept: Map<number, HeaderValue> | null = null;
   xForwardedHost: HeaderValue = undefined;
   xForwardedProto: HeaderValue = undefined;
@@ -86,10 +82,22 @@ export class RequestState implements HeaderValues {
     this.declared = facts.declaredSource;
     this.secure = facts.secure === true;
     this.options = options;
-    this.believedBit = options.believedBit;
-    this.alsoBits = options.alsoBits;
-    this.keptBits = options.keptBits;
     this.#headers = facts.headers;
+  }
+
+  // The options' bits, read through rather than copied: a request is made on every call, and every field is
+  // written when it is.
+  get believedBit(): number {
+    return this.options.believedBit;
+  }
+
+  /** The bits of the address headers the preset's front also writes. */
+  get alsoBits(): number {
+    return this.options.alsoBits;
+  }
+
+  get keptBits(): number {
+    return this.options.keptBits;
   }
 
   /**

@@ -3,13 +3,13 @@
 // fails; the hops, the four checks and the diagnostics come from running the same function again with an
 // explanation (explain.ts words it), the first time anyone reads them. Nobody pays for messages nobody reads,
 // and there is no second copy of a rule to drift.
-import { type Address, canonicalText, decimalPort, formatAddress, isLoopback, parseIp } from "./address.js";
+import { type Address, canonicalText, decimalPort, formatAddress, isLoopback } from "./address.js";
 import type { HopSource, UnattributableReason, Verdict } from "./answer.js";
 import { EntryCursor, forwardedHosts } from "./entries.js";
 import type { Explanation } from "./explain.js";
 import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
-import { memoize, rememberLast } from "./memo.js";
+import { RememberedPeer, memoize } from "./memo.js";
 import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT, bitOf } from "./proxy-headers.js";
 import type { RequestState } from "./request.js";
 
@@ -20,15 +20,9 @@ const MAX_ORIGIN = "https://".length + MAX_AUTHORITY;
 const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO_BIT | X_FORWARDED_PORT_BIT;
 
 // The peer is either the last one again (one proxy in front, or a keep-alive connection) or new: only the
-// last is remembered, one for the socket peer and one for a declared source (behind a PROXY protocol
-// balancer both are asked on every request, and one shared last key would be the other's each time).
-const parsePeer = rememberLast(parseIp);
-const parseDeclared = rememberLast(parseIp);
-// Their canonical text is remembered beside them: the parser notes whether IPv6 text was canonical for the
-// last address it read, which by the next request is a header entry's, not the remembered peer's. Asked right
-// after the address, so a new peer's text is made while that note is its own.
-const peerTextOf = rememberLast((text) => canonicalText(parsePeer(text)!, text));
-const declaredTextOf = rememberLast((text) => canonicalText(parseDeclared(text)!, text));
+// last is remembered, one for the socket peer and one for a declared source.
+const socketPeer = new RememberedPeer();
+const declaredPeer = new RememberedPeer();
 // Host and Origin are pure functions of one string each, and a server sees the same few values over and
 // over: memoized by value (unless localHosts is given). One too long to name this machine is refused before
 // the memo sees it: never stored, never hashed.
@@ -52,7 +46,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
   // The peer: the socket's, or (rule 10) the source a trusted TCP load balancer declared, which takes its
   // place; the balancer is then the nearest hop, trusted because the listener's own list let it declare.
   const remote = request.remoteAddress;
-  const socketAddress = typeof remote === "string" ? parsePeer(remote) : null;
+  const socketAddress = typeof remote === "string" ? socketPeer.read(remote) : null;
   if (socketAddress === null) {
     // Fail closed (rule 6): a peer that is missing or not an address is no client.
     if (why !== null) {
@@ -62,7 +56,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
     return "invalid-peer";
   }
   // Canonical text: the peer's own when it is already (most are), made otherwise.
-  const socketText = peerTextOf(remote as string);
+  const socketText = socketPeer.text;
   let peer = socketAddress;
   let peerText = socketText;
   let peerSource: HopSource = "socket";
@@ -70,7 +64,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
   if (declared !== undefined) {
     why?.hops.push({ address: socketText, trusted: true, source: "socket" });
     request.source = peerSource = "proxy-protocol";
-    const source = typeof declared === "string" ? parseDeclared(declared) : null;
+    const source = typeof declared === "string" ? declaredPeer.read(declared) : null;
     if (source === null) {
       if (why !== null) {
         why.invalidDeclared(socketText, declared);
@@ -79,7 +73,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
       return "invalid-peer";
     }
     peer = source;
-    peerText = declaredTextOf(declared as string);
+    peerText = declaredPeer.text;
   }
   const peerTrusted = (request.peerTrusted = trust.trustsPeer(peer));
   const peerLoopback = (request.peerLoopback = isLoopback(peer));
