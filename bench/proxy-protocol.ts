@@ -23,7 +23,7 @@ import { haproxyTcp } from "../test/e2e/proxy-protocol.js";
 import { benchMajors, loadNodeVersions } from "./node-versions.js";
 import { PARSE_WORKLOADS, type ParseImplementation } from "./proxy-protocol-workloads.js";
 import { withPart } from "./report.js";
-import { type Cell, cellText, measureRounds, pairedRatio, spread } from "./rounds.js";
+import { type Cell, PINNING, cellText, measureRounds, pairedRatio, spread } from "./rounds.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = 3;
@@ -157,7 +157,7 @@ const section = [
   "",
   `Machine: ${machine}. ${proxyVersion("haproxy")}; ApacheBench from Debian's apache2-utils.`,
   "",
-  `The header parse: the mean time of one parse, measured by mitata (batched) in a fresh process after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every column of the row once, one right after the other): the median, and in brackets the lowest and highest; a speed-up is the median of the rounds' own, against the faster of the reference's two readings in that round. The bytes are a header followed by the start of an HTTP request, as a socket delivers them. clientaddr's parser (the built package) returns where the header ends and addresses whose canonical text is written when first read ("source read": the parse and then the source's text, as the listener does on every connection), and checks TLVs and the CRC32C; proxy-protocol-js 4.0.6 returns v2 addresses as bytes, bounds nothing and checks no TLV. The target applies to the parse.`,
+  `The header parse: the mean time of one parse, measured by mitata (batched) in a fresh process (${PINNING}) after one discarded warm-up run, in ${ROUNDS} rounds (each round measures every column of the row once, one right after the other): the median, and in brackets the lowest and highest; a speed-up is the median of the rounds' own, against the faster of the reference's two readings in that round. The bytes are a header followed by the start of an HTTP request, as a socket delivers them. clientaddr's parser (the built package) returns where the header ends and addresses whose canonical text is written when first read ("source read": the parse and then the source's text, as the listener does on every connection), and checks TLVs and the CRC32C; proxy-protocol-js 4.0.6 returns v2 addresses as bytes, bounds nothing and checks no TLV. The target applies to the parse.`,
   "",
   ...parseRows,
   "",

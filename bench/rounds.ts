@@ -4,11 +4,28 @@
 // processes after the other's, a slow phase could land on one side of a ratio only (two full runs of one build
 // on 2026-12-02 gave v1 TCP6 2.5x and 1.2x). In rounds both sides of a ratio are measured seconds apart, and a
 // ratio is the median of the rounds' own ratios.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+// Each cell's process runs pinned to one CPU, the last (Linux's `taskset`; unpinned where there is none), with
+// V8's helper threads (concurrent marking, sweeping, compiling) on that CPU beside the measured thread, so their
+// work counts in the cell, as on a server whose every core is busy. Unpinned, one cell of one build took 250 ns
+// a request in one process and 1.2 µs in the next, minutes apart (docs/performance.md).
+const CPU = String(availableParallelism() - 1);
+const PINNED = spawnSync("taskset", ["-c", CPU, "true"]).status === 0;
+
+/** Runs `node args` in a fresh process, pinned where it can be; its stdout. */
+function runCell(args: readonly string[]): string {
+  const [file, argv] = PINNED ? ["taskset", ["-c", CPU, process.execPath, ...args]] : [process.execPath, [...args]];
+  return execFileSync(file, argv, { encoding: "utf8", timeout: 120_000 });
+}
+
+/** How the cells' processes run, for the report. */
+export const PINNING = PINNED ? `pinned to CPU ${CPU} with taskset` : "not pinned (no taskset)";
 
 export interface Cell {
   /** Nanoseconds a call, one per round, in round order. */
@@ -23,7 +40,7 @@ export function measureRounds<I extends string>(workload: string, implementation
   const runs = Object.fromEntries(implementations.map((implementation) => [implementation, [] as number[]])) as Record<I, number[]>;
   for (let round = 0; round < rounds; round++) {
     for (const implementation of implementations) {
-      const out = execFileSync(process.execPath, ["--import", "tsx", path.join(HERE, "cell.ts"), workload, implementation], { encoding: "utf8", timeout: 120_000 });
+      const out = runCell(["--import", "tsx", path.join(HERE, "cell.ts"), workload, implementation]);
       runs[implementation].push((JSON.parse(out) as { ns: number }).ns);
     }
   }
