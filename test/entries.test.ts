@@ -67,6 +67,17 @@ describe("entries", () => {
     expect(entries("x-forwarded-for", `${"192.0.2.1,,".repeat(64)}`)).toHaveLength(64);
   });
 
+  it("shows, for too many empty elements, the 40 characters before the run that went past the bound", () => {
+    expect(entries("x-forwarded-for", `198.51.100.4, 203.0.113.9, 198.51.100.77, 192.0.2.1${",".repeat(65)}`)).toEqual([
+      { malformed: "more than 64 empty list elements", raw: "…, 203.0.113.9, 198.51.100.77, 192.0.2.1," },
+    ]);
+    expect(entries("forwarded", `for=198.51.100.4, for=203.0.113.9, for=192.0.2.1${", ".repeat(65)}`)).toEqual([
+      { malformed: "more than 64 empty list elements", raw: "….100.4, for=203.0.113.9, for=192.0.2.1, " },
+    ]);
+    // Fewer than 40 characters before it: all of them.
+    expect(entries("x-forwarded-for", `192.0.2.1${",".repeat(65)}`)).toEqual([{ malformed: "more than 64 empty list elements", raw: "…192.0.2.1," }]);
+  });
+
   it("stops with a malformed entry at the first item longer than the bound, and yields nothing after it", () => {
     const all = entries("x-forwarded-for", `10.0.0.9, ${"9".repeat(200)}, 10.0.0.3`);
     expect(all).toHaveLength(2);
