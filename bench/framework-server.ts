@@ -1,28 +1,37 @@
-// One server of the framework table, in a fresh process: `node --import tsx bench/framework-server.ts CELL
-// TRUSTED...` (bench/frameworks.ts names the cells and the trust list) listens on 127.0.0.1, on a port the
-// system picks, and prints {"port": ...} as one line on stdout. With an
-// IPC channel (bench/frameworks.ts spawns it with one) it answers each message with its process.cpuUsage(),
-// so that the driver can tell whether the server was the bottleneck, and it exits when the channel closes,
-// so that a driver that dies leaves no server behind.
+// One server of the framework table, in a fresh process: `node --import tsx bench/framework-server.ts
+// FRAMEWORK[:SLICE_MS] TRUSTED...` (FRAMEWORK express, fastify or node; bench/frameworks.ts names the trust
+// list) listens on 127.0.0.1, on a port the system picks, and prints {"port": ...} as one line on stdout.
 //
-// The two cells of a framework are the same app but for the one thing measured: both set the framework's
-// trust setting to clientaddr's trustProxy(trusted) (the adapters' documented set-up, and it costs nothing
-// per request until `ip` is read: Express's req.ip and Fastify's request.ip are lazy getters), both have one
-// route GET / that sends the client's address as text, and the clientaddr cell adds the middleware or
-// plugin and reads `clientAddress.address` instead of `ip`. The adapters are imported from the built package
-// by name (the package refers to itself through its exports map).
+// The process holds both ways of answering, side by side: the framework's own app and the clientaddr app
+// (for node, a bare handler and the same calling resolveRequest), and one node:http server hands each request
+// to the way in force. Both ways share the process, its JIT and every slow phase of the machine: measured in a
+// process each, the same Express app took 33 µs a request in some processes and 73 µs in others, on an idle
+// machine, which no number of rounds averaged away.
 //
-// node-switch is a bare node:http server answering `local` (bench/frameworks.ts measures the CPU
-// resolveRequest adds) in two ways: calling resolveRequest(req, resolver) (the resolver made once from
-// TRUSTED, none given meaning no trusted proxies) and answering by its loopbackEquivalent, or not. The IPC
-// messages "clientaddr" and "own" set the way; "alternate" starts switching it every SLICE_MS (argument
-// after the cell: node-switch:SLICE_MS), counting the process's CPU time and the requests answered to the way
-// in force; "report" stops that and answers with the counts ({ own: { cpu, requests }, clientaddr: ... }).
-// Every other message is answered with the CPU time, as "cpu" is.
+// The two apps of a framework are the same but for the one thing measured: both set the framework's trust
+// setting to clientaddr's trustProxy(trusted) (the adapters' documented set-up, and it costs nothing per
+// request until `ip` is read: Express's req.ip and Fastify's request.ip are lazy getters), both have one route
+// GET / that sends the client's address as text, and the clientaddr app adds the middleware or plugin and
+// reads `clientAddress.address` instead of `ip`. node's two ways answer `local`: one calls
+// resolveRequest(req, resolver) (the resolver made once from TRUSTED, none given meaning no trusted proxies)
+// and answers by its loopbackEquivalent. The adapters are imported from the built package by name (the
+// package refers to itself through its exports map).
+//
+// The IPC channel (bench/frameworks.ts spawns it with one): the messages "own" and "clientaddr" set the way;
+// "alternate" starts switching it every SLICE_MS (50 by default), counting the process's CPU time, the wall
+// time and the requests answered to the way in force; "report" stops that and answers with the counts
+// ({ own: { cpu, wall, requests }, clientaddr: ... }). Every other message is answered with the CPU time, as
+// "cpu" is. The server exits when the channel closes, so that a driver that dies leaves no server behind.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
-async function expressServer(clientaddr: boolean, trusted: string[]): Promise<AddressInfo> {
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+interface Ways {
+  readonly own: Handler;
+  readonly clientaddr: Handler;
+}
+
+async function expressApp(clientaddr: boolean, trusted: string[]): Promise<Handler> {
   const { default: express } = await import("express");
   const { clientAddress, trustProxy } = await import("clientaddr/express");
   const app = express();
@@ -37,12 +46,10 @@ async function expressServer(clientaddr: boolean, trusted: string[]): Promise<Ad
       res.send(req.ip);
     });
   }
-  return new Promise((resolve, reject) => {
-    const server = app.listen(0, "127.0.0.1", (error?: Error) => (error ? reject(error) : resolve(server.address() as AddressInfo)));
-  });
+  return app;
 }
 
-async function fastifyServer(clientaddr: boolean, trusted: string[]): Promise<AddressInfo> {
+async function fastifyApp(clientaddr: boolean, trusted: string[]): Promise<Handler> {
   const { default: Fastify } = await import("fastify");
   const { clientAddress, trustProxy } = await import("clientaddr/fastify");
   const app = Fastify({ trustProxy: trustProxy(trusted) });
@@ -56,55 +63,71 @@ async function fastifyServer(clientaddr: boolean, trusted: string[]): Promise<Ad
       reply.send(request.ip);
     });
   }
-  await app.listen({ port: 0, host: "127.0.0.1" });
-  return app.server.address() as AddressInfo;
+  // Fastify's own request handler (the one its server is created with), without Fastify's server.
+  await app.ready();
+  return (req, res) => app.routing(req, res);
 }
 
-let resolving = false;
-let answered = 0;
-
-async function nodeServer(trusted: string[]): Promise<AddressInfo> {
+async function nodeWays(trusted: string[]): Promise<Ways> {
   const { createResolver } = await import("clientaddr");
   const { resolveRequest } = await import("clientaddr/node");
   const resolver = createResolver({ trustedProxies: trusted });
-  const server = http.createServer((req, res) => {
-    answered++;
-    res.end(!resolving || resolveRequest(req, resolver).loopbackEquivalent ? "local" : "not local");
-  });
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve(server.address() as AddressInfo));
-  });
+  return {
+    own: (_req, res) => res.end("local"),
+    clientaddr: (req, res) => res.end(resolveRequest(req, resolver).loopbackEquivalent ? "local" : "not local"),
+  };
+}
+
+async function waysOf(framework: string, trusted: string[]): Promise<Ways> {
+  if (framework === "node") return nodeWays(trusted);
+  const app = framework === "express" ? expressApp : fastifyApp;
+  return { own: await app(false, trusted), clientaddr: await app(true, trusted) };
 }
 
 const [cell = "", ...trusted] = process.argv.slice(2);
-const [framework, variant] = cell.split("-");
-const node = cell.startsWith("node-switch");
-const SLICE_MS = Number(cell.split(":")[1] ?? 50);
-if (!node && ((framework !== "express" && framework !== "fastify") || (variant !== "own" && variant !== "clientaddr") || trusted.length === 0)) {
-  console.error(`usage: framework-server.ts express-own|express-clientaddr|fastify-own|fastify-clientaddr TRUSTED... | node-switch[:SLICE_MS] [TRUSTED...]`);
+const [framework = "", slice] = cell.split(":");
+const SLICE_MS = Number(slice ?? 50);
+if (!["express", "fastify", "node"].includes(framework) || !(SLICE_MS > 0) || (framework !== "node" && trusted.length === 0)) {
+  console.error("usage: framework-server.ts express|fastify[:SLICE_MS] TRUSTED... | node[:SLICE_MS] [TRUSTED...]");
   process.exit(2);
 }
-const address = node ? await nodeServer(trusted) : framework === "express" ? await expressServer(variant === "clientaddr", trusted) : await fastifyServer(variant === "clientaddr", trusted);
+const ways = await waysOf(framework, trusted);
+let resolving = false;
+let answered = 0;
+const server = http.createServer((req, res) => {
+  answered++;
+  (resolving ? ways.clientaddr : ways.own)(req, res);
+});
+const address = await new Promise<AddressInfo>((resolve, reject) => {
+  server.once("error", reject);
+  server.listen(0, "127.0.0.1", () => resolve(server.address() as AddressInfo));
+});
+
 if (process.send !== undefined) {
-  let slices = { own: { cpu: 0, requests: 0 }, clientaddr: { cpu: 0, requests: 0 } };
+  const empty = () => ({ own: { cpu: 0, wall: 0, requests: 0 }, clientaddr: { cpu: 0, wall: 0, requests: 0 } });
+  let slices = empty();
   let timer: NodeJS.Timeout | undefined;
   let mark = process.cpuUsage();
-  // Counts the CPU time and requests since the last switch to the way in force.
+  let wallMark = performance.now();
+  // Counts the CPU time, wall time and requests since the last switch to the way in force.
   const close = () => {
     const now = process.cpuUsage();
-    const slice = slices[resolving ? "clientaddr" : "own"];
-    slice.cpu += now.user - mark.user + now.system - mark.system;
-    slice.requests += answered;
+    const wall = performance.now();
+    const counts = slices[resolving ? "clientaddr" : "own"];
+    counts.cpu += now.user - mark.user + now.system - mark.system;
+    counts.wall += wall - wallMark;
+    counts.requests += answered;
     answered = 0;
     mark = now;
+    wallMark = wall;
   };
   process.on("message", (message) => {
     if (message === "clientaddr" || message === "own") resolving = message === "clientaddr";
     if (message === "alternate") {
-      slices = { own: { cpu: 0, requests: 0 }, clientaddr: { cpu: 0, requests: 0 } };
+      slices = empty();
       answered = 0;
       mark = process.cpuUsage();
+      wallMark = performance.now();
       timer = setInterval(() => {
         close();
         resolving = !resolving;

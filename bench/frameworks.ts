@@ -1,19 +1,17 @@
 // The framework table of `npm run bench`: an Express app whose route reads `req.clientAddress` against the
 // same app reading Express's own `req.ip`, and the same for Fastify's `request.ip`, in requests per second from
-// a real HTTP load generator on loopback. Each measurement starts a fresh server process
-// (bench/framework-server.ts, on 127.0.0.1 only), checks its answer once, loads it with autocannon from this
-// (the driver's) process for a warm-up and then for the measured run, and stops it. The two cells of a
-// framework alternate over the rounds (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...),
-// so that a slow drift of the machine falls on both; each cell's median over the rounds is compared.
-// BENCH_FRAMEWORK_ROUNDS and BENCH_FRAMEWORK_SECONDS (measured seconds per run) raise the defaults below, to
-// tell noise from cost; the defaults keep the table under four minutes on a 2-core machine.
+// a real HTTP load generator on loopback. Each framework's two apps run side by side in one fresh server
+// process (bench/framework-server.ts, on 127.0.0.1 only), which hands each request to one of them and switches
+// every SLICE_MS, counting the requests, the wall time and its CPU time to the app in force; autocannon loads
+// it from this (the driver's) process as fast as it answers. Both apps share every slow phase of the process
+// and of the machine; each run's ratio is the clientaddr app's requests a second over the own app's, and the
+// check is the median of the runs' ratios. BENCH_FRAMEWORK_ROUNDS and BENCH_FRAMEWORK_SECONDS (measured
+// seconds a run) raise the defaults below, to tell noise from cost.
 //
 // Beside the frameworks, node:http's CPU figure (`npm run bench -- node`): the server CPU time a request that
 // clientaddr/node's resolveRequest(req, resolver) adds to a bare node:http server, every request carrying
-// Chromium's WebSocket handshake headers. One server process answers a fixed-rate load with its handler
-// switching every NODE_SLICE_MS between calling resolveRequest and reading .loopbackEquivalent, and not,
-// and counts its CPU time and requests to the way in force: its CPU time a request each way, and the
-// difference, over NODE_ROUNDS runs.
+// Chromium's WebSocket handshake headers, measured the same way at a fixed rate (the server is not the limit
+// there, so its CPU time a request is the measure).
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import http from "node:http";
@@ -35,6 +33,8 @@ const CONNECTIONS = 10;
 const PIPELINING = 1;
 const ROUNDS = positive(process.env.BENCH_FRAMEWORK_ROUNDS, 5);
 const SECONDS = positive(process.env.BENCH_FRAMEWORK_SECONDS, 6);
+/** How long the server keeps one app (or node:http's way) before the other. */
+const SLICE_MS = positive(process.env.BENCH_SLICE_MS, 50);
 const WARMUP_SECONDS = 3;
 /**
  * node:http's load, in requests per second over all connections: the same for both handlers and well under
@@ -42,10 +42,9 @@ const WARMUP_SECONDS = 3;
  * both (one at a time, not in batches that grow as it falls behind) and its CPU time a request compares.
  */
 const NODE_RATE = positive(process.env.BENCH_NODE_RATE, 8000);
-/** node:http's measured runs, each this long, and how long the server keeps one way before the other. */
+/** node:http's measured runs, each this long. */
 const NODE_ROUNDS = positive(process.env.BENCH_NODE_ROUNDS, 5);
 const NODE_SECONDS = positive(process.env.BENCH_NODE_SECONDS, 8);
-const NODE_SLICE_MS = positive(process.env.BENCH_NODE_SLICE_MS, 50);
 // Issue 24's target: clientaddr's answer costs a framework at most 2% of its own `ip`'s throughput.
 const TARGET = 0.98;
 /**
@@ -67,8 +66,6 @@ function positive(text: string | undefined, fallback: number): number {
   return value;
 }
 
-type Variant = "own" | "clientaddr";
-
 interface Framework {
   readonly name: string;
   readonly key: "express" | "fastify";
@@ -88,23 +85,45 @@ export interface Check {
   met: boolean;
 }
 
-interface Measurement {
-  /** autocannon's mean of its per-second request counts over the measured run. */
-  rps: number;
-  /** The server process's CPU time over the measured run's wall time (1 = one core busy throughout). */
-  serverCpu: number;
-  /** The server process's CPU time per request answered in the measured run, in microseconds. */
-  cpuPerRequest: number;
+/** One way's counts over a measured run, as the server reports them: CPU time (µs), wall time (ms), requests. */
+interface Counts {
+  readonly cpu: number;
+  readonly wall: number;
+  readonly requests: number;
+}
+
+/** What the server answers "report" with: each way's counts since "alternate". */
+interface Slices {
+  readonly own: Counts;
+  readonly clientaddr: Counts;
+}
+
+/** One measured run of a server that switched way every SLICE_MS. */
+interface Run {
+  readonly slices: Slices;
+  /** autocannon's mean of its per-second request counts over the run. */
+  readonly rps: number;
+  /** The server process's CPU time over the run's wall time (1 = one core busy throughout). */
+  readonly serverCpu: number;
   /** This process's (autocannon's) CPU time over the same wall time. */
-  loadCpu: number;
+  readonly loadCpu: number;
   /**
    * The machine's busy time (steal included) over the same wall time less the two above: other processes,
    * and the kernel's loopback work that is not charged to either process. NaN where /proc/stat is missing.
    */
-  otherCpu: number;
+  readonly otherCpu: number;
   /** Kept although other work took more than DISTURBED of one core during it. */
-  disturbed?: boolean;
+  readonly disturbed: boolean;
 }
+
+interface Runs {
+  readonly runs: Run[];
+  readonly repeated: number;
+  readonly keptDisturbed: number;
+}
+
+const requestsPerSecond = (counts: Counts) => counts.requests / (counts.wall / 1000);
+const cpuPerRequest = (counts: Counts) => counts.cpu / counts.requests;
 
 /** The machine's busy and stolen time so far, in microseconds, from /proc/stat (Linux); NaN elsewhere. */
 function machineBusy(): number {
@@ -146,7 +165,7 @@ interface Server {
   readonly child: ChildProcess;
 }
 
-function startServer(cell: string, trusted: readonly string[] = TRUSTED): Promise<Server> {
+function startServer(cell: string, trusted: readonly string[]): Promise<Server> {
   const child = spawn(process.execPath, ["--import", "tsx", SERVER, cell, ...trusted], { stdio: ["ignore", "pipe", "inherit", "ipc"] });
   live.add(child);
   child.once("exit", () => live.delete(child));
@@ -231,7 +250,7 @@ const CHROMIUM = (port: number) =>
  * One request with the load's headers, before any load: the app must give the load's answer (the client
  * beyond the proxy; for node:http, that Chromium's handshake is local).
  */
-function checkAnswer(cell: string, port: number, headers: Record<string, string> = HEADERS(port), answer = CLIENT): Promise<void> {
+function checkAnswer(cell: string, port: number, headers: Record<string, string>, answer: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: "127.0.0.1", port, path: "/", headers, agent: false, timeout: 5_000 }, (res) => {
       let body = "";
@@ -248,7 +267,7 @@ function checkAnswer(cell: string, port: number, headers: Record<string, string>
   });
 }
 
-function load(cell: string, port: number, seconds: number, headers: Record<string, string> = HEADERS(port), rate = 0): Promise<autocannon.Result> {
+function loadServer(cell: string, port: number, seconds: number, headers: Record<string, string>, rate: number): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const instance = autocannon(
@@ -269,28 +288,6 @@ function load(cell: string, port: number, seconds: number, headers: Record<strin
   });
 }
 
-async function measure(cell: string): Promise<Measurement> {
-  const server = await startServer(cell);
-  try {
-    await checkAnswer(cell, server.port);
-    await load(cell, server.port, WARMUP_SECONDS);
-    const cpu0 = await serverCpu(server.child);
-    const load0 = process.cpuUsage();
-    const busy0 = machineBusy();
-    const t0 = performance.now();
-    const result = await load(cell, server.port, SECONDS);
-    const wallUs = (performance.now() - t0) * 1000;
-    const busy = machineBusy() - busy0;
-    const loadUs = process.cpuUsage(load0);
-    const cpu1 = await serverCpu(server.child);
-    const serverUs = cpu1 - cpu0;
-    const driverUs = loadUs.user + loadUs.system;
-    return { rps: result.requests.average, serverCpu: serverUs / wallUs, cpuPerRequest: serverUs / result.requests.total, loadCpu: driverUs / wallUs, otherCpu: (busy - serverUs - driverUs) / wallUs };
-  } finally {
-    await stopServer(server.child);
-  }
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -299,10 +296,7 @@ function median(values: readonly number[]): number {
 
 const rps = (value: number) => Math.round(value).toLocaleString("en-US");
 const percent = (value: number) => `${Math.round(value * 100)}%`;
-const spread = (runs: readonly Measurement[]) => {
-  const values = runs.map((run) => run.rps);
-  return `${rps(median(values))} (${rps(Math.min(...values))}–${rps(Math.max(...values))})`;
-};
+const spread = (values: readonly number[]) => `${rps(median(values))} (${rps(Math.min(...values))}–${rps(Math.max(...values))})`;
 
 /** Whether `npm run bench -- FILTER` selects this framework: "frameworks" (or part of it) selects both. */
 function selected(framework: Framework, only: string | undefined): boolean {
@@ -321,56 +315,119 @@ export function frameworksSelected(only: string | undefined): boolean {
   return FRAMEWORKS.some((framework) => selected(framework, only)) || nodeSelected(only);
 }
 
+/** Sends `message` to a server and waits for its answer. */
+function ask<T>(child: ChildProcess, message: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.off("message", onMessage);
+      reject(new Error(`server ${child.pid} did not answer ${message} within ${IPC_TIMEOUT_MS} ms`));
+    }, IPC_TIMEOUT_MS);
+    const onMessage = (answer: unknown) => {
+      clearTimeout(timer);
+      resolve(answer as T);
+    };
+    child.once("message", onMessage);
+    child.send(message);
+  });
+}
+
+interface Load {
+  /** The server (bench/framework-server.ts): express, fastify or node. */
+  readonly server: "express" | "fastify" | "node";
+  readonly trusted: readonly string[];
+  readonly headers: (port: number) => Record<string, string>;
+  /** The body both ways must answer the load's request with. */
+  readonly answer: string;
+  /** Requests a second over all connections; 0 for as fast as the server answers. */
+  readonly rate: number;
+  readonly rounds: number;
+  readonly seconds: number;
+}
+
+/**
+ * Measures one server that holds both ways: each way is checked to give the load's answer and warmed up;
+ * then, in each of `rounds` runs, the server switches way every SLICE_MS and counts, to the way in force, its
+ * CPU time, the wall time and the requests it answered. A run during which other work took more than
+ * DISTURBED of one core is measured again, at most MAX_REPEATS times.
+ */
+async function alternate(load: Load): Promise<Runs> {
+  const cell = `${load.server}:${SLICE_MS}`;
+  const server = await startServer(cell, load.trusted);
+  const headers = load.headers(server.port);
+  const runs: Run[] = [];
+  let repeated = 0;
+  let keptDisturbed = 0;
+  try {
+    for (const way of ["own", "clientaddr"] as const) {
+      await serverCpu(server.child, way);
+      await checkAnswer(`${cell} (${way})`, server.port, headers, load.answer);
+      await loadServer(`${cell} (${way})`, server.port, WARMUP_SECONDS, headers, load.rate);
+    }
+    for (let round = 0; round < load.rounds; round++) {
+      for (let attempt = 0; ; attempt++) {
+        await quiet();
+        const cpu0 = await serverCpu(server.child, "alternate");
+        const load0 = process.cpuUsage();
+        const busy0 = machineBusy();
+        const t0 = performance.now();
+        const result = await loadServer(cell, server.port, load.seconds, headers, load.rate);
+        const wallUs = (performance.now() - t0) * 1000;
+        const busy = machineBusy() - busy0;
+        const loadUs = process.cpuUsage(load0);
+        const slices = await ask<Slices>(server.child, "report");
+        const serverUs = (await serverCpu(server.child)) - cpu0;
+        const driverUs = loadUs.user + loadUs.system;
+        const otherCpu = (busy - serverUs - driverUs) / wallUs;
+        const disturbed = otherCpu > DISTURBED;
+        const run: Run = { slices, rps: result.requests.average, serverCpu: serverUs / wallUs, loadCpu: driverUs / wallUs, otherCpu, disturbed };
+        const { own, clientaddr } = slices;
+        process.stderr.write(
+          `${load.server} round ${round + 1}/${load.rounds}: ${rps(run.rps)} req/s, server CPU ${percent(run.serverCpu)}, autocannon CPU ${percent(run.loadCpu)}, other CPU ${percent(otherCpu)}; own ${rps(requestsPerSecond(own))} req/s, ${cpuPerRequest(own).toFixed(2)} µs a request (${own.requests} requests); clientaddr ${rps(requestsPerSecond(clientaddr))} req/s, ${cpuPerRequest(clientaddr).toFixed(2)} µs (${clientaddr.requests})${disturbed ? (attempt < MAX_REPEATS ? " (disturbed: measuring again)" : " (disturbed: kept)") : ""}\n`,
+        );
+        if (disturbed && attempt < MAX_REPEATS) {
+          repeated++;
+          continue;
+        }
+        if (disturbed) keptDisturbed++;
+        runs.push(run);
+        break;
+      }
+    }
+  } finally {
+    await stopServer(server.child);
+  }
+  return { runs, repeated, keptDisturbed };
+}
+
+const micros = (values: readonly number[]) => `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
+const ratios = (values: readonly number[]) => values.map((value) => value.toFixed(3)).join(", ");
+
 /**
  * Measures the selected frameworks and returns the section for bench/results.md (with its own date line, so
  * that it can be re-run and replaced alone) and its checks.
  */
 export async function frameworkSection(only: string | undefined, machine: string): Promise<{ lines: string[]; checks: Check[] }> {
-  const frameworks = FRAMEWORKS.filter((framework) => selected(framework, only));
-  const runs = new Map(frameworks.map((framework) => [framework.key, { own: [] as Measurement[], clientaddr: [] as Measurement[] }]));
-  let repeated = 0;
-  let keptDisturbed = 0;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const framework of frameworks) {
-      const order: Variant[] = round % 2 === 0 ? ["own", "clientaddr"] : ["clientaddr", "own"];
-      for (const variant of order) {
-        const cell = `${framework.key}-${variant}`;
-        for (let attempt = 0; ; attempt++) {
-          await quiet();
-          const m = await measure(cell);
-          const disturbed = m.otherCpu > DISTURBED;
-          process.stderr.write(
-            `frameworks round ${round + 1}/${ROUNDS}, ${cell}: ${rps(m.rps)} req/s, server CPU ${percent(m.serverCpu)} (${m.cpuPerRequest.toFixed(1)} µs a request), autocannon CPU ${percent(m.loadCpu)}, other CPU ${percent(m.otherCpu)}${disturbed ? (attempt < MAX_REPEATS ? " (disturbed: measuring again)" : " (disturbed: kept)") : ""}\n`,
-          );
-          if (disturbed && attempt < MAX_REPEATS) {
-            repeated++;
-            continue;
-          }
-          if (disturbed) keptDisturbed++;
-          runs.get(framework.key)![variant].push({ ...m, disturbed });
-          break;
-        }
-      }
-    }
+  const measured: Array<{ framework: Framework } & Runs> = [];
+  for (const framework of FRAMEWORKS.filter((framework) => selected(framework, only))) {
+    measured.push({ framework, ...(await alternate({ server: framework.key, trusted: TRUSTED, headers: HEADERS, answer: CLIENT, rate: 0, rounds: ROUNDS, seconds: SECONDS })) });
   }
+  const node = nodeSelected(only)
+    ? await alternate({ server: "node", trusted: [], headers: CHROMIUM, answer: "local", rate: NODE_RATE, rounds: NODE_ROUNDS, seconds: NODE_SECONDS })
+    : undefined;
 
   const checks: Check[] = [];
   const rows: string[] = [];
-  for (const framework of frameworks) {
-    const { own, clientaddr } = runs.get(framework.key)!;
-    // The median of the rounds' own ratios (issue 24's measure, as for every other target): a slow phase of the
-    // machine that takes one run of each framework's cells does not land on one side of the ratio only.
-    const rounds = clientaddr.map((run, i) => run.rps / own[i]!.rps);
-    const ratio = median(rounds);
-    const perRound = rounds.map((value) => value.toFixed(2)).join(", ");
-    const cpu = `${percent(median(own.map((run) => run.serverCpu)))} / ${percent(median(clientaddr.map((run) => run.serverCpu)))}`;
-    const loadCpu = `${percent(median(own.map((run) => run.loadCpu)))} / ${percent(median(clientaddr.map((run) => run.loadCpu)))}`;
-    const perRequest = `${median(own.map((run) => run.cpuPerRequest)).toFixed(1)} / ${median(clientaddr.map((run) => run.cpuPerRequest)).toFixed(1)}`;
+  for (const { framework, runs } of measured) {
+    const own = runs.map((run) => requestsPerSecond(run.slices.own));
+    const ours = runs.map((run) => requestsPerSecond(run.slices.clientaddr));
+    const perRun = runs.map((_, i) => ours[i]! / own[i]!);
+    const ratio = median(perRun);
+    const cpu = (way: keyof Slices) => median(runs.map((run) => cpuPerRequest(run.slices[way]))).toFixed(1);
     rows.push(
-      `| ${framework.name} ${version(framework.key)} | ${spread(own)} | ${spread(clientaddr)} | ${ratio.toFixed(3)}x | ${perRound} | ${cpu} | ${perRequest} | ${loadCpu} | ≥ ${TARGET} |`,
+      `| ${framework.name} ${version(framework.key)} | ${spread(own)} | ${spread(ours)} | ${ratio.toFixed(3)}x | ${ratios(perRun)} | ${cpu("own")} / ${cpu("clientaddr")} | ${percent(median(runs.map((run) => run.serverCpu)))} | ${percent(median(runs.map((run) => run.loadCpu)))} | ≥ ${TARGET} |`,
     );
     // A ratio with a disturbed run in it says nothing either way: it is shown, and the check is not met.
-    const disturbed = [...own, ...clientaddr].filter((run) => run.disturbed).length;
+    const disturbed = runs.filter((run) => run.disturbed).length;
     checks.push({
       what: `${framework.name}: ${framework.ours} vs ${framework.own}`,
       value: `${ratio.toFixed(3)}x${disturbed > 0 ? ` (${disturbed} disturbed ${disturbed === 1 ? "run" : "runs"} kept: not a measurement)` : ""}`,
@@ -379,19 +436,18 @@ export async function frameworkSection(only: string | undefined, machine: string
     });
   }
 
-  const node = nodeSelected(only) ? await nodeCpu() : undefined;
-  const all = [...[...runs.values()].flatMap((cells) => [...cells.own, ...cells.clientaddr]), ...(node?.runs ?? [])];
-  repeated += node?.repeated ?? 0;
-  keptDisturbed += node?.keptDisturbed ?? 0;
-  const other = Math.max(...all.map((run) => run.otherCpu));
+  const all = [...measured, ...(node === undefined ? [] : [node])];
+  const repeated = all.reduce((sum, runs) => sum + runs.repeated, 0);
+  const keptDisturbed = all.reduce((sum, runs) => sum + runs.keptDisturbed, 0);
+  const other = Math.max(...all.flatMap((runs) => runs.runs.map((run) => run.otherCpu)));
   const lines = ["## Frameworks", "", `Measured: ${machine}.`, ""];
   if (rows.length > 0) {
     lines.push(
-      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, against a server in a fresh process for every measurement (bench/framework-server.ts, listening on 127.0.0.1 only). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; the answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up, then ${SECONDS} s are measured (any error or non-2xx response fails the run). The two cells of a framework alternate (own first in rounds 1, 3, ..., clientaddr first in rounds 2, 4, ...) over ${ROUNDS} rounds: the median of autocannon's mean requests/second, and in brackets the lowest and highest. The ratio is the median of the rounds' own ratios, each pairing the runs of one round.`,
+      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, as fast as the server answers. A framework's two apps run side by side in one fresh server process (bench/framework-server.ts, listening on 127.0.0.1 only), whose node:http server hands each request to one of them and switches every ${SLICE_MS} ms, counting the requests, the wall time and its CPU time to the app in force: both apps share every slow phase of the process and of the machine (measured in a process each, the same Express app took 33 µs a request in some processes and 73 µs in others, on an idle machine, and the ratio of five rounds moved from 0.52 to 1.37). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; each app's answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up of each, then ${ROUNDS} runs of ${SECONDS} s are measured (any error or non-2xx response fails the run). An app's requests a second in a run are the requests it answered over the time it was in force: the median over the runs, and in brackets the lowest and highest. The ratio is the median of the runs' own ratios.`,
       "",
-      "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Server CPU is the server process's CPU time over the measured run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator. The server's CPU time per request answered (medians) is the cost the requests/second stand for, and changes less than they do when the machine is shared.",
+      "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Express apps are handlers node:http calls; Fastify's is its own request handler, `fastify.routing`. The server's CPU time a request (medians) is what each app costs; server CPU is the server process's CPU time over the run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator.",
       "",
-      "| framework | own `ip` (req/s) | clientaddr `clientAddress` (req/s) | clientaddr / own | per round | server CPU, own / clientaddr | server CPU µs a request, own / clientaddr | autocannon CPU, own / clientaddr | target |",
+      "| framework | own `ip` (req/s) | clientaddr `clientAddress` (req/s) | clientaddr / own | per run | server CPU µs a request, own / clientaddr | server CPU | autocannon CPU | target |",
       "|---|---|---|---|---|---|---|---|---|",
       ...rows,
       "",
@@ -415,126 +471,21 @@ export async function frameworkSection(only: string | undefined, machine: string
   return { lines, checks };
 }
 
-/** One measured run of node:http: each way's CPU time a request (µs), and the run's load. */
-interface NodeRun {
-  readonly own: number;
-  readonly clientaddr: number;
-  /** Requests answered each way. */
-  readonly requests: { readonly own: number; readonly clientaddr: number };
-  readonly rps: number;
-  readonly serverCpu: number;
-  readonly otherCpu: number;
-  readonly disturbed: boolean;
-}
-
-interface NodeCpu {
-  readonly runs: NodeRun[];
-  readonly repeated: number;
-  readonly keptDisturbed: number;
-}
-
-/** What node-switch answers "report" with: each way's CPU time (µs) and requests since "alternate". */
-interface Slices {
-  readonly own: { cpu: number; requests: number };
-  readonly clientaddr: { cpu: number; requests: number };
-}
-
-/** Sends `message` to a server and waits for its answer. */
-function ask<T>(child: ChildProcess, message: string): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.off("message", onMessage);
-      reject(new Error(`server ${child.pid} did not answer ${message} within ${IPC_TIMEOUT_MS} ms`));
-    }, IPC_TIMEOUT_MS);
-    const onMessage = (answer: unknown) => {
-      clearTimeout(timer);
-      resolve(answer as T);
-    };
-    child.once("message", onMessage);
-    child.send(message);
-  });
-}
-
-/**
- * node:http's CPU figure: one server process (bench/framework-server.ts, cell node-switch) under Chromium's
- * handshake at NODE_RATE requests a second. Both ways are checked and warmed up; then, in each of NODE_ROUNDS
- * runs of NODE_SECONDS, the server switches its handler every NODE_SLICE_MS and counts its CPU time
- * (process.cpuUsage, user and system) and the requests it answered to the way in force. Switched that often,
- * the two ways share every slow phase and every burst of other work on this machine: run after run, or even
- * in alternating 2 s segments, the server's CPU time a request moved by 10 µs and more from one to the next
- * (23 to 47 µs), where resolveRequest adds about one. A run during which other work took more than DISTURBED
- * of one core is measured again, at most MAX_REPEATS times.
- */
-async function nodeCpu(): Promise<NodeCpu> {
-  const cell = `node-switch:${NODE_SLICE_MS}`;
-  const server = await startServer(cell, []);
-  const headers = CHROMIUM(server.port);
-  const runs: NodeRun[] = [];
-  let repeated = 0;
-  let keptDisturbed = 0;
-  try {
-    for (const variant of ["own", "clientaddr"] as const) {
-      await serverCpu(server.child, variant);
-      await checkAnswer(`${cell} (${variant})`, server.port, headers, "local");
-      await load(`${cell} (${variant})`, server.port, WARMUP_SECONDS, headers, NODE_RATE);
-    }
-    for (let round = 0; round < NODE_ROUNDS; round++) {
-      for (let attempt = 0; ; attempt++) {
-        await quiet();
-        const cpu0 = await serverCpu(server.child, "alternate");
-        const load0 = process.cpuUsage();
-        const busy0 = machineBusy();
-        const t0 = performance.now();
-        const result = await load(cell, server.port, NODE_SECONDS, headers, NODE_RATE);
-        const wallUs = (performance.now() - t0) * 1000;
-        const busy = machineBusy() - busy0;
-        const loadUs = process.cpuUsage(load0);
-        const slices = await ask<Slices>(server.child, "report");
-        const serverUs = (await serverCpu(server.child)) - cpu0;
-        const otherCpu = (busy - serverUs - loadUs.user - loadUs.system) / wallUs;
-        const disturbed = otherCpu > DISTURBED;
-        const run: NodeRun = {
-          own: slices.own.cpu / slices.own.requests,
-          clientaddr: slices.clientaddr.cpu / slices.clientaddr.requests,
-          requests: { own: slices.own.requests, clientaddr: slices.clientaddr.requests },
-          rps: result.requests.average,
-          serverCpu: serverUs / wallUs,
-          otherCpu,
-          disturbed,
-        };
-        process.stderr.write(
-          `node:http round ${round + 1}/${NODE_ROUNDS}: ${rps(run.rps)} req/s, server CPU ${percent(run.serverCpu)}, other CPU ${percent(otherCpu)}; µs a request: without ${run.own.toFixed(2)} (${run.requests.own} requests), resolveRequest ${run.clientaddr.toFixed(2)} (${run.requests.clientaddr}), added ${(run.clientaddr - run.own).toFixed(2)}${disturbed ? (attempt < MAX_REPEATS ? " (disturbed: measuring again)" : " (disturbed: kept)") : ""}\n`,
-        );
-        if (disturbed && attempt < MAX_REPEATS) {
-          repeated++;
-          continue;
-        }
-        if (disturbed) keptDisturbed++;
-        runs.push(run);
-        break;
-      }
-    }
-  } finally {
-    await stopServer(server.child);
-  }
-  return { runs, repeated, keptDisturbed };
-}
-
-const micros = (values: readonly number[]) => `${median(values).toFixed(2)} (${Math.min(...values).toFixed(2)}–${Math.max(...values).toFixed(2)})`;
-
 /** node:http's CPU figure, reported: the issue sets no target for it. */
-function nodeCpuSection({ runs }: NodeCpu): string[] {
-  const added = runs.map((run) => run.clientaddr - run.own);
+function nodeCpuSection({ runs }: Runs): string[] {
+  const own = runs.map((run) => cpuPerRequest(run.slices.own));
+  const ours = runs.map((run) => cpuPerRequest(run.slices.clientaddr));
+  const added = runs.map((_, i) => ours[i]! - own[i]!);
   const disturbed = runs.filter((run) => run.disturbed).length;
   return [
     "### node:http: the server CPU resolveRequest adds to a request",
     "",
-    `One node:http server (bench/framework-server.ts, on 127.0.0.1; Node ${process.version}) whose handler answers \`local\` with \`res.end\`, in two ways: calling \`resolveRequest(req, resolver)\` first (clientaddr/node, the built package, the resolver made once, no trusted proxies) and answering by its \`.loopbackEquivalent\`, or not calling it. Both ways are checked to answer \`local\` once and warmed up for ${WARMUP_SECONDS} s each; then, in each of ${NODE_ROUNDS} runs of ${NODE_SECONDS} s, the server switches way every ${NODE_SLICE_MS} ms and counts its CPU time (process.cpuUsage, user and system) and the requests it answered to the way in force, so that both ways share every slow phase of this machine (measured in separate runs, or in alternating 2 s segments, the CPU time a request moved by 10 µs and more from one to the next). The load is autocannon ${version("autocannon")} in the driver process, ${CONNECTIONS} connections, pipelining ${PIPELINING}, at ${NODE_RATE.toLocaleString("en-US")} requests a second over all of them (well under what the server takes either way, so that it takes them alike). Every request carries the twelve header lines Chromium 156 sends on a WebSocket handshake, as recorded (fixtures/recorded/browser/chromium-own-page-dashboard-websocket.json; Host and Origin name 127.0.0.1:PORT), after autocannon's own \`Connection: keep-alive\`: 13 lines, from the peer 127.0.0.1; with no \`upgrade\` listener node:http serves each as a plain request on a kept-alive connection. The peer is loopback and untrusted, so the resolver reads every header line and checks Host and Origin: all four locality conditions (basis socket:loopback). The figures are medians over the runs, with the lowest and highest in brackets.`,
+    `One node:http server (bench/framework-server.ts, on 127.0.0.1; Node ${process.version}) whose handler answers \`local\` with \`res.end\`, in two ways: calling \`resolveRequest(req, resolver)\` first (clientaddr/node, the built package, the resolver made once, no trusted proxies) and answering by its \`.loopbackEquivalent\`, or not calling it. Both ways are checked to answer \`local\` once and warmed up for ${WARMUP_SECONDS} s each; then, in each of ${NODE_ROUNDS} runs of ${NODE_SECONDS} s, the server switches way every ${SLICE_MS} ms and counts its CPU time (process.cpuUsage, user and system) and the requests it answered to the way in force, so that both ways share every slow phase of this machine (measured in separate runs, or in alternating 2 s segments, the CPU time a request moved by 10 µs and more from one to the next). The load is autocannon ${version("autocannon")} in the driver process, ${CONNECTIONS} connections, pipelining ${PIPELINING}, at ${NODE_RATE.toLocaleString("en-US")} requests a second over all of them (well under what the server takes either way, so that it takes them alike). Every request carries the twelve header lines Chromium 156 sends on a WebSocket handshake, as recorded (fixtures/recorded/browser/chromium-own-page-dashboard-websocket.json; Host and Origin name 127.0.0.1:PORT), after autocannon's own \`Connection: keep-alive\`: 13 lines, from the peer 127.0.0.1; with no \`upgrade\` listener node:http serves each as a plain request on a kept-alive connection. The peer is loopback and untrusted, so the resolver reads every header line and checks Host and Origin: all four locality conditions (basis socket:loopback). The figures are medians over the runs, with the lowest and highest in brackets.`,
     "",
     "| handler | server CPU µs a request |",
     "|---|---|",
-    `| without clientaddr | ${micros(runs.map((run) => run.own))} |`,
-    `| resolveRequest(req, resolver).loopbackEquivalent | ${micros(runs.map((run) => run.clientaddr))} |`,
+    `| without clientaddr | ${micros(own)} |`,
+    `| resolveRequest(req, resolver).loopbackEquivalent | ${micros(ours)} |`,
     "",
     `resolveRequest adds **${median(added).toFixed(2)} µs** of server CPU a request: the median of the runs' own differences (${added.map((value) => value.toFixed(2)).join(", ")}). Load: ${rps(median(runs.map((run) => run.rps)))} requests a second, the server at ${percent(median(runs.map((run) => run.serverCpu)))} of one core${disturbed > 0 ? `; ${disturbed} disturbed ${disturbed === 1 ? "run" : "runs"} kept, so it is not a measurement` : ""}.`,
     "",
