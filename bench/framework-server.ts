@@ -1,6 +1,7 @@
 // One server of the framework table, in a fresh process: `node --import tsx bench/framework-server.ts
-// FRAMEWORK[:SLICE_MS] TRUSTED...` (FRAMEWORK express, fastify or node; bench/frameworks.ts names the trust
-// list) listens on 127.0.0.1, on a port the system picks, and prints {"port": ...} as one line on stdout.
+// FRAMEWORK[:SLICE_MS] TRUSTED...` (FRAMEWORK express, express-define, fastify or node; bench/frameworks.ts
+// names the trust list) listens on 127.0.0.1, on a port the system picks, and prints {"port": ...} as one
+// line on stdout.
 //
 // The process holds both ways of answering, side by side: the framework's own app and the clientaddr app
 // (for node, a bare handler and the same calling resolveRequest), and one node:http server hands each request
@@ -11,8 +12,9 @@
 // The two apps of a framework are the same but for the one thing measured: both set the framework's trust
 // setting to clientaddr's trustProxy(trusted) (the adapters' documented set-up, and it costs nothing per
 // request until `ip` is read: Express's req.ip and Fastify's request.ip are lazy getters), both have one route
-// GET / that sends the client's address as text, and the clientaddr app adds the middleware or plugin and
-// reads `clientAddress.address` instead of `ip`. node's two ways answer `local`: one calls
+// GET / that sends the client's address as text, and the clientaddr app adds the middleware or plugin (for
+// express-define, `defineClientAddress(app, ...)` instead of the middleware) and reads
+// `clientAddress.address` instead of `ip`. node's two ways answer `local`: one calls
 // resolveRequest(req, resolver) (the resolver made once from TRUSTED, none given meaning no trusted proxies)
 // and answers by its loopbackEquivalent. The adapters are imported from the built package by name (the
 // package refers to itself through its exports map).
@@ -31,21 +33,23 @@ interface Ways {
   readonly clientaddr: Handler;
 }
 
-async function expressApp(clientaddr: boolean, trusted: string[]): Promise<Handler> {
+/** Express's own app, or the clientaddr app with the middleware or with `defineClientAddress`. */
+async function expressApp(clientaddr: "middleware" | "define" | null, trusted: string[]): Promise<Handler> {
   const { default: express } = await import("express");
-  const { clientAddress, trustProxy } = await import("clientaddr/express");
+  const { clientAddress, defineClientAddress, trustProxy } = await import("clientaddr/express");
   const app = express();
   app.set("trust proxy", trustProxy(trusted));
-  if (clientaddr) {
-    app.use(clientAddress({ trustedProxies: trusted }));
-    app.get("/", (req, res) => {
-      res.send(req.clientAddress.address);
-    });
-  } else {
+  if (clientaddr === null) {
     app.get("/", (req, res) => {
       res.send(req.ip);
     });
+    return app;
   }
+  if (clientaddr === "middleware") app.use(clientAddress({ trustedProxies: trusted }));
+  else defineClientAddress(app, { trustedProxies: trusted });
+  app.get("/", (req, res) => {
+    res.send(req.clientAddress.address);
+  });
   return app;
 }
 
@@ -80,15 +84,15 @@ async function nodeWays(trusted: string[]): Promise<Ways> {
 
 async function waysOf(framework: string, trusted: string[]): Promise<Ways> {
   if (framework === "node") return nodeWays(trusted);
-  const app = framework === "express" ? expressApp : fastifyApp;
-  return { own: await app(false, trusted), clientaddr: await app(true, trusted) };
+  if (framework === "fastify") return { own: await fastifyApp(false, trusted), clientaddr: await fastifyApp(true, trusted) };
+  return { own: await expressApp(null, trusted), clientaddr: await expressApp(framework === "express" ? "middleware" : "define", trusted) };
 }
 
 const [cell = "", ...trusted] = process.argv.slice(2);
 const [framework = "", slice] = cell.split(":");
 const SLICE_MS = Number(slice ?? 50);
-if (!["express", "fastify", "node"].includes(framework) || !(SLICE_MS > 0) || (framework !== "node" && trusted.length === 0)) {
-  console.error("usage: framework-server.ts express|fastify[:SLICE_MS] TRUSTED... | node[:SLICE_MS] [TRUSTED...]");
+if (!["express", "express-define", "fastify", "node"].includes(framework) || !(SLICE_MS > 0) || (framework !== "node" && trusted.length === 0)) {
+  console.error("usage: framework-server.ts express|express-define|fastify[:SLICE_MS] TRUSTED... | node[:SLICE_MS] [TRUSTED...]");
   process.exit(2);
 }
 const ways = await waysOf(framework, trusted);

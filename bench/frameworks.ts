@@ -68,14 +68,20 @@ function positive(text: string | undefined, fallback: number): number {
 
 interface Framework {
   readonly name: string;
+  /** The package. */
   readonly key: "express" | "fastify";
+  /** The server (bench/framework-server.ts). */
+  readonly server: "express" | "express-define" | "fastify";
+  /** How the clientaddr app is given its `clientAddress`. */
+  readonly setUp: string;
   readonly own: string;
   readonly ours: string;
 }
 
 const FRAMEWORKS: readonly Framework[] = [
-  { name: "Express", key: "express", own: "req.ip", ours: "req.clientAddress" },
-  { name: "Fastify", key: "fastify", own: "request.ip", ours: "request.clientAddress" },
+  { name: "Express", key: "express", server: "express", setUp: "app.use(clientAddress(list))", own: "req.ip", ours: "req.clientAddress (middleware)" },
+  { name: "Express", key: "express", server: "express-define", setUp: "defineClientAddress(app, list)", own: "req.ip", ours: "req.clientAddress (defineClientAddress)" },
+  { name: "Fastify", key: "fastify", server: "fastify", setUp: "app.register(clientAddress, list)", own: "request.ip", ours: "request.clientAddress" },
 ];
 
 export interface Check {
@@ -298,11 +304,11 @@ const rps = (value: number) => Math.round(value).toLocaleString("en-US");
 const percent = (value: number) => `${Math.round(value * 100)}%`;
 const spread = (values: readonly number[]) => `${rps(median(values))} (${rps(Math.min(...values))}–${rps(Math.max(...values))})`;
 
-/** Whether `npm run bench -- FILTER` selects this framework: "frameworks" (or part of it) selects both. */
+/** Whether `npm run bench -- FILTER` selects this row: "frameworks" (or part of it) selects every one, "express" both of Express. */
 function selected(framework: Framework, only: string | undefined): boolean {
   if (only === undefined) return true;
   const filter = only.toLowerCase();
-  return "frameworks".includes(filter) || framework.key.includes(filter);
+  return "frameworks".includes(filter) || framework.server.includes(filter);
 }
 
 /** Whether `npm run bench -- FILTER` selects node:http's CPU figure: "frameworks" (or part of it), or "node". */
@@ -332,8 +338,8 @@ function ask<T>(child: ChildProcess, message: string): Promise<T> {
 }
 
 interface Load {
-  /** The server (bench/framework-server.ts): express, fastify or node. */
-  readonly server: "express" | "fastify" | "node";
+  /** The server (bench/framework-server.ts). */
+  readonly server: Framework["server"] | "node";
   readonly trusted: readonly string[];
   readonly headers: (port: number) => Record<string, string>;
   /** The body both ways must answer the load's request with. */
@@ -409,7 +415,7 @@ const ratios = (values: readonly number[]) => values.map((value) => value.toFixe
 export async function frameworkSection(only: string | undefined, machine: string): Promise<{ lines: string[]; checks: Check[] }> {
   const measured: Array<{ framework: Framework } & Runs> = [];
   for (const framework of FRAMEWORKS.filter((framework) => selected(framework, only))) {
-    measured.push({ framework, ...(await alternate({ server: framework.key, trusted: TRUSTED, headers: HEADERS, answer: CLIENT, rate: 0, rounds: ROUNDS, seconds: SECONDS })) });
+    measured.push({ framework, ...(await alternate({ server: framework.server, trusted: TRUSTED, headers: HEADERS, answer: CLIENT, rate: 0, rounds: ROUNDS, seconds: SECONDS })) });
   }
   const node = nodeSelected(only)
     ? await alternate({ server: "node", trusted: [], headers: CHROMIUM, answer: "local", rate: NODE_RATE, rounds: NODE_ROUNDS, seconds: NODE_SECONDS })
@@ -424,7 +430,7 @@ export async function frameworkSection(only: string | undefined, machine: string
     const ratio = median(perRun);
     const cpu = (way: keyof Slices) => median(runs.map((run) => cpuPerRequest(run.slices[way]))).toFixed(1);
     rows.push(
-      `| ${framework.name} ${version(framework.key)} | ${spread(own)} | ${spread(ours)} | ${ratio.toFixed(3)}x | ${ratios(perRun)} | ${cpu("own")} / ${cpu("clientaddr")} | ${percent(median(runs.map((run) => run.serverCpu)))} | ${percent(median(runs.map((run) => run.loadCpu)))} | ≥ ${TARGET} |`,
+      `| ${framework.name} ${version(framework.key)}, \`${framework.setUp}\` | ${spread(own)} | ${spread(ours)} | ${ratio.toFixed(3)}x | ${ratios(perRun)} | ${cpu("own")} / ${cpu("clientaddr")} | ${percent(median(runs.map((run) => run.serverCpu)))} | ${percent(median(runs.map((run) => run.loadCpu)))} | ≥ ${TARGET} |`,
     );
     // A ratio with a disturbed run in it says nothing either way: it is shown, and the check is not met.
     const disturbed = runs.filter((run) => run.disturbed).length;
@@ -443,7 +449,7 @@ export async function frameworkSection(only: string | undefined, machine: string
   const lines = ["## Frameworks", "", `Measured: ${machine}.`, ""];
   if (rows.length > 0) {
     lines.push(
-      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, as fast as the server answers. A framework's two apps run side by side in one fresh server process (bench/framework-server.ts, listening on 127.0.0.1 only), whose node:http server hands each request to one of them and switches every ${SLICE_MS} ms, counting the requests, the wall time and its CPU time to the app in force: both apps share every slow phase of the process and of the machine (measured in a process each, the same Express app took 33 µs a request in some processes and 73 µs in others, on an idle machine, and the ratio of five rounds moved from 0.52 to 1.37). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; each app's answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up of each, then ${ROUNDS} runs of ${SECONDS} s are measured (any error or non-2xx response fails the run). An app's requests a second in a run are the requests it answered over the time it was in force: the median over the runs, and in brackets the lowest and highest. The ratio is the median of the runs' own ratios.`,
+      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, as fast as the server answers. A framework's two apps run side by side in one fresh server process (bench/framework-server.ts, listening on 127.0.0.1 only), whose node:http server hands each request to one of them and switches every ${SLICE_MS} ms, counting the requests, the wall time and its CPU time to the app in force: both apps share every slow phase of the process and of the machine (docs/performance.md says why they are not measured in a process each). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; each app's answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up of each, then ${ROUNDS} runs of ${SECONDS} s are measured (any error or non-2xx response fails the run). An app's requests a second in a run are the requests it answered over the time it was in force: the median over the runs, and in brackets the lowest and highest. The ratio is the median of the runs' own ratios.`,
       "",
       "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Express apps are handlers node:http calls; Fastify's is its own request handler, `fastify.routing`. The server's CPU time a request (medians) is what each app costs; server CPU is the server process's CPU time over the run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator.",
       "",
