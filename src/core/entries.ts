@@ -21,10 +21,11 @@ const MAX_EMPTY = 64;
  * `text[start, end)` (the list item, or the `for=` value of a Forwarded element) and `address` is what it
  * names (null when it is not an address); or, when `malformed` is not null, it could not be read and `raw`
  * shows it. A cursor rather than a generator: the walk runs on every request, and this allocates nothing per
- * X-Forwarded-For entry but its address.
+ * X-Forwarded-For entry but its address. `over` starts it again on another value, so that a caller that walks
+ * one header at a time keeps one cursor rather than making one a request.
  */
 export class EntryCursor {
-  text: string;
+  text = "";
   start = 0;
   end = 0;
   address: Address | null = null;
@@ -36,16 +37,26 @@ export class EntryCursor {
    */
   host: string | undefined = undefined;
   proto: string | undefined = undefined;
-  readonly #shape: BelievedShape;
-  readonly #value: string;
-  #next: number; // the end of the next entry; -1 when there is none
+  #shape: BelievedShape = "list";
+  #value = "";
+  #next = -1; // the end of the next entry; -1 when there is none
   #empty = 0; // empty list elements skipped so far
 
   constructor(header: ForwardingHeader, value: string) {
+    this.over(header, value);
+  }
+
+  /** Starts the cursor on `value`, a value of `header`, before its last entry. */
+  over(header: ForwardingHeader, value: string): this {
     this.#shape = shapeOf(header);
-    this.#value = value;
-    this.text = value;
+    this.#value = this.text = value;
     this.#next = value.length;
+    this.#empty = this.start = this.end = 0;
+    this.address = null;
+    this.malformed = null;
+    this.raw = "";
+    this.host = this.proto = undefined;
+    return this;
   }
 
   next(): boolean {

@@ -77,9 +77,11 @@ export type ProxyHeaderName = (typeof PROXY_HEADERS)[number]["name"];
 export type ForwardingHeader = Extract<(typeof PROXY_HEADERS)[number], { readonly believe: BelievedShape }>["name"];
 export const FORWARDING_HEADERS: readonly ForwardingHeader[] = PROXY_HEADERS.flatMap((row) => ("believe" in row ? [row.name] : []));
 
-/** How a believable header names the client. */
+const SHAPES = new Map(PROXY_HEADERS.flatMap((row) => ("believe" in row ? [[row.name, row.believe] as const] : [])));
+
+/** How a believable header names the client (looked up once per walk: a Map, not a search of the table). */
 export function shapeOf(header: ForwardingHeader): BelievedShape {
-  return (PROXY_HEADERS.find((row) => row.name === header) as { believe: BelievedShape }).believe;
+  return SHAPES.get(header)!;
 }
 
 /** A row's bit in a set of present headers (at most 31 rows, so that the set stays a small integer). */

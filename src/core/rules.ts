@@ -23,6 +23,9 @@ const DESCRIBING_BITS = FORWARDED_BIT | X_FORWARDED_HOST_BIT | X_FORWARDED_PROTO
 // last is remembered, one for the socket peer and one for a declared source.
 const socketPeer = new RememberedPeer();
 const declaredPeer = new RememberedPeer();
+// The walk's cursor, started again on each request's believed header: a request makes none (the rules run
+// one request at a time, and nothing they call walks the believed header while they do).
+const walk = new EntryCursor("x-forwarded-for", "");
 // Host and Origin are pure functions of one string each, and a server sees the same few values over and
 // over: memoized by value (unless localHosts is given). One too long to name this machine is refused before
 // the memo sees it: never stored, never hashed.
@@ -100,7 +103,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
       if (why !== null) walkFailed(request, peer, why, () => why.walkNotText(request, peerText));
       return "invalid-entry";
     }
-    const cursor = new EntryCursor(believed, value);
+    const cursor = walk.over(believed, value);
     let clientText = "";
     let clientStart = 0;
     let clientEnd = 0;
