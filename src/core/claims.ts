@@ -30,11 +30,11 @@ export const VERIFY_TIMEOUT_MS = 5_000;
 export function claimsOf(request: RequestState): Claims | null {
   const names = request.options.preset?.claims;
   if (names === undefined || !request.peerTrusted || request.source !== request.options.believed || request.client === null) return null;
-  request.readHeaders();
+  const seen = request.readHeaders();
   const claims: Record<string, string> = {};
   let any = false;
   for (const name of names) {
-    const value = request.kept?.get(bitOf(name));
+    const value = seen.kept?.get(bitOf(name));
     if (typeof value === "string" && value !== "" && !value.includes(",")) {
       claims[name] = value;
       any = true;

@@ -89,7 +89,8 @@ export class Explanation {
   #unbelieved(request: RequestState, row: (typeof PROXY_HEADERS)[number], header: string, peer: string): void {
     const believed = request.options.believed;
     const preset = request.options.preset;
-    if (preset !== null && (request.alsoBits & bitOf(row.name)) !== 0) {
+    const seen = request.readHeaders();
+    if (preset !== null && (request.options.alsoBits & bitOf(row.name)) !== 0) {
       // The front writes it; nothing to drop. It disagrees, so something else wrote it or changed it.
       this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, which ${preset.name} writes about the peer it saw, but it names no address the walk read in ${DISPLAY[believed]} (or ${DISPLAY[believed]} is absent): a hop the walk cannot see, so not local`);
       return;
@@ -97,7 +98,7 @@ export class Explanation {
     // Switching the believed header is advised only while the believed one is absent, and only to the first
     // walkable header present: once a header the proxy sends is believed, every other is one for it to drop,
     // so no advice is undone by the answer after it (nginx's X-Real-IP beside X-Forwarded-For is dropped).
-    const switchTo = (request.proxyHeaders & bitOf(believed)) === 0 ? FORWARDING_HEADERS.find((name) => (request.proxyHeaders & bitOf(name)) !== 0) : undefined;
+    const switchTo = (seen.proxyHeaders & bitOf(believed)) === 0 ? FORWARDING_HEADERS.find((name) => (seen.proxyHeaders & bitOf(name)) !== 0) : undefined;
     const drop = `make it drop ${row.display} from client requests${row.name === "x-real-ip" ? " (nginx: remove the proxy_set_header X-Real-IP line)" : ""}`;
     if (switchTo === row.name) {
       this.#note("unbelieved-forwarding-header", `trusted proxy ${peer} passed on ${header}, but only ${DISPLAY[believed]} is believed, and it is absent: a hop the walk cannot see, so not local. If that proxy writes ${row.display}, set header: "${row.name}"; otherwise ${drop}`, { set: "header", to: switchTo });
@@ -118,7 +119,8 @@ export class Explanation {
 
   /** Why condition c fails: no Host, a foreign one, or what a trusted proxy said of the browser's request. */
   hostNotLocal(request: RequestState, peer: Address | null): void {
-    const problem = request.askedProblem;
+    const seen = request.readHeaders();
+    const problem = seen.askedProblem;
     const proxy = peer === null ? "the proxy" : `trusted proxy ${formatAddress(peer)}`;
     if (problem?.kind === "foreign") {
       this.#note(
@@ -128,23 +130,24 @@ export class Explanation {
       );
     } else if (problem?.kind === "unclear") {
       this.#note("forwarded-request-unclear", `${problem.header} ${JSON.stringify(problem.value.slice(0, 80))} from ${proxy} is ${problem.why}: the request the browser made cannot be told, so not local`);
-    } else if (request.host === undefined) {
+    } else if (seen.host === undefined) {
       this.#note("host-missing", "no Host header: a local client must name this machine (localhost, 127.0.0.1, [::1] or a name in localHosts), so not local");
     } else {
-      const host = request.host;
+      const host = seen.host;
       this.#note("host-not-local", `Host ${JSON.stringify(String(host).slice(0, 80))} does not name this machine: a page loaded under another name (DNS rebinding) must not borrow a local client's standing, so not local. If it is this machine's own name, add it to localHosts`, host === null ? undefined : localHostFix(host));
     }
   }
 
   /** Why condition d fails: a foreign page, another application on this machine, or Fetch Metadata. */
   originNotLocal(request: RequestState, page: LocalOrigin | null, port: number): void {
-    const originValue = request.origin;
+    const seen = request.readHeaders();
+    const originValue = seen.origin;
     if (originValue === undefined) {
-      if (request.secFetchSite === undefined) {
-        const name = JSON.stringify(String(request.askedHost).slice(0, 80));
+      if (seen.secFetchSite === undefined) {
+        const name = JSON.stringify(String(seen.askedHost).slice(0, 80));
         this.#note("no-fetch-metadata", `no Origin and no Sec-Fetch-Site, to ${name} over http: browsers send neither to such a name on a cross-site navigation or image, so a page elsewhere may have caused this request: not local. Use a loopback name (localhost, 127.0.0.1, [::1]) or https, or send Origin from your client`);
       } else {
-        const site = JSON.stringify(String(request.secFetchSite).slice(0, 40));
+        const site = JSON.stringify(String(seen.secFetchSite).slice(0, 40));
         this.#note("fetch-site-not-local", `no Origin, and Sec-Fetch-Site is ${site}: a page elsewhere made the user's browser send this request (a link, an image, a form, a no-cors fetch), so not local`);
       }
       return;
@@ -152,7 +155,7 @@ export class Explanation {
     const shown = JSON.stringify(String(originValue).slice(0, 80));
     if (page === null) {
       // The page of the very name the request was made to: condition c already says that name is not this machine.
-      const own = typeof request.askedHost === "string" && request.askedProblem === null ? askedOrigin(request.askedHost, request.askedSecure, request.askedPort) : null;
+      const own = typeof seen.askedHost === "string" && seen.askedProblem === null ? askedOrigin(seen.askedHost, seen.askedSecure, seen.askedPort) : null;
       if (own !== null && own === originValue) {
         this.#note("origin-not-local", `Origin ${shown} is the page of the name the request was made to, which is not this machine (see Host): a page served under another name, so not local`);
       } else {
@@ -160,10 +163,10 @@ export class Explanation {
       }
       return;
     }
-    const asked = `${request.askedSecure ? "https" : "http"}, ${port === NO_PORT ? "no port" : `port ${port}`}`;
+    const asked = `${seen.askedSecure ? "https" : "http"}, ${port === NO_PORT ? "no port" : `port ${port}`}`;
     // Through a proxy that names no other host, Host may be the proxy's rewrite: nginx's `$host` drops the port
     // the browser wrote, its default `$proxy_host` (and Apache's ProxyPreserveHost Off) writes the upstream's.
-    const proxied = request.askedHost === request.host && (request.proxyHeaders & ADDRESS_BITS) !== 0;
+    const proxied = seen.askedHost === seen.host && (seen.proxyHeaders & ADDRESS_BITS) !== 0;
     const rewrite = port === NO_PORT ? "without its port (nginx's $host)" : "to the gateway's own address (nginx's default $proxy_host, Apache's ProxyPreserveHost Off)";
     const dropped = proxied ? `. If a proxy in front rewrote Host ${rewrite}, make it pass the Host the browser sent (nginx: proxy_set_header Host $http_host; Apache: ProxyPreserveHost On)` : "";
     const entry = browserOrigin(originValue!);

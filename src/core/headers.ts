@@ -66,10 +66,8 @@ for (const [lower, slot] of NAMES) {
 }
 
 /**
- * Reads the values and presence bits into `into`, once, when the request is taken in. The explained path,
- * run later if anyone asks, so sees exactly what the decision saw, even if the caller's headers object has
- * changed in between. It fills the caller's object rather than making one: the resolver's request holds the
- * values itself, so taking a request in is one allocation.
+ * Reads the values and presence bits into `into`: a request's RequestHeaders, which it makes when a rule first
+ * needs more than the believed header (request.ts), and reads once.
  */
 export function readHeaders(input: unknown, into: HeaderValues): void {
   into.host = into.origin = into.secFetchSite = into.believed = undefined;

@@ -1,5 +1,7 @@
 // One request as the rules see it: the facts a server has of it (the peer, what a balancer declared, the
-// headers, the scheme), the compiled options, and what the decision found, which the explanation reads.
+// headers, the scheme), the compiled options, and what the decision found, which the explanation reads; and,
+// apart, what the rules read of its headers, made only for a request whose rules need them (a request is
+// made on every call, and in a server what it allocates costs more than what it computes: bench/results.md).
 import type { HopSource } from "./answer.js";
 import { type HeaderValue, type HeaderValues, type HeadersInput, readHeader, readHeaders } from "./headers.js";
 import type { CompiledOptions } from "./options.js";
@@ -38,10 +40,13 @@ export type AskedProblem =
   | { readonly kind: "unclear"; readonly header: string; readonly value: string; readonly why: string };
 
 /**
- * The request's facts, its header values (read when a rule first needs them, into the request itself, so
- * that taking a request in is one allocation), and what the decision found besides the verdict.
+ * What the rules read of a request's headers (Host, Origin, Sec-Fetch-Site, the believed header, the three
+ * that describe the browser's request to a proxy, the values a preset keeps, and a bit for every proxy
+ * header present), and the request the browser made as they show it (describeAsked). Made when a rule first
+ * needs more than the believed header: a request the first rules settle (a public peer talking directly, a
+ * client on the internet named by a trusted proxy) never makes one.
  */
-export class RequestState implements HeaderValues {
+export class RequestHeaders implements HeaderValues {
   host: HeaderValue = undefined;
   origin: HeaderValue = undefined;
   secFetchSite: HeaderValue = undefined;
@@ -51,11 +56,39 @@ export class RequestState implements HeaderValues {
   xForwardedProto: HeaderValue = undefined;
   xForwardedPort: HeaderValue = undefined;
   proxyHeaders = 0;
+  /** The request the browser made, as this request shows it: its Host, its scheme, and what is wrong with it. */
+  askedHost: HeaderValue = undefined;
+  askedSecure = false;
+  /** A port a trusted proxy gave for it (X-Forwarded-Port), or NO_PORT (-1). */
+  askedPort = -1;
+  askedProblem: AskedProblem | null = null;
+  /** The host= of the Forwarded elements the walk read, to check; null when there are none to check. */
+  forwardedHosts: readonly string[] | null = null;
+  readonly #options: CompiledOptions;
+
+  constructor(options: CompiledOptions) {
+    this.#options = options;
+  }
+
+  // The options' bits, read through rather than copied.
+  get believedBit(): number {
+    return this.#options.believedBit;
+  }
+
+  get keptBits(): number {
+    return this.#options.keptBits;
+  }
+}
+
+/** The request's facts, the compiled options, and what the decision found besides the verdict. */
+export class RequestState {
   readonly remoteAddress: unknown;
   readonly declared: unknown;
   readonly secure: boolean;
   readonly options: CompiledOptions;
-  #headers: unknown;
+  #input: unknown;
+  #headers: RequestHeaders | null = null;
+  #believed: HeaderValue | typeof UNREAD = UNREAD;
 
   /** The client's canonical text (null when unknown), and where it came from. */
   client: string | null = null;
@@ -68,50 +101,27 @@ export class RequestState implements HeaderValues {
   elementProto: string | undefined = undefined;
   /** How many entries of the believed header the walk read. */
   examined = 0;
-  /** The request the browser made, as this request shows it: its Host, its scheme, and what is wrong with it. */
-  askedHost: HeaderValue = undefined;
-  askedSecure = false;
-  /** A port a trusted proxy gave for it (X-Forwarded-Port), or NO_PORT (-1). */
-  askedPort = -1;
-  askedProblem: AskedProblem | null = null;
-  /** The host= of the Forwarded elements the walk read, to check; null when there are none to check. */
-  forwardedHosts: readonly string[] | null = null;
 
   constructor(facts: RequestFacts, options: CompiledOptions) {
     this.remoteAddress = facts.remoteAddress;
     this.declared = facts.declaredSource;
     this.secure = facts.secure === true;
     this.options = options;
-    this.#headers = facts.headers;
-  }
-
-  // The options' bits, read through rather than copied: a request is made on every call, and every field is
-  // written when it is.
-  get believedBit(): number {
-    return this.options.believedBit;
-  }
-
-  /** The bits of the address headers the preset's front also writes. */
-  get alsoBits(): number {
-    return this.options.alsoBits;
-  }
-
-  get keptBits(): number {
-    return this.options.keptBits;
+    this.#input = facts.headers;
   }
 
   /**
-   * Reads the headers the rules need, once. A request the first rules settle never reads them all: a public
-   * peer talking directly reads none, a client on the internet named by a trusted proxy only the believed
-   * header. One explained later reads them then, so its explanation sees the headers as they are at that
-   * time, with the believed header as the decision read it: its verdict, which needed no other, cannot change.
+   * The headers the rules need, read once, when a rule first needs them. One explained later reads them then,
+   * so its explanation sees the headers as they are at that time, with the believed header as the decision
+   * read it: its verdict, which needed no other, cannot change.
    */
-  readHeaders(): void {
-    if (this.#headers === READ) return;
-    const believed = this.#believed;
-    readHeaders(this.#headers, this);
-    this.#headers = READ;
-    if (believed !== UNREAD) this.#setBelieved(believed);
+  readHeaders(): RequestHeaders {
+    if (this.#headers !== null) return this.#headers;
+    const headers = (this.#headers = new RequestHeaders(this.options));
+    readHeaders(this.#input, headers);
+    this.#input = undefined;
+    if (this.#believed !== UNREAD) headers.believed = this.#believed;
+    return headers;
   }
 
   /**
@@ -119,18 +129,10 @@ export class RequestState implements HeaderValues {
    * fast run asks once; an explained run has read them all first).
    */
   believedHeader(): HeaderValue {
-    if (this.#headers === READ) return this.believed;
-    const value = readHeader(this.#headers, this.options.believed);
-    this.#setBelieved(value);
-    return value;
-  }
-
-  #believed: HeaderValue | typeof UNREAD = UNREAD;
-
-  #setBelieved(value: HeaderValue): void {
-    this.#believed = this.believed = value;
+    if (this.#headers !== null) return this.#headers.believed;
+    if (this.#believed === UNREAD) this.#believed = readHeader(this.#input, this.options.believed);
+    return this.#believed;
   }
 }
 
-const READ: unique symbol = Symbol("read");
 const UNREAD: unique symbol = Symbol("unread");

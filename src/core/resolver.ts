@@ -175,11 +175,11 @@ class Resolution implements ClientAddress {
  * proxies, as locality reads it) written as browsers write an origin.
  */
 function originCheck(request: RequestState): OriginCheck {
-  request.readHeaders();
+  const seen = request.readHeaders();
   // An opaque origin ("null": a sandboxed frame, a file: page) and a value that is not text are pages too,
   // and never the gateway's own: kept as sent ("" for the latter), so that they are cross-site.
-  const sent = request.origin === undefined ? null : (request.origin ?? "");
-  const own = describeAsked(request, request.peerTrusted) && typeof request.askedHost === "string" ? askedOrigin(request.askedHost, request.askedSecure, request.askedPort) : null;
+  const sent = seen.origin === undefined ? null : (seen.origin ?? "");
+  const own = describeAsked(request, request.peerTrusted) && typeof seen.askedHost === "string" ? askedOrigin(seen.askedHost, seen.askedSecure, seen.askedPort) : null;
   const configured = request.options.publicOrigins;
   if (configured.size === 0) return { sent, own, same: sent !== null && sent === own };
   return { sent, own: own !== null && configured.has(own) ? own : configured.values().next().value!, same: sent !== null && configured.has(sent) };

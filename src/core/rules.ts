@@ -11,7 +11,7 @@ import type { HeaderValue } from "./headers.js";
 import { type LocalOrigin, MAX_AUTHORITY, NOT_THIS_MACHINE, NO_PORT, browserOrigin, fetchSiteIsOwn, hostPort, localOrigin, sameServer, schemeIsSecure } from "./locality.js";
 import { RememberedPeer, memoize } from "./memo.js";
 import { ADDRESS_BITS, FORWARDED_BIT, X_FORWARDED_HOST_BIT, X_FORWARDED_PORT_BIT, X_FORWARDED_PROTO_BIT, bitOf } from "./proxy-headers.js";
-import type { RequestState } from "./request.js";
+import type { RequestHeaders, RequestState } from "./request.js";
 
 const NO_HOSTS: readonly string[] = [];
 // The longest Origin that can name this machine: the longer scheme and the longest authority.
@@ -170,7 +170,7 @@ function walkFailed(request: RequestState, peer: Address, why: Explanation, expl
 function checkLocality(request: RequestState, peer: Address | null, peerTrusted: boolean, client: boolean, why: Explanation | null): Verdict | undefined {
   const { localHosts, localOrigins } = request.options;
   let failed: Verdict | undefined;
-  request.readHeaders();
+  const seen = request.readHeaders();
 
   // b. forwarding: no proxy header the walk did not read.
   const unread = unreadProxyHeaders(request, peerTrusted);
@@ -192,14 +192,14 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
 
   // d. origin: no other page caused the request. Origin, when present, decides (it names the page); without
   // it, Fetch Metadata says whether a page elsewhere caused the request, where a browser would have sent it.
-  const originValue = request.origin;
+  const originValue = seen.origin;
   let origin: boolean;
   let page: LocalOrigin | null = null;
   if (originValue === undefined) {
     // Whether a browser would have sent Fetch Metadata is asked only once the request names this machine;
     // without localHosts, the host that did is a trustworthy name already (the same reader said so).
-    const site = request.secFetchSite;
-    origin = site === undefined ? port === NOT_THIS_MACHINE || request.askedSecure || localHosts.length === 0 || isTrustworthyName(request.askedHost) : fetchSiteIsOwn(site);
+    const site = seen.secFetchSite;
+    origin = site === undefined ? port === NOT_THIS_MACHINE || seen.askedSecure || localHosts.length === 0 || isTrustworthyName(seen.askedHost) : fetchSiteIsOwn(site);
   } else if (originValue === null) {
     origin = false;
   } else if (localOrigins.size > 0 && originValue.length <= MAX_ORIGIN && (localOrigins.has(originValue) || localOrigins.has(browserOrigin(originValue) ?? ""))) {
@@ -207,7 +207,7 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
   } else {
     page = localHosts.length > 0 ? localOrigin(originValue, localHosts) : originValue.length > MAX_ORIGIN ? null : memoLocalOrigin(originValue);
     // Scheme and port are compared only when the request names this machine; otherwise c has failed already.
-    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port, request.askedSecure));
+    origin = page !== null && (port === NOT_THIS_MACHINE || sameServer(page, port, seen.askedSecure));
   }
   if (!origin) {
     failed ??= "origin-not-local";
@@ -225,9 +225,10 @@ function checkLocality(request: RequestState, peer: Address | null, peerTrusted:
  * host that nobody declared.
  */
 function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number {
-  if (!peerTrusted) return request.proxyHeaders;
-  const unread = request.proxyHeaders & ADDRESS_BITS & ~request.options.believedBit;
-  return (unread & request.alsoBits) === 0 ? unread : unread & ~agreeing(request);
+  const seen = request.readHeaders();
+  if (!peerTrusted) return seen.proxyHeaders;
+  const unread = seen.proxyHeaders & ADDRESS_BITS & ~request.options.believedBit;
+  return (unread & request.options.alsoBits) === 0 ? unread : unread & ~agreeing(request);
 }
 
 /**
@@ -238,10 +239,11 @@ function unreadProxyHeaders(request: RequestState, peerTrusted: boolean): number
  * client further out (Traefik behind a balancer it trusts). One that names any other address is a hop unseen.
  */
 function agreeing(request: RequestState): number {
+  const seen = request.readHeaders();
   let bits = 0;
-  if (typeof request.believed !== "string" || request.kept === null || request.examined === 0) return bits;
+  if (typeof seen.believed !== "string" || seen.kept === null || request.examined === 0) return bits;
   const read = new Set<string>();
-  const cursor = new EntryCursor(request.options.believed, request.believed);
+  const cursor = new EntryCursor(request.options.believed, seen.believed);
   // The entries the walk read are there to read again; the last may be one that ended it (not an address).
   for (let entry = 0; entry < request.examined; entry++) {
     cursor.next();
@@ -249,7 +251,7 @@ function agreeing(request: RequestState): number {
   }
   for (const name of request.options.preset!.alsoWrites) {
     const bit = bitOf(name);
-    const value = request.kept.get(bit);
+    const value = seen.kept.get(bit);
     if (typeof value !== "string") continue;
     const also = new EntryCursor(name, value);
     if (also.next() && also.address !== null && read.has(formatAddress(also.address))) bits |= bit;
@@ -265,7 +267,6 @@ function agreeing(request: RequestState): number {
 export function unattributableReason(request: RequestState, verdict: Verdict): UnattributableReason | null {
   if (verdict === "invalid-peer") return "unknown-peer";
   if (verdict === "malformed-header" || verdict === "invalid-entry" || verdict === "hop-limit") return "malformed-chain";
-  request.readHeaders();
   if (unreadProxyHeaders(request, request.peerTrusted) === 0) return null;
   return request.peerTrusted ? "unbelieved-header" : "undeclared-proxy";
 }
@@ -296,27 +297,28 @@ function isTrustworthyName(host: HeaderValue): boolean {
  */
 function readAsked(request: RequestState, peerTrusted: boolean): number {
   const { localHosts } = request.options;
-  const hostValue = request.host;
+  const seen = request.readHeaders();
+  const hostValue = seen.host;
   const hostPortNumber = typeof hostValue === "string" ? portOf(hostValue, localHosts) : NOT_THIS_MACHINE;
   if (!describeAsked(request, peerTrusted) || hostPortNumber === NOT_THIS_MACHINE) return NOT_THIS_MACHINE;
   // Nothing but Host describes it: Host's answer is the request's.
-  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0) return hostPortNumber;
-  if (request.forwardedHosts !== null) {
-    for (const value of request.forwardedHosts) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(request, "Forwarded host=", value);
+  if (!peerTrusted || (seen.proxyHeaders & DESCRIBING_BITS) === 0) return hostPortNumber;
+  if (seen.forwardedHosts !== null) {
+    for (const value of seen.forwardedHosts) if (portOf(value, localHosts) === NOT_THIS_MACHINE) return foreign(seen, "Forwarded host=", value);
   }
-  const forwardedHost = request.xForwardedHost;
+  const forwardedHost = seen.xForwardedHost;
   if (typeof forwardedHost === "string") {
     for (let end = forwardedHost.length, at = end; at >= -1; at--) {
       if (at !== -1 && forwardedHost.charCodeAt(at) !== 0x2c /* , */) continue;
       const item = trimmed(forwardedHost, at + 1, end);
       end = at;
-      if (item !== "" && portOf(item, localHosts) === NOT_THIS_MACHINE) return foreign(request, "X-Forwarded-Host", item);
+      if (item !== "" && portOf(item, localHosts) === NOT_THIS_MACHINE) return foreign(seen, "X-Forwarded-Host", item);
     }
   }
-  let port = portOf(request.askedHost as string, localHosts);
-  const said = request.askedPort;
+  let port = portOf(seen.askedHost as string, localHosts);
+  const said = seen.askedPort;
   if (said !== NO_PORT) {
-    if (port !== NO_PORT && port !== said) return unclear(request, "X-Forwarded-Port", String(said), `another port than the ${port} the browser's Host names`);
+    if (port !== NO_PORT && port !== said) return unclear(seen, "X-Forwarded-Port", String(said), `another port than the ${port} the browser's Host names`);
     port = said;
   }
   return port;
@@ -333,56 +335,57 @@ function readAsked(request: RequestState, peerTrusted: boolean): number {
  */
 export function describeAsked(request: RequestState, peerTrusted: boolean): boolean {
   const { believed, maxHops } = request.options;
-  request.askedHost = request.host;
-  request.askedSecure = request.secure;
-  request.askedPort = NO_PORT;
-  request.askedProblem = null;
-  request.forwardedHosts = null;
-  if (!peerTrusted || (request.proxyHeaders & DESCRIBING_BITS) === 0) return true;
+  const seen = request.readHeaders();
+  seen.askedHost = seen.host;
+  seen.askedSecure = request.secure;
+  seen.askedPort = NO_PORT;
+  seen.askedProblem = null;
+  seen.forwardedHosts = null;
+  if (!peerTrusted || (seen.proxyHeaders & DESCRIBING_BITS) === 0) return true;
   let chosen = false;
-  if (believed === "forwarded" && typeof request.believed === "string" && (request.proxyHeaders & FORWARDED_BIT) !== 0) {
-    request.forwardedHosts = forwardedHosts(request.believed, request.examined);
+  if (believed === "forwarded" && typeof seen.believed === "string" && (seen.proxyHeaders & FORWARDED_BIT) !== 0) {
+    seen.forwardedHosts = forwardedHosts(seen.believed, request.examined);
     if (request.elementHost !== undefined) {
-      request.askedHost = request.elementHost;
+      seen.askedHost = request.elementHost;
       chosen = true;
     }
     if (request.elementProto !== undefined) {
       const secure = schemeIsSecure(request.elementProto);
-      if (secure === null) return unclear(request, "Forwarded proto=", request.elementProto, "not http or https") !== NOT_THIS_MACHINE;
-      request.askedSecure = secure;
+      if (secure === null) return unclear(seen, "Forwarded proto=", request.elementProto, "not http or https") !== NOT_THIS_MACHINE;
+      seen.askedSecure = secure;
     }
   }
-  const forwardedHost = request.xForwardedHost;
+  const forwardedHost = seen.xForwardedHost;
   if (forwardedHost !== undefined) {
-    if (forwardedHost === null) return unclear(request, "X-Forwarded-Host", "", "not text") !== NOT_THIS_MACHINE;
+    if (forwardedHost === null) return unclear(seen, "X-Forwarded-Host", "", "not text") !== NOT_THIS_MACHINE;
     // Bounded as the walk is: no more items than maxHops, each no longer than an authority that can match.
-    if (forwardedHost.length > maxHops * (MAX_AUTHORITY + 2)) return unclear(request, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${maxHops}) names can be`) !== NOT_THIS_MACHINE;
+    if (forwardedHost.length > maxHops * (MAX_AUTHORITY + 2)) return unclear(seen, "X-Forwarded-Host", forwardedHost, `longer than maxHops (${maxHops}) names can be`) !== NOT_THIS_MACHINE;
     const first = firstItem(forwardedHost);
-    if (first === "") return unclear(request, "X-Forwarded-Host", forwardedHost, "empty") !== NOT_THIS_MACHINE;
-    if (!chosen) request.askedHost = first;
+    if (first === "") return unclear(seen, "X-Forwarded-Host", forwardedHost, "empty") !== NOT_THIS_MACHINE;
+    if (!chosen) seen.askedHost = first;
   }
-  const forwardedProto = request.xForwardedProto;
+  const forwardedProto = seen.xForwardedProto;
   if (forwardedProto !== undefined && request.elementProto === undefined) {
     const secure = forwardedProto === null ? null : schemeIsSecure(firstItem(forwardedProto));
-    if (secure === null) return unclear(request, "X-Forwarded-Proto", String(forwardedProto), "not http or https") !== NOT_THIS_MACHINE;
-    request.askedSecure = secure;
+    if (secure === null) return unclear(seen, "X-Forwarded-Proto", String(forwardedProto), "not http or https") !== NOT_THIS_MACHINE;
+    seen.askedSecure = secure;
   }
-  const forwardedPort = request.xForwardedPort;
+  const forwardedPort = seen.xForwardedPort;
   if (forwardedPort !== undefined) {
     const said = decimalPort(forwardedPort === null ? "" : firstItem(forwardedPort));
-    if (said === -1) return unclear(request, "X-Forwarded-Port", String(forwardedPort), "not a port") !== NOT_THIS_MACHINE;
-    request.askedPort = said;
+    if (said === -1) return unclear(seen, "X-Forwarded-Port", String(forwardedPort), "not a port") !== NOT_THIS_MACHINE;
+    seen.askedPort = said;
   }
   return true;
 }
 
-function foreign(request: RequestState, header: "X-Forwarded-Host" | "Forwarded host=", value: string): number {
-  request.askedProblem = { kind: "foreign", header, value };
+function foreign(seen: RequestHeaders, header: "X-Forwarded-Host" | "Forwarded host=", value: string): number {
+  seen.askedProblem = { kind: "foreign", header, value };
   return NOT_THIS_MACHINE;
 }
 
-function unclear(request: RequestState, header: string, value: string, why: string): number {
-  request.askedProblem = { kind: "unclear", header, value, why };
+function unclear(seen: RequestHeaders, header: string, value: string, why: string): number {
+  seen.askedProblem = { kind: "unclear", header, value, why };
   return NOT_THIS_MACHINE;
 }
 
