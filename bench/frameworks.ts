@@ -5,8 +5,10 @@
 // every SLICE_MS, counting the requests, the wall time and its CPU time to the app in force; autocannon loads
 // it from this (the driver's) process as fast as it answers. Both apps share every slow phase of the process
 // and of the machine; each run's ratio is the clientaddr app's requests a second over the own app's, and the
-// check is the median of the runs' ratios. BENCH_FRAMEWORK_ROUNDS and BENCH_FRAMEWORK_SECONDS (measured
-// seconds a run) raise the defaults below, to tell noise from cost.
+// check is the median of the runs' ratios, over BENCH_FRAMEWORK_PROCESSES server processes of
+// BENCH_FRAMEWORK_ROUNDS runs each: from one process to the next the ratio moves by up to 2% (one run of five
+// gave 0.963 to 0.985, the next 0.983 to 0.997), more than within one. BENCH_FRAMEWORK_SECONDS is the
+// measured seconds of a run. Raising the defaults below tells noise from cost.
 //
 // Beside the frameworks, node:http's CPU figure (`npm run bench -- node`): the server CPU time a request that
 // clientaddr/node's resolveRequest(req, resolver) adds to a bare node:http server, every request carrying
@@ -31,7 +33,8 @@ const TRUSTED = ["127.0.0.1"];
 const CLIENT = "203.0.113.7";
 const CONNECTIONS = 10;
 const PIPELINING = 1;
-const ROUNDS = positive(process.env.BENCH_FRAMEWORK_ROUNDS, 5);
+const PROCESSES = positive(process.env.BENCH_FRAMEWORK_PROCESSES, 3);
+const ROUNDS = positive(process.env.BENCH_FRAMEWORK_ROUNDS, 2);
 const SECONDS = positive(process.env.BENCH_FRAMEWORK_SECONDS, 6);
 /** How long the server keeps one app (or node:http's way) before the other. */
 const SLICE_MS = positive(process.env.BENCH_SLICE_MS, 50);
@@ -413,9 +416,15 @@ const ratios = (values: readonly number[]) => values.map((value) => value.toFixe
  * that it can be re-run and replaced alone) and its checks.
  */
 export async function frameworkSection(only: string | undefined, machine: string): Promise<{ lines: string[]; checks: Check[] }> {
-  const measured: Array<{ framework: Framework } & Runs> = [];
-  for (const framework of FRAMEWORKS.filter((framework) => selected(framework, only))) {
-    measured.push({ framework, ...(await alternate({ server: framework.server, trusted: TRUSTED, headers: HEADERS, answer: CLIENT, rate: 0, rounds: ROUNDS, seconds: SECONDS })) });
+  const measured = FRAMEWORKS.filter((framework) => selected(framework, only)).map((framework) => ({ framework, runs: [] as Run[], repeated: 0, keptDisturbed: 0 }));
+  // Process by process, each framework in turn, so that a drift of the machine falls on every one.
+  for (let started = 0; started < PROCESSES; started++) {
+    for (const row of measured) {
+      const { runs, repeated, keptDisturbed } = await alternate({ server: row.framework.server, trusted: TRUSTED, headers: HEADERS, answer: CLIENT, rate: 0, rounds: ROUNDS, seconds: SECONDS });
+      row.runs.push(...runs);
+      row.repeated += repeated;
+      row.keptDisturbed += keptDisturbed;
+    }
   }
   const node = nodeSelected(only)
     ? await alternate({ server: "node", trusted: [], headers: CHROMIUM, answer: "local", rate: NODE_RATE, rounds: NODE_ROUNDS, seconds: NODE_SECONDS })
@@ -449,9 +458,9 @@ export async function frameworkSection(only: string | undefined, machine: string
   const lines = ["## Frameworks", "", `Measured: ${machine}.`, ""];
   if (rows.length > 0) {
     lines.push(
-      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, as fast as the server answers. A framework's two apps run side by side in one fresh server process (bench/framework-server.ts, listening on 127.0.0.1 only), whose node:http server hands each request to one of them and switches every ${SLICE_MS} ms, counting the requests, the wall time and its CPU time to the app in force: both apps share every slow phase of the process and of the machine (docs/performance.md says why they are not measured in a process each). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; each app's answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up of each, then ${ROUNDS} runs of ${SECONDS} s are measured (any error or non-2xx response fails the run). An app's requests a second in a run are the requests it answered over the time it was in force: the median over the runs, and in brackets the lowest and highest. The ratio is the median of the runs' own ratios.`,
+      `Requests per second on loopback, from autocannon ${version("autocannon")} running in the driver process (bench/frameworks.ts) with ${CONNECTIONS} connections and pipelining ${PIPELINING}, as fast as the server answers. A framework's two apps run side by side in a fresh server process (bench/framework-server.ts, listening on 127.0.0.1 only), whose node:http server hands each request to one of them and switches every ${SLICE_MS} ms, counting the requests, the wall time and its CPU time to the app in force: both apps share every slow phase of the process and of the machine (docs/performance.md says why they are not measured in a process each). Every request is \`GET /\` with \`Host: 127.0.0.1:PORT\` and \`X-Forwarded-For: ${CLIENT}\` from the peer 127.0.0.1, and the trust list is ${JSON.stringify(TRUSTED)}, so each app walks one trusted hop; in each of ${PROCESSES} such processes a framework gets (the frameworks in turn), each app's answer is checked to be ${CLIENT} once before a ${WARMUP_SECONDS} s warm-up of each, then ${ROUNDS} runs of ${SECONDS} s are measured (any error or non-2xx response fails the run): ${PROCESSES * ROUNDS} runs a framework. An app's requests a second in a run are the requests it answered over the time it was in force: the median over the runs, and in brackets the lowest and highest. The ratio is the median of the runs' own ratios.`,
       "",
-      "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds `app.use(clientAddress({ trustedProxies: list }))` (Express) or `app.register(clientAddress, { trustedProxies: list })` (Fastify) from the built package and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Express apps are handlers node:http calls; Fastify's is its own request handler, `fastify.routing`. The server's CPU time a request (medians) is what each app costs; server CPU is the server process's CPU time over the run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator.",
+      "Both apps of a framework set the framework's trust setting to the same list (Express `app.set(\"trust proxy\", trustProxy(list))`, Fastify `Fastify({ trustProxy: trustProxy(list) })`, with clientaddr's `trustProxy`), have the one route, and send the client's address as text (the same body, headers and size). The clientaddr app adds, from the built package, `app.use(clientAddress({ trustedProxies: list }))` (Express's middleware), `defineClientAddress(app, { trustedProxies: list })` (a getter on the Express app's requests, where Express defines `req.ip`, and no router layer) or `app.register(clientAddress, { trustedProxies: list })` (Fastify's plugin, a getter too), and sends `clientAddress.address` instead of `ip`; the `ip` getters are lazy, so the unused trust setting costs it nothing per request. Express apps are handlers node:http calls; Fastify's is its own request handler, `fastify.routing`. The server's CPU time a request (medians) is what each app costs; server CPU is the server process's CPU time over the run's wall time, autocannon CPU the driver's: a server near 100% was the limit, not the load generator.",
       "",
       "| framework | own `ip` (req/s) | clientaddr `clientAddress` (req/s) | clientaddr / own | per run | server CPU µs a request, own / clientaddr | server CPU | autocannon CPU | target |",
       "|---|---|---|---|---|---|---|---|---|",
