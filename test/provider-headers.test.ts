@@ -29,8 +29,10 @@ describe("provider headers as the believed header", () => {
     expect(local).toMatchObject({ address: "127.0.0.1", loopbackEquivalent: false, basis: "socket:unread-forwarding-header" });
   });
 
-  it.each(SINGLE)("%s holding a list, repeated, or not an address gives no client", (header) => {
+  it.each(SINGLE)("%s holding a list, repeated, empty, or not an address gives no client", (header) => {
     expect(through(header, { [header]: "127.0.0.1, 203.0.113.7" })).toMatchObject({ address: null, loopbackEquivalent: false, basis: `${header}:malformed-header`, attributionReason: "malformed-chain" });
+    // The proxy sets one address, and an empty value is none: not the end of a list at the trusted peer.
+    expect(through(header, { [header]: "" })).toMatchObject({ address: null, loopbackEquivalent: false, basis: `${header}:invalid-entry` });
     expect(through(header, { [header]: ["127.0.0.1", "127.0.0.1"] })).toMatchObject({ address: null, basis: `${header}:malformed-header` });
     expect(through(header, { [header]: "unknown" })).toMatchObject({ address: null, basis: `${header}:invalid-entry` });
     expect(through(header, { [header]: "127.1" })).toMatchObject({ address: null, basis: `${header}:invalid-entry` });
