@@ -1,7 +1,8 @@
 // One request as the rules see it: the facts a server has of it (the peer, what a balancer declared, the
 // headers, the scheme), the compiled options, and what the decision found, which the explanation reads; and,
 // apart, what the rules read of its headers, made only for a request whose rules need them (a request is
-// made on every call, and in a server what it allocates costs more than what it computes: bench/results.md).
+// made on every call, and in a server what it allocates costs more than what it computes:
+// docs/performance.md).
 import type { HopSource } from "./answer.js";
 import { type HeaderValue, type HeaderValues, type HeadersInput, readHeader, readHeaders } from "./headers.js";
 import type { CompiledOptions } from "./options.js";

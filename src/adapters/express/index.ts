@@ -36,9 +36,9 @@ export function clientAddress(resolver: ResolverOrOptions = {}): RequestHandler 
  * getter on the app's request prototype, Express's documented extension point, as Express's own `req.ip` is
  * defined. The request is resolved when the property is first read, from its socket and raw header lines,
  * then kept: a route that never reads it pays nothing, and no router layer runs for it (what a layer costs:
- * bench/results.md, Frameworks).
- * Read after the socket closed, it has no peer: unknown and not local. Throws at once on a bad option, and for
- * `unattributable: "reject"`, whose 403 before the handlers takes the middleware, `clientAddress()`.
+ * docs/performance.md). Read after the socket closed, it has no peer: unknown and not local. Throws at once
+ * on a bad option, and for `unattributable: "reject"`, whose 403 before the handlers takes the middleware,
+ * `clientAddress()`.
  */
 export function defineClientAddress(app: { readonly request: object }, resolver: ResolverOrOptions = {}): void {
   const compiled = resolverOf(resolver);
