@@ -131,8 +131,7 @@ export class RequestState {
    */
   believedHeader(): HeaderValue {
     if (this.#headers !== null) return this.#headers.believed;
-    if (this.#believed === UNREAD) this.#believed = readHeader(this.#input, this.options.believed);
-    return this.#believed;
+    return (this.#believed = readHeader(this.#input, this.options.believed));
   }
 }
 
