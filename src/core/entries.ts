@@ -43,12 +43,12 @@ export class EntryCursor {
   #empty = 0; // empty list elements skipped so far
 
   constructor(header: ForwardingHeader, value: string) {
-    this.over(header, value);
+    this.over(shapeOf(header), value);
   }
 
-  /** Starts the cursor on `value`, a value of `header`, before its last entry. */
-  over(header: ForwardingHeader, value: string): this {
-    this.#shape = shapeOf(header);
+  /** Starts the cursor on `value`, a value of a header of that shape, before its last entry. */
+  over(shape: BelievedShape, value: string): this {
+    this.#shape = shape;
     this.#value = this.text = value;
     this.#next = value.length;
     this.#empty = this.start = this.end = 0;

@@ -3,7 +3,7 @@
 import type { ClaimsVerifier } from "./claims.js";
 import { ClientAddressConfigError } from "./config-error.js";
 import { PRESET_NAMES, type PresetName, type PresetRow, presetRow } from "./presets.js";
-import { FORWARDING_HEADERS, type ForwardingHeader, bitOf } from "./proxy-headers.js";
+import { type BelievedShape, FORWARDING_HEADERS, type ForwardingHeader, bitOf, shapeOf } from "./proxy-headers.js";
 import { checkLocalHosts, compileLocalOrigins } from "./locality.js";
 import { TrustedProxies, compileTrustedProxies } from "./trust.js";
 
@@ -51,6 +51,8 @@ export interface ResolverOptions {
 export interface CompiledOptions {
   readonly trust: TrustedProxies;
   readonly believed: ForwardingHeader;
+  /** How it names the client (its row's `believe`). */
+  readonly believedShape: BelievedShape;
   /** The believed header's bit in a request's set of present proxy headers. */
   readonly believedBit: number;
   /** The preset, if any, and the bits of the address headers its front writes besides the believed one. */
@@ -96,6 +98,7 @@ export function compileOptions(options: ResolverOptions): CompiledOptions {
     // The preset's entries first; the caller's were checked above, so an error names their own index.
     trust: row === null ? trust : compileTrustedProxies([...row.trustedProxies, ...trust.toJSON().entries]),
     believed: header,
+    believedShape: shapeOf(header),
     believedBit,
     preset: row,
     alsoBits,

@@ -79,7 +79,7 @@ export const FORWARDING_HEADERS: readonly ForwardingHeader[] = PROXY_HEADERS.fla
 
 const SHAPES = new Map(PROXY_HEADERS.flatMap((row) => ("believe" in row ? [[row.name, row.believe] as const] : [])));
 
-/** How a believable header names the client (looked up once per walk: a Map, not a search of the table). */
+/** How a believable header names the client (looked up once, when the options are compiled or a cursor is made). */
 export function shapeOf(header: ForwardingHeader): BelievedShape {
   return SHAPES.get(header)!;
 }

@@ -103,7 +103,7 @@ export function decide(request: RequestState, why: Explanation | null): Verdict 
       if (why !== null) walkFailed(request, peer, why, () => why.walkNotText(request, peerText));
       return "invalid-entry";
     }
-    const cursor = walk.over(believed, value);
+    const cursor = walk.over(request.options.believedShape, value);
     let clientText = "";
     let clientStart = 0;
     let clientEnd = 0;
