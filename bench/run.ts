@@ -1,4 +1,4 @@
-// `npm run bench`: every workload, every implementation, in three rounds of fresh processes (bench/rounds.ts:
+// `npm run bench`: every workload, every implementation, in five rounds of fresh processes (bench/rounds.ts:
 // bench/cell.ts, mitata with batching), then the median and spread of each cell and the ratios the issue asks
 // for, each the median of the rounds' ratios; then the framework
 // table (bench/frameworks.ts: Express and Fastify apps under autocannon, clientaddr's middleware against the
@@ -23,7 +23,10 @@ import { type Cell, PINNING, cellText, measureRounds, pairedRatio } from "./roun
 import { type Implementation, WORKLOADS } from "./workloads.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROUNDS = 3;
+// Five rounds: a cell is a fresh process, and on this machine one process in three or four can be in a slow
+// phase (the Chromium row's resolveRequest cells of one run: 240 ns, 255 ns and 1.77 µs), which a median of
+// three lands on as often as not once both sides of a ratio have one (docs/performance.md).
+const ROUNDS = 5;
 const only = process.argv[2];
 
 function compileCost(): { ms: number; bytes: number } {
