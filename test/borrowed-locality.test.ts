@@ -205,7 +205,10 @@ describe("c. every proxy signal counts", () => {
 });
 
 describe("diagnostics never suggest trusting a public address", () => {
-  it.each(["203.0.113.9", "2001:db8::9", "100.64.0.1", "172.32.0.1", "192.169.0.1"])("a public peer %s gets no 'add to trustedProxies' hint", (peer) => {
+  // Besides the documentation ranges, the public neighbours of each private block: an address is private by
+  // both its first and its second octet (172.16/12, 192.168/16, 169.254/16), never by one alone.
+  const neighbours = ["172.15.255.255", "172.32.0.1", "192.169.0.1", "203.16.0.1", "203.31.0.1", "203.168.0.1", "203.254.0.1", "169.1.0.1", "169.255.0.1", "11.0.0.1"];
+  it.each(["203.0.113.9", "2001:db8::9", "100.64.0.1", ...neighbours])("a public peer %s gets no 'add to trustedProxies' hint", (peer) => {
     const direct = resolveClientAddress({ remoteAddress: peer, headers: { host: "localhost" } });
     expect(direct.diagnostics.map((d) => d.message)).toEqual([`peer ${peer} is neither loopback nor a trusted proxy: not local.`]);
     const proxied = resolveClientAddress({ remoteAddress: peer, headers: { host: "localhost", "x-forwarded-proto": "https" } });
