@@ -310,6 +310,8 @@ describe("trusted proxies: boundaries", () => {
   });
 });
 
+const NAME_253 = `${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(61)}`;
+
 describe("trusted proxies: DNS names", () => {
   // Docker users name proxies by service or container name (nextcloud/docker, jellyfin); a container's address
   // changes when it is re-created, so a name is looked up by startResolver, never taken here.
@@ -325,10 +327,14 @@ describe("trusted proxies: DNS names", () => {
       [" nginx-proxy-manager_app_1 ", "nginx-proxy-manager_app_1"],
       ["caddy.example.com", "caddy.example.com"],
       ["a".repeat(63), "a".repeat(63)],
+      // A last label may start with a digit; only one of digits alone is refused (127.1 is no name).
+      ["web.1a", "web.1a"],
+      // RFC 1035's 253 characters in all is the most a name may have.
+      [NAME_253, NAME_253],
     ] as const) {
       expect(trustedProxyName(entry), entry).toBe(name);
     }
-    for (const entry of ["127.0.0.1", "10.0.0.0/8", "::1", "127.1", "0177.0.0.1", "1.2.3.4.5", "loopback", "uniquelocal", "", " ", "-proxy", "proxy-", "a..b", "a".repeat(64), `${"a.".repeat(127)}a`, "bogus!", "proxy:80", "proxy/24", "[::1]"]) {
+    for (const entry of [`${NAME_253}d`, "127.0.0.1", "10.0.0.0/8", "::1", "127.1", "0177.0.0.1", "1.2.3.4.5", "loopback", "uniquelocal", "", " ", "-proxy", "proxy-", "a..b", "a".repeat(64), `${"a.".repeat(127)}a`, "bogus!", "proxy:80", "proxy/24", "[::1]"]) {
       expect(trustedProxyName(entry), entry).toBeNull();
     }
   });
