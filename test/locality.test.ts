@@ -149,6 +149,18 @@ describe("Host boundaries", () => {
     expect(namesThisMachine("10.0.0.2", [])).toBe(false);
   });
 
+  it("folds the case of ASCII letters only: a character one case bit from a dot, a colon or a slash is not one", () => {
+    // 0x0e, 0x1a and 0x0f become ".", ":" and "/" when 0x20 is set: only letters may be folded so.
+    expect(namesThisMachine("a\x0elocalhost", [])).toBe(false);
+    expect(namesThisMachine("a\x0eLOCALHOST:18789", [])).toBe(false);
+    expect(originIsThisMachine("http\x1a//localhost", [])).toBe(false);
+    expect(originIsThisMachine("http:\x0f/localhost", [])).toBe(false);
+    expect(namesThisMachine("a b.localhost", [])).toBe(false);
+    expect(namesThisMachine("a/b.localhost", [])).toBe(false);
+    expect(namesThisMachine("\u00e9.localhost", [])).toBe(false);
+    expect(namesThisMachine("MIX-9.LocalHost", [])).toBe(true);
+  });
+
   it("takes Origin schemes case-insensitively and nothing shorter than the scheme", () => {
     expect(originIsThisMachine("HtTpS://localhost", [])).toBe(true);
     expect(originIsThisMachine("http:/", [])).toBe(false);
