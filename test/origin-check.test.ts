@@ -17,6 +17,15 @@ describe("without publicOrigins: the request's own origin", () => {
     });
   });
 
+  it("takes a trusted proxy's X-Forwarded-Port where the browser's host has none, and never adds it to one that has", () => {
+    const own = (headers: Record<string, string>) => throughProxy(headers).origin.own;
+    expect(own({ host: "gw", "x-forwarded-host": "gw.example.com", "x-forwarded-port": "8080" })).toBe("http://gw.example.com:8080");
+    // An IPv6 literal's colons are not a port.
+    expect(own({ host: "gw", "x-forwarded-host": "[::1]", "x-forwarded-port": "8080" })).toBe("http://[::1]:8080");
+    expect(own({ host: "gw", "x-forwarded-host": "localhost:18789", "x-forwarded-port": "18789" })).toBe("http://localhost:18789");
+    expect(own({ host: "gw", "x-forwarded-host": "[::1]:18789", "x-forwarded-port": "18789" })).toBe("http://[::1]:18789");
+  });
+
   it("is unknown, and matches nothing, when the request has no Host", () => {
     expect(throughProxy({}).origin).toEqual({ sent: null, own: null, same: false });
     expect(throughProxy({ origin: "http://undefined" }).origin).toEqual({ sent: "http://undefined", own: null, same: false });

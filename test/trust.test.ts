@@ -183,8 +183,11 @@ describe("trusted proxies: configuration errors", () => {
     const foreign = new OtherCopy() as unknown as string[];
     expect(() => compileTrustedProxies(foreign)).toThrow(/compiled by another copy of clientaddr/);
     expect(() => resolveClientAddress({ remoteAddress: "127.0.0.1", trustedProxies: foreign })).toThrow(ClientAddressConfigError);
-    // Any other object is just not an array.
+    // The error names the option, and the list itself (index -1), as any error of the list's own does.
+    expect(() => compileTrustedProxies(foreign)).toThrow(expect.objectContaining({ option: "trustedProxies", entry: foreign, index: -1 }));
+    // Any other object is just not an array, one without a constructor too (never a crash).
     expect(() => compileTrustedProxies({} as unknown as string[])).toThrow(/must be an array of strings, got object/);
+    expect(() => compileTrustedProxies(Object.create(null) as string[])).toThrow(ClientAddressConfigError);
   });
 
   it("tolerates surrounding spaces, as in a comma-separated setting", () => {
