@@ -256,8 +256,14 @@ describe("f. options are taken once per call", () => {
     expect(resolveClientAddress(request).basis).toBe("socket:remote-client");
   });
 
-  it.each([[[""]], [["", "mybox"]], [[" "]], [["my box"]], [["a,b"]], [["a/b"]], [["\t"]], [["x".repeat(301)]]])("an empty or blank name in localHosts %j is an options error", (localHosts) => {
-    expect(() => resolve({ host: "" }, { localHosts })).toThrow(/^localHosts\[\d\] must be a host name/);
+  it.each([[[""]], [["", "mybox"]], [[" "]], [["my box"]], [["a,b"]], [["a/b"]], [["\t"]], [["x".repeat(301)]], [[["mybox"]]], [[42]]])("an empty or blank name in localHosts %j is an options error", (localHosts) => {
+    expect(() => resolve({ host: "" }, { localHosts: localHosts as string[] })).toThrow(/^localHosts\[\d\] must be a host name/);
+  });
+
+  it("a localHosts name as long as a Host that can match (300 characters) is taken", () => {
+    const name = `${"a".repeat(63)}.`.repeat(4).concat("b".repeat(44));
+    expect(name).toHaveLength(300);
+    expect(resolve({ host: name, origin: `http://${name}` }, { localHosts: [name] }).loopbackEquivalent).toBe(true);
   });
 
   it("\"\".split(\",\") as localHosts is an error, never a match for an empty Host or Origin: http://", () => {
