@@ -332,6 +332,9 @@ describe("trusted proxies: DNS names", () => {
       ["a".repeat(63), "a".repeat(63)],
       // A last label may start with a digit; only one of digits alone is refused (127.1 is no name).
       ["web.1a", "web.1a"],
+      // A label may be one character.
+      ["a", "a"],
+      ["x.y", "x.y"],
       // RFC 1035's 253 characters in all is the most a name may have.
       [NAME_253, NAME_253],
     ] as const) {
