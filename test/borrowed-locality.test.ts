@@ -256,7 +256,7 @@ describe("f. options are taken once per call", () => {
     expect(resolveClientAddress(request).basis).toBe("socket:remote-client");
   });
 
-  it.each([[[""]], [["", "mybox"]], [[" "]], [["my box"]], [["a,b"]], [["a/b"]], [["\t"]], [["x".repeat(301)]], [[["mybox"]]], [[42]]])("an empty or blank name in localHosts %j is an options error", (localHosts) => {
+  it.each([[[""]], [["", "mybox"]], [[" "]], [["my box"]], [["a,b"]], [["a/b"]], [["\t"]], [["x".repeat(301)]], [[["mybox"]]], [[42]]])("an empty, blank, too long or non-text entry in localHosts %j is an options error", (localHosts) => {
     expect(() => resolve({ host: "" }, { localHosts: localHosts as string[] })).toThrow(/^localHosts\[\d\] must be a host name/);
   });
 

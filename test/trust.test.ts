@@ -335,7 +335,7 @@ describe("trusted proxies: DNS names", () => {
       // A label may be one character.
       ["a", "a"],
       ["x.y", "x.y"],
-      // RFC 1035's 253 characters in all is the most a name may have.
+      // 253 characters is the most a name may have as text (RFC 1035's 255 octets on the wire).
       [NAME_253, NAME_253],
     ] as const) {
       expect(trustedProxyName(entry), entry).toBe(name);
