@@ -54,6 +54,10 @@ describe("strict address parsing", () => {
     ["192.0.2.60:_a$b"],
     ["1:2:3:4:5:6:7:8:9:10"],
     ["1:2:3:4:5:6:7:8:9:10:11:12:13:14:15:16"],
+    [".1.2.3"],
+    ["::.1.2.3"],
+    ["::1:%eth0"],
+    ["1::2:%eth0"],
   ])("rejects %j", (text) => {
     expect(parseNode(text)).toBeNull();
   });
@@ -88,6 +92,16 @@ describe("strict address parsing", () => {
     ["1::1.2.3.4", "1::102:304"],
   ])("reads %j as %s", (text, expected) => {
     expect(canonical(text)).toBe(expected);
+  });
+
+  it("takes 0-9, a-f and A-F as hex digits, and no other character (the letters' ASCII neighbours @ and ` included)", () => {
+    for (let code = 0; code < 0x80; code++) {
+      if (code === 0x25) continue; // % begins a zone (above)
+      const c = String.fromCharCode(code);
+      const hex = /^[0-9a-fA-F]$/.test(c);
+      for (const text of [`::${c}`, `${c}::`, `1::${c}:2`, `1::${c}1`]) expect(parseIp(text) !== null, JSON.stringify(text)).toBe(hex);
+      if (hex) expect(parseIp(`1::${c}:2`)).toEqual({ family: 6, parts: [1, 0, 0, 0, 0, 0, Number.parseInt(c, 16), 2] });
+    }
   });
 
   it("rejects ports out of range or written loosely", () => {
@@ -201,6 +215,9 @@ describe("the hand-written parser accepts exactly what net.isIP accepts", () => 
     expect(parseIp("::1", 0, 1)).toBeNull();
     expect(parseIp("::1", 0, 0)).toBeNull();
     expect(parseIp("::1", 1, 1)).toBeNull();
+    // Nor a hex digit or a dot just past it as more of the last group.
+    expect(formatAddress(parseIp("::1f", 0, 3)!)).toBe("::1");
+    expect(formatAddress(parseIp("::1.2.3.4", 0, 3)!)).toBe("::1");
   });
 });
 
@@ -269,6 +286,15 @@ describe("the canonical text of a parsed address", () => {
     const written = "203.0.113.7";
     expect(canonicalText(parseIp(written)!, written)).toBe(written);
     expect(canonicalText(parseIp("2001:DB8:0:0::1")!, "2001:DB8:0:0::1")).toBe("2001:db8::1");
+  });
+
+  it("does not keep a \"::\" that stands for one zero group, wherever it stands (RFC 5952 section 4.2.2)", () => {
+    for (let at = 0; at < 8; at++) {
+      const parts = [1, 2, 3, 4, 5, 6, 7, 8];
+      parts[at] = 0;
+      const written = `${parts.slice(0, at).join(":")}::${parts.slice(at + 1).join(":")}`;
+      expect(canonicalText(parseIp(written)!, written), written).toBe(parts.join(":"));
+    }
   });
 
   it("prints every spelling of an IPv6 address in RFC 5952 form, and keeps the text only when it is that form", () => {
