@@ -157,6 +157,8 @@ describe("entries", () => {
   it("tells an escaped quote from a closing one by counting the backslashes before it", () => {
     // host="a\\" ends its string after two escaped backslashes, so the comma after it splits elements.
     expect(entries("forwarded", 'for=10.0.0.1;host="a\\\\", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
+    // Its opening quote is then the string's start, so the comma before the element splits too.
+    expect(entries("forwarded", 'for=198.51.100.9, for=10.0.0.1;host="a\\\\", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }, { text: "198.51.100.9" }]);
     // host="a\",b" keeps its escaped quote and the comma inside the string.
     expect(entries("forwarded", 'for=10.0.0.1;host="a\\",b", for=192.0.2.1')).toEqual([{ text: "192.0.2.1" }, { text: "10.0.0.1" }]);
     // An odd run of backslashes escapes the quote: "a\\\",b" holds a quote and a comma, so no split there.
@@ -185,6 +187,8 @@ describe("entries", () => {
   it("takes spaces around a pair's semicolon, as forwarded-parse does, and counts pairs inside quotes right", () => {
     expect(entries("forwarded", "for=1.2.3.4 ; proto=http")).toEqual([{ text: "1.2.3.4" }]);
     expect(entries("forwarded", 'for="[2001:db8::1]";host="a;b;c";proto=http')).toEqual([{ text: "[2001:db8::1]" }]);
+    // An escaped quote does not end the string: host="a\\";b" is one parameter holding a quote and a semicolon.
+    expect(entries("forwarded", 'for=10.0.0.1;host="a\\";b"')).toEqual([{ text: "10.0.0.1" }]);
     expect(entries("forwarded", 'for="[2001:db8::1]";host="a;b";Host="c"')[0]).toMatchObject({ malformed: expect.stringMatching(/^an element that repeats the host= parameter/) as unknown as string });
   });
 
@@ -195,6 +199,11 @@ describe("entries", () => {
     expect(entries("forwarded", "for=[2001:db8::1]:4711;by=2001:db8::2")).toEqual([{ text: "[2001:db8::1]:4711" }]);
     expect(entries("forwarded", "for=192.0.2.1:80")).toEqual([{ text: "192.0.2.1:80" }]);
     expect(entries("forwarded", "for=fe80::1%eth0")).toEqual([{ text: "fe80::1%eth0" }]);
+    // Beside the other parameters, as nginx writes `for=$remote_addr;proto=$scheme;host="$host"`: they are kept,
+    // a quoted value as it was.
+    const cursor = new EntryCursor("forwarded", 'for=2001:db8::1;proto=https;host="gw.example:8443"');
+    expect(cursor.next() && cursor.malformed === null && cursor.written()).toBe("2001:db8::1");
+    expect([cursor.proto, cursor.host]).toEqual(["https", "gw.example:8443"]);
     for (const element of ["for=2001:db8::1:", "for=2001:db8::g", "for=a:b", "f r=2001:db8::1", "=2001:db8::1", "for=[2001:db8::1]x", 'for=2001:db8::1"']) {
       expect(entries("forwarded", element)[0], element).toMatchObject({ malformed: expect.stringMatching(/^not a valid Forwarded element/) as unknown as string });
     }

@@ -73,7 +73,20 @@ describe("proxy headers and Fetch Metadata", () => {
   });
 
   it("ignores names that only look like the table's", () => {
-    expect(bits(["Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", "Sec-Fetch-Mode", "navigate", "sec-fetch-DEST", "image", "X-Forwarded", "a", "X-Forwardedfor", "b"])).toEqual({ site: undefined, names: [] });
+    expect(bits(["Vias", "x", "Via2", "y", "CF-Connecting-IP6", "z", "Sec-Fetch-Sites", "none", "Sec-Fetch-Mode", "navigate", "sec-fetch-DEST", "image", "X-Forwarded", "a", "X-Forwardedfor", "b", "X-Forwarded-", "c"])).toEqual({ site: undefined, names: [] });
+  });
+
+  it("folds the case of ASCII letters only, A to Z: every row's name in capitals is read, and a control character is no hyphen", () => {
+    for (const row of PROXY_HEADERS) {
+      const name = row.name === "x-forwarded-" ? "X-FORWARDED-ZONE" : row.name.toUpperCase();
+      expect(bits([name, "1.2.3.4"]).names, name).toEqual([row.name]);
+      expect(bits({ [name]: "1.2.3.4" }).names, name).toEqual([row.name]);
+    }
+    // CR is 0x0d and a hyphen 0x2d: setting the case bit of any character would read this name as X-Forwarded-For.
+    for (const input of [["X\rForwarded\rFor", "127.0.0.1"], { "X\rFORWARDED\rFOR": "127.0.0.1" }, { "x\rforwarded\rfor": "127.0.0.1" }]) {
+      expect(read(input).believed, JSON.stringify(input)).toBeUndefined();
+      expect(bits(input).names, JSON.stringify(input)).toEqual([]);
+    }
   });
 
   it("reads any other X-Forwarded-* name, however long, as the prefix row, and its value nowhere", () => {

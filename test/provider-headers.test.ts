@@ -58,7 +58,8 @@ describe("CloudFront-Viewer-Address: the viewer's address and port", () => {
   });
 
   it("without a port, with a port that is not one, as a list or repeated, gives no client", () => {
-    for (const value of ["198.51.100.10", "198.51.100.10:", "198.51.100.10:65536", "198.51.100.10:08", "198.51.100.10:x"]) {
+    // "46532": a port with no colon before it, not an empty address and a port.
+    for (const value of ["198.51.100.10", "198.51.100.10:", "198.51.100.10:65536", "198.51.100.10:08", "198.51.100.10:x", "46532"]) {
       expect(viewer(value), value).toMatchObject({ address: null, basis: "cloudfront-viewer-address:malformed-header" });
     }
     // Only the port is cut: what is left must be an address.
