@@ -133,10 +133,20 @@ describe("Host boundaries", () => {
     expect(namesThisMachine("[::1]:65536", [])).toBe(false);
     expect(namesThisMachine("[::1]18789", [])).toBe(false);
     expect(namesThisMachine("[127.0.0.1]", [])).toBe(false);
+    // The port's colon is after the bracket: the literal itself still has none, so it is not IPv6.
+    expect(namesThisMachine("[127.0.0.1]:18789", [])).toBe(false);
     expect(namesThisMachine("[::1%1]", [])).toBe(false);
     expect(namesThisMachine("[::2]", ["[::2]"])).toBe(true);
     expect(namesThisMachine("[::2]", [])).toBe(false);
     expect(namesThisMachine("[zz]", [])).toBe(false);
+  });
+
+  it("reads every port as itself, those next to the values that stand for no port or another machine included", () => {
+    for (const port of [0, 1, 2, 80, 443, 18789, 65535]) {
+      expect(hostPort(`localhost:${port}`, []), String(port)).toBe(port);
+      expect(localOrigin(`http://localhost:${port}`, []), String(port)).toEqual({ secure: false, port });
+      expect(localOrigin(`https://[::1]:${port}`, []), String(port)).toEqual({ secure: true, port });
+    }
   });
 
   it("compares localHosts names in ASCII lower case only", () => {
