@@ -103,6 +103,27 @@ describe("version 1", () => {
     }
   });
 
+  it("reads a TCP4 address and a port exactly as the resolver does, edge by edge", () => {
+    const addresses = ["0.0.0.0", "255.255.255.255", "1.2.3.4", "10.20.30.40", "100.200.250.255"];
+    const notAddresses = [".1.2.3", "1..2.3", "1.2..3", "1.2.3.", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.04", "1.2.3.256", "1234.1.1.1", "1.2.3.4a", "a1.2.3.4"];
+    for (const text of [...addresses, ...notAddresses]) {
+      const expected = canonicalAddress(text);
+      expect(expected === null, text).toBe(notAddresses.includes(text));
+      const result = parse(`PROXY TCP4 ${text} 127.0.0.1 1 2\r\n`);
+      expect(result.status === "header" ? result.header.source?.address : result.status === "invalid" && result.error, text).toBe(expected ?? "v1-address");
+      const second = parse(`PROXY TCP4 127.0.0.1 ${text} 1 2\r\n`);
+      expect(second.status === "header" ? second.header.destination?.address : second.status === "invalid" && second.error, text).toBe(expected ?? "v1-address");
+    }
+    for (const port of ["0", "1", "9", "10", "65535"]) {
+      const result = parse(`PROXY TCP4 1.2.3.4 5.6.7.8 ${port} ${port}\r\n`);
+      expect(result.status === "header" && [result.header.source?.port, result.header.destination?.port], port).toEqual([Number(port), Number(port)]);
+    }
+    for (const port of ["00", "01", "065535", "65536", "99999", "1x", "x1", "-1"]) {
+      expect(error(`PROXY TCP4 1.2.3.4 5.6.7.8 ${port} 2\r\n`), port).toBe("v1-port");
+      expect(error(`PROXY TCP4 1.2.3.4 5.6.7.8 2 ${port}\r\n`), port).toBe("v1-port");
+    }
+  });
+
   it("reads a TCP6 address exactly as the resolver does (canonicalAddress), edge by edge", () => {
     const edges = [
       "::", "::1", "1::", "1::2", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7::", "::2:3:4:5:6:7:8", "1:2:3::6:7:8", "1:0:0:1:0:0:0:1",
@@ -113,6 +134,8 @@ describe("version 1", () => {
       ":", ":::", "1:::2", ":1", "1:", "1::2::3", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8::", "::1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7",
       "12345::", "g::", "::g", "1:2:3:4:5:6:7:203.0.113.7", "::203.0.113", "::203.0.113.7.1", "::203.0.113.256", "::203.0.113.07",
       "::1.2.3.4:5", "1.2.3.4::", "[::1]", "::1/128",
+      // A dotted tail with an empty first part, a colon left at the end, @ and ` (a-f's neighbours once case is folded).
+      "::.1.2.3", "1::2:", "::@", "@::", "1::`:2", "::1:2:3:4:5:6:",
     ];
     for (const text of edges) {
       const result = parse(`PROXY TCP6 ${text} ::1 1 2\r\n`);
